@@ -1,0 +1,11 @@
+"""The benchmark registry: append a workload module's WORKLOAD here to add it to the suite."""
+
+from harness import Workload
+
+from workloads import imports, jacobian, overhead
+
+WORKLOADS: list[Workload] = [
+    overhead.WORKLOAD,
+    jacobian.WORKLOAD,
+    imports.WORKLOAD,
+]

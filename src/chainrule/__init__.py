@@ -1,0 +1,53 @@
+"""chainrule: a deep-learning framework on NumPy with reverse- and forward-mode autodiff."""
+
+from chainrule.tensor import Tensor  # isort: skip  (defines Tensor before the ops load)
+from chainrule.autodiff.function import Context, Function
+from chainrule.autodiff.gradcheck import GradcheckError, gradcheck, numerical_jacobian
+from chainrule.autodiff.modes import (
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from chainrule.autodiff.transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
+from chainrule.creation import (
+    arange,
+    as_tensor,
+    empty,
+    eye,
+    full,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from chainrule.dtypes import (
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    set_default_dtype,
+)
+from chainrule.ops import *  # noqa: F403
+from chainrule.ops import __all__ as _ops_all
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Context", "Function", "GradcheckError", "Tensor", "arange", "as_tensor", "bool_",
+    "detect_anomaly", "empty", "enable_grad", "eye", "float16", "float32", "float64", "full",
+    "get_default_dtype", "grad", "gradcheck", "hessian", "int32", "int64", "is_grad_enabled",
+    "jacobian", "jvp", "linspace", "manual_seed", "no_grad", "numerical_jacobian", "ones",
+    "ones_like", "rand", "randint", "randn", "set_default_dtype", "set_grad_enabled", "tensor",
+    "value_and_grad", "vjp", "zeros", "zeros_like", *_ops_all,
+]

@@ -1,0 +1,212 @@
+"""Function (an op with forward, vjp and jvp rules), Context, and the apply path that records."""
+
+from __future__ import annotations
+
+import itertools
+import traceback
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.modes import STATE
+from chainrule.autodiff.zero import ZERO
+from chainrule.tensor import Tensor
+
+_next_seq = itertools.count().__next__
+
+
+class Context:
+    """Per-call state of an op; once recorded it is the graph node.
+
+    Rules read ``saved`` (what forward saved), ``batch`` (leading batch axes of the tangent or
+    cotangent being processed) and any parameters forward stored as attributes.
+    """
+
+    __slots__ = ("__dict__", "args", "batch", "op", "out_id", "out_ndim", "out_tangents", "saved",
+                 "seq", "where")
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep values (ndarrays: inputs or the output) for the rules."""
+        self.saved = values
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """For each input, whether its gradient is wanted."""
+        return tuple(isinstance(a, Tensor) and a.requires_grad for a in self.args)
+
+
+class TensorContext:
+    """A view of a Context whose saved values are Tensors, for rules that must be differentiable."""
+
+    __slots__ = ("_base", "batch", "saved")
+
+    def __init__(self, base: Context, saved: tuple, batch: int) -> None:
+        self._base = base
+        self.saved = saved
+        self.batch = batch
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base, name)
+
+
+class Function:
+    """An op: ``forward(ctx, *ndarrays, *params)``, ``vjp(ctx, g)`` and ``jvp(ctx, *tangents)``.
+
+    Subclass and call ``apply``. Rules use operators and chainrule's functions so they work on
+    ndarrays, Tensors and batched tangents alike. ``n_in`` is the number of leading arguments
+    that are (differentiable) inputs; the rest are parameters passed to forward unchanged.
+    """
+
+    n_in: int | None = None
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def jvp(ctx: Context, *tangents: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        """Run forward on the inputs' arrays and record the op when an input requires grad."""
+        n = cls.n_in
+        if n is None or n >= len(args):
+            return _apply(cls, args, ())
+        return _apply(cls, args[:n], args[n:])
+
+
+def _constant(value: Any, inputs: tuple) -> np.ndarray:
+    """A non-Tensor input as an array; float values take the float dtype of the Tensor inputs."""
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype.kind in "fiub":
+        for a in inputs:
+            if isinstance(a, Tensor) and a.data.dtype.kind == "f":
+                if arr.dtype != a.data.dtype and (arr.dtype.kind == "f" or
+                                                  not isinstance(value, np.ndarray)):
+                    arr = arr.astype(a.data.dtype)
+                break
+        else:
+            if arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+                from chainrule.dtypes import get_default_dtype
+
+                arr = arr.astype(get_default_dtype())
+    return arr
+
+
+def _apply(cls: Any, inputs: tuple, params: tuple) -> Tensor:
+    arrays = []
+    record = False
+    fw = False
+    for a in inputs:
+        if isinstance(a, Tensor):
+            arrays.append(a.data)
+            if a.requires_grad:
+                record = True
+            if a._tangents is not None:
+                fw = True
+        else:
+            arrays.append(_constant(a, inputs))
+    ctx = Context()
+    out = cls.forward(ctx, *arrays, *params)
+    return _finish(cls, ctx, inputs, out, record, fw)
+
+
+def _apply1(cls: Any, x: Tensor) -> Tensor:
+    """apply for a one-input op called with a Tensor (the hot path of unary ops)."""
+    ctx = Context()
+    out = cls.forward(ctx, x.data)
+    return _finish(cls, ctx, (x,), out, x.requires_grad, x._tangents is not None)
+
+
+def _apply2(cls: Any, a: Any, b: Any) -> Tensor:
+    """apply for a two-input op (the hot path of binary operators)."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        ctx = Context()
+        out = cls.forward(ctx, a.data, b.data)
+        return _finish(cls, ctx, (a, b), out, a.requires_grad or b.requires_grad,
+                       a._tangents is not None or b._tangents is not None)
+    if a is ZERO or b is ZERO:
+        return NotImplemented  # let ZERO's reflected operator absorb it
+    return _apply(cls, (a, b), ())
+
+
+def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: bool) -> Tensor:
+    """Wrap forward's output; record the node and push tangents as needed."""
+    out_id = id(out)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if record and STATE.grad_enabled:
+        ctx.op = cls
+        ctx.args = inputs
+        ctx.seq = _next_seq()
+        ctx.out_ndim = out.ndim
+        ctx.out_id = out_id
+        for a in inputs:
+            if isinstance(a, Tensor):
+                a._in_graph = True
+        t = Tensor._make(out, True, ctx)
+        if STATE.anomaly:
+            ctx.where = _user_frame()
+    else:
+        t = Tensor._make(out, False, None)
+    if fw:
+        ctx.op = cls
+        ctx.out_id = out_id
+        ctx.out_ndim = out.ndim
+        from chainrule.autodiff.forward import push_tangents
+
+        push_tangents(cls, ctx, inputs, t)
+        if t._node is not None:
+            ctx.out_tangents = t._tangents
+    if STATE.anomaly:
+        check_finite(out, f"{_name(cls)} (forward)", ctx)
+    return t
+
+
+def _name(cls: Any) -> str:
+    return getattr(cls, "name", None) or cls.__name__.lower()
+
+
+def _user_frame() -> str:
+    """The innermost stack frame outside chainrule, as 'file:line: code'."""
+    for frame in reversed(traceback.extract_stack()[:-3]):
+        if "/chainrule/" not in frame.filename.replace("\\", "/"):
+            return f"{frame.filename}:{frame.lineno}: {frame.line}"
+    return "<unknown>"
+
+
+def check_finite(value: Any, what: str, ctx: Any = None) -> None:
+    """Raise FloatingPointError if value holds NaN or Inf (anomaly mode)."""
+    data = value.data if isinstance(value, Tensor) else value
+    if data is ZERO or not isinstance(data, np.ndarray) or data.dtype.kind not in "fc":
+        return
+    if not np.isfinite(data).all():
+        kind = "NaN" if np.isnan(data).any() else "Inf"
+        where = getattr(ctx, "where", None) if ctx is not None else None
+        loc = f"; called at {where}" if where else ""
+        raise FloatingPointError(f"detect_anomaly: {what} produced {kind}{loc}")
+
+
+def saved_tensors(ctx: Context, inputs: tuple, out: Any, strip: int | None = None) -> tuple:
+    """Map ctx.saved ndarrays to Tensors: inputs to the input Tensors, the output to ``out()``."""
+    from chainrule.autodiff.forward import restrict
+
+    res = []
+    for s in getattr(ctx, "saved", ()):
+        for a in inputs:
+            if isinstance(a, Tensor) and a.data is s:
+                res.append(a if strip is None else restrict(a, strip))
+                break
+        else:
+            if not isinstance(s, np.ndarray | np.generic):
+                res.append(s)
+            elif id(s) == ctx.out_id:
+                res.append(out())
+            else:
+                res.append(Tensor._make(np.asarray(s), False, None))
+    return tuple(res)

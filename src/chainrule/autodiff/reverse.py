@@ -1,0 +1,165 @@
+"""Reverse mode: walk the recorded nodes in decreasing creation order, applying vjp rules."""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.function import TensorContext, _name, check_finite, saved_tensors
+from chainrule.autodiff.modes import STATE, enable_grad, no_grad
+from chainrule.tensor import Tensor
+
+_FREED = (
+    "backward: trying to backward through the graph a second time (or directly access saved "
+    "values after they have been freed); the saved values of {op} were freed by an earlier "
+    "backward. Pass retain_graph=True to the first backward to keep them."
+)
+
+
+def backward(
+    root: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+) -> None:
+    """Accumulate the gradient of root into the .grad of every leaf that requires grad."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward: the tensor does not require grad and has no graph (did you compute it "
+            "under no_grad, or from tensors without requires_grad=True?)"
+        )
+    g = _root_cotangent(root, grad, create_graph)
+    run(root, g, retain_graph=retain_graph or create_graph, create_graph=create_graph)
+
+
+def _root_cotangent(root: Tensor, grad: Any, tensor_mode: bool) -> Any:
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implicitly created only for scalar outputs; the output "
+                f"has shape {root.data.shape}, so pass grad= of that shape"
+            )
+        g = np.ones_like(root.data)
+    else:
+        g = grad.data if isinstance(grad, Tensor) and not tensor_mode else grad
+        if not isinstance(g, Tensor):
+            g = np.asarray(g, dtype=root.data.dtype)
+        if g.shape != root.data.shape:
+            raise ValueError(
+                f"backward: grad of shape {g.shape} does not match the output's shape "
+                f"{root.data.shape}"
+            )
+    return g
+
+
+def run(
+    root: Tensor,
+    g: Any,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    inputs: list[Tensor] | None = None,
+) -> list[Any] | None:
+    """Backpropagate cotangent g (possibly batched on leading axes) from root.
+
+    With ``inputs``, return the cotangent reaching each input (None where none does) and leave
+    every .grad alone; otherwise accumulate into the leaves' .grad.
+    """
+    tensor_mode = create_graph or bool(STATE.fw_levels)
+    if tensor_mode and not isinstance(g, Tensor):
+        g = Tensor._make(np.asarray(g), False, None)
+    elif not tensor_mode and isinstance(g, Tensor):
+        g = g.data
+    targets: dict[Any, int] = {}
+    if inputs is not None:
+        for i, t in enumerate(inputs):
+            targets[t._node if t._node is not None else t] = i
+    results: list[Any] = [None] * (len(inputs) if inputs is not None else 0)
+    leaves: dict[Tensor, Any] = {}
+    grads: dict[Any, Any] = {}
+    heap: list[tuple[int, Any]] = []
+    node = root._node
+    if node is None:
+        leaves[root] = g
+    else:
+        grads[node] = g
+        heap.append((-node.seq, node))
+    mode = enable_grad() if create_graph else no_grad()
+    with mode:
+        while heap:
+            node = heapq.heappop(heap)[1]
+            g = grads.pop(node)
+            if inputs is not None and node in targets:
+                results[targets[node]] = g
+                continue
+            args = node.args
+            if args is None:
+                raise RuntimeError(_FREED.format(op=_name(node.op)))
+            gdata = g.data if tensor_mode else g
+            nb = gdata.ndim - node.out_ndim
+            if tensor_mode:
+                ctx: Any = TensorContext(node, saved_tensors(node, args, _out_of(node)), nb)
+            else:
+                ctx = node
+                node.batch = nb
+            gins = node.op.vjp(ctx, g)
+            if len(args) == 1:
+                gins = (gins,)
+            if not retain_graph:
+                node.args = None
+                node.saved = ()
+            for a, gi in zip(args, gins):
+                if gi is None or not isinstance(a, Tensor) or not a.requires_grad:
+                    continue
+                if STATE.anomaly:
+                    check_finite(gi, f"{_name(node.op)} (backward)", node)
+                p = a._node
+                if p is None:
+                    prev = leaves.get(a)
+                    leaves[a] = gi if prev is None else prev + gi
+                elif p in grads:
+                    grads[p] = grads[p] + gi
+                else:
+                    grads[p] = gi
+                    heapq.heappush(heap, (-p.seq, p))
+    if inputs is not None:
+        for leaf, gl in leaves.items():
+            if leaf in targets:
+                results[targets[leaf]] = gl
+        return results
+    _accumulate(leaves, tensor_mode)
+    return None
+
+
+def _out_of(node: Any) -> Any:
+    """A factory for a Tensor standing for node's output (for rules that saved it)."""
+
+    def make() -> Tensor:
+        for s in node.saved:
+            if id(s) == node.out_id:
+                t = Tensor._make(np.asarray(s), True, node)
+                t._tangents = getattr(node, "out_tangents", None)
+                return t
+        raise RuntimeError(f"{_name(node.op)}: output was not saved")
+
+    return make
+
+
+def _accumulate(leaves: dict[Tensor, Any], tensor_mode: bool) -> None:
+    """Add each leaf's cotangent into its .grad, C-contiguous and in its own dtype."""
+    seen: set[int] = set()
+    for leaf, g in leaves.items():
+        if tensor_mode:
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+            continue
+        if type(g) is not np.ndarray:
+            g = np.asarray(g)
+        if g.dtype != leaf.data.dtype:
+            g = g.astype(leaf.data.dtype)
+        if leaf.grad is None:
+            if not g.flags.owndata or not g.flags.c_contiguous or id(g) in seen:
+                g = np.array(g, order="C")
+            seen.add(id(g))
+            leaf.grad = Tensor._make(g, False, None)
+        elif leaf.grad.data.shape == g.shape and leaf.grad.data.flags.writeable:
+            leaf.grad.data += g
+        else:
+            leaf.grad = Tensor._make(leaf.grad.data + g, False, None)

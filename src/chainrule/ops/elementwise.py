@@ -1,0 +1,631 @@
+"""Elementwise ops: arithmetic with broadcasting, and the unary math functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.function import Context, Function, _apply1
+from chainrule.ops import rules as R
+from chainrule.ops.rules import mask_safe, sum_to, where as _where_rule
+from chainrule.tensor import Tensor
+
+NDArray = np.ndarray
+
+
+def promote(name: str, a: NDArray, b: NDArray) -> tuple[NDArray, NDArray]:
+    """Match the dtypes of two operands: ints and bools take the float's dtype; floats must agree."""
+    da, db = a.dtype, b.dtype
+    if da is db or da == db:
+        return a, b
+    ka, kb = da.kind, db.kind
+    if ka == "f" and kb == "f":
+        raise TypeError(
+            f"{name}: operands have different float dtypes {da} and {db}; "
+            "cast one with .astype() (chainrule never upcasts silently)"
+        )
+    if ka == "f":
+        return a, b.astype(da)
+    if kb == "f":
+        return a.astype(db), b
+    return a, b
+
+
+def broadcast_error(name: str, a: NDArray, b: NDArray) -> ValueError:
+    """The error for operands whose shapes do not broadcast."""
+    return ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together")
+
+
+class Add(Function):
+    """a + b.  Reverse: (g, g) summed back to each shape.  Forward: da + db."""
+
+    name = "add"
+    n_in = 2
+
+    @staticmethod
+    def forward(ctx: Context, a: NDArray, b: NDArray) -> NDArray:
+        a, b = promote("add", a, b)
+        ctx.saved = (a.shape, b.shape)
+        try:
+            return a + b
+        except ValueError:
+            raise broadcast_error("add", a, b) from None
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> tuple[Any, Any]:
+        sa, sb = ctx.saved
+        nb = ctx.batch
+        return sum_to(g, sa, nb), sum_to(g, sb, nb)
+
+    @staticmethod
+    def jvp(ctx: Context, da: Any, db: Any) -> Any:
+        return da + db
+
+
+class Sub(Function):
+    """a - b.  Reverse: (g, -g).  Forward: da - db."""
+
+    name = "sub"
+    n_in = 2
+
+    @staticmethod
+    def forward(ctx: Context, a: NDArray, b: NDArray) -> NDArray:
+        a, b = promote("sub", a, b)
+        ctx.saved = (a.shape, b.shape)
+        try:
+            return a - b
+        except ValueError:
+            raise broadcast_error("sub", a, b) from None
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> tuple[Any, Any]:
+        sa, sb = ctx.saved
+        nb = ctx.batch
+        return sum_to(g, sa, nb), sum_to(-g, sb, nb)
+
+    @staticmethod
+    def jvp(ctx: Context, da: Any, db: Any) -> Any:
+        return da - db
+
+
+class Mul(Function):
+    """a * b.  Reverse: (g*b, g*a) summed back to each shape.  Forward: da*b + a*db."""
+
+    name = "mul"
+    n_in = 2
+
+    @staticmethod
+    def forward(ctx: Context, a: NDArray, b: NDArray) -> NDArray:
+        a, b = promote("mul", a, b)
+        ctx.saved = (a, b)
+        try:
+            return a * b
+        except ValueError:
+            raise broadcast_error("mul", a, b) from None
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved
+        nb = ctx.batch
+        return sum_to(g * b, a.shape, nb), sum_to(g * a, b.shape, nb)
+
+    @staticmethod
+    def jvp(ctx: Context, da: Any, db: Any) -> Any:
+        a, b = ctx.saved
+        return da * b + a * db
+
+
+class Div(Function):
+    """a / b.  Reverse: (g/b, -g*a/b^2), zero where g is zero.  Forward: da/b - a*db/b^2."""
+
+    name = "div"
+    n_in = 2
+
+    @staticmethod
+    def forward(ctx: Context, a: NDArray, b: NDArray) -> NDArray:
+        a, b = promote("div", a, b)
+        if a.dtype.kind != "f":
+            a = a.astype(np.float32) if a.dtype.itemsize <= 2 else a.astype(np.float64)
+            b = b.astype(a.dtype)
+        ctx.saved = (a, b)
+        try:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return a / b
+        except ValueError:
+            raise broadcast_error("div", a, b) from None
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved
+        nb = ctx.batch
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            inv = 1.0 / b
+            return (sum_to(mask_safe(g, inv), a.shape, nb),
+                    sum_to(mask_safe(g, -a * inv * inv), b.shape, nb))
+
+    @staticmethod
+    def jvp(ctx: Context, da: Any, db: Any) -> Any:
+        a, b = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            inv = 1.0 / b
+            return mask_safe(da, inv) + mask_safe(db, -a * inv * inv)
+
+
+class Pow(Function):
+    """a ** b (both tensors).  Reverse: (g*b*a^(b-1), g*a^b*log a), zero where g is zero."""
+
+    name = "pow"
+    n_in = 2
+
+    @staticmethod
+    def forward(ctx: Context, a: NDArray, b: NDArray) -> NDArray:
+        a, b = promote("pow", a, b)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = a**b
+        ctx.saved = (a, b, out)
+        return out
+
+    @staticmethod
+    def _partials(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+        return b * a ** (b - 1), out * R.log(a)
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> tuple[Any, Any]:
+        a, b, out = ctx.saved
+        nb = ctx.batch
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pa, pb = Pow._partials(a, b, out)
+            return sum_to(mask_safe(g, pa), a.shape, nb), sum_to(mask_safe(g, pb), b.shape, nb)
+
+    @staticmethod
+    def jvp(ctx: Context, da: Any, db: Any) -> Any:
+        a, b, out = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            pa, pb = Pow._partials(a, b, out)
+            return mask_safe(da, pa) + mask_safe(db, pb)
+
+
+class PowScalar(Function):
+    """x ** p for a Python number p.  Derivative p * x^(p-1), zero where the cotangent is zero."""
+
+    name = "pow"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, p: float) -> NDArray:
+        ctx.p = p
+        ctx.saved = (x,)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return x**p
+
+    @staticmethod
+    def _derivative(x: Any, p: float) -> Any:
+        if p == 2:
+            return 2 * x
+        if p == 1:
+            return R.value(x) * 0 + 1
+        return p * x ** (p - 1)
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d = PowScalar._derivative(x, ctx.p)
+            return g * d if ctx.p >= 1 else mask_safe(g, d)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        (x,) = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d = PowScalar._derivative(x, ctx.p)
+            return dx * d if ctx.p >= 1 else mask_safe(dx, d)
+
+
+class Maximum(Function):
+    """Elementwise max.  The gradient goes to the larger input; ties split it evenly (PyTorch)."""
+
+    name = "maximum"
+    n_in = 2
+    pick = staticmethod(np.maximum)
+
+    @classmethod
+    def forward(cls, ctx: Context, a: NDArray, b: NDArray) -> NDArray:
+        a, b = promote(cls.name, a, b)
+        try:
+            out = cls.pick(a, b)
+        except ValueError:
+            raise broadcast_error(cls.name, a, b) from None
+        ctx.saved = (a, b)
+        return out
+
+    @classmethod
+    def _weights(cls, a: Any, b: Any) -> tuple[NDArray, NDArray]:
+        a, b = R.value(a), R.value(b)
+        wa = np.where(a == b, 0.5, (cls.pick(a, b) == a).astype(a.dtype)).astype(a.dtype)
+        return wa, (1 - wa).astype(a.dtype)
+
+    @classmethod
+    def vjp(cls, ctx: Context, g: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved
+        wa, wb = cls._weights(a, b)
+        nb = ctx.batch
+        return sum_to(g * wa, a.shape, nb), sum_to(g * wb, b.shape, nb)
+
+    @classmethod
+    def jvp(cls, ctx: Context, da: Any, db: Any) -> Any:
+        a, b = ctx.saved
+        wa, wb = cls._weights(a, b)
+        return da * wa + db * wb
+
+
+class Minimum(Maximum):
+    """Elementwise min.  The gradient goes to the smaller input; ties split it evenly."""
+
+    name = "minimum"
+    pick = staticmethod(np.minimum)
+
+
+class Where(Function):
+    """where(c, a, b).  Reverse: the cotangent goes, exactly, to the branch taken."""
+
+    name = "where"
+    n_in = 2
+
+    @staticmethod
+    def forward(ctx: Context, a: NDArray, b: NDArray, c: NDArray) -> NDArray:
+        a, b = promote("where", a, b)
+        try:
+            out = np.where(c, a, b)
+        except ValueError:
+            raise ValueError(
+                f"where: condition {c.shape}, x {a.shape} and y {b.shape} cannot be broadcast"
+            ) from None
+        ctx.c = c
+        ctx.saved = (a.shape, b.shape)
+        return out
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> tuple[Any, Any]:
+        sa, sb = ctx.saved
+        zero = R.zeros((), g)
+        nb = ctx.batch
+        return (sum_to(_where_rule(ctx.c, g, zero), sa, nb),
+                sum_to(_where_rule(ctx.c, zero, g), sb, nb))
+
+    @staticmethod
+    def jvp(ctx: Context, da: Any, db: Any) -> Any:
+        return _where_rule(ctx.c, da, db)
+
+
+class Neg(Function):
+    """-x.  Reverse: -g.  Forward: -dx."""
+
+    name = "neg"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray) -> NDArray:
+        return -x
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return -g
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return -dx
+
+
+class Unary(Function):
+    """An elementwise op y = fn(x) with one ``derivative(x, y)`` serving both modes.
+
+    ``unsafe`` marks ops whose derivative can be infinite or NaN: their rules give an exact
+    zero where the incoming cotangent or tangent is zero (mask-safe gradients).
+    """
+
+    n_in = 1
+    unsafe = False
+    name = "unary"
+
+    @staticmethod
+    def fn(x: NDArray) -> NDArray:
+        raise NotImplementedError
+
+    @staticmethod
+    def derivative(x: Any, y: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx: Context, x: NDArray) -> NDArray:
+        if x.dtype.kind != "f":
+            x = x.astype(np.float32 if x.dtype.itemsize <= 2 else np.float64)
+        y = cls.fn(x)
+        ctx.saved = (x, y)
+        return y
+
+    @classmethod
+    def vjp(cls, ctx: Context, g: Any) -> Any:
+        x, y = ctx.saved
+        if cls.unsafe:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return mask_safe(g, cls.derivative(x, y))
+        return g * cls.derivative(x, y)
+
+    @classmethod
+    def jvp(cls, ctx: Context, dx: Any) -> Any:
+        x, y = ctx.saved
+        if cls.unsafe:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return mask_safe(dx, cls.derivative(x, y))
+        return dx * cls.derivative(x, y)
+
+
+def _quiet(fn: Any) -> Any:
+    def run(x: NDArray) -> NDArray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return fn(x)
+
+    return run
+
+
+def _sigmoid(x: NDArray) -> NDArray:
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class Exp(Unary):
+    """exp x.  Derivative: exp x (the output)."""
+
+    name = "exp"
+    fn = staticmethod(np.exp)
+    derivative = staticmethod(lambda x, y: y)
+
+
+class Log(Unary):
+    """ln x.  Derivative: 1/x."""
+
+    name = "log"
+    unsafe = True
+    fn = staticmethod(_quiet(np.log))
+    derivative = staticmethod(lambda x, y: 1 / x)
+
+
+class Log1p(Unary):
+    """ln(1 + x).  Derivative: 1/(1 + x)."""
+
+    name = "log1p"
+    unsafe = True
+    fn = staticmethod(_quiet(np.log1p))
+    derivative = staticmethod(lambda x, y: 1 / (1 + x))
+
+
+class Sqrt(Unary):
+    """sqrt x.  Derivative: 1/(2 sqrt x), infinite at 0."""
+
+    name = "sqrt"
+    unsafe = True
+    fn = staticmethod(_quiet(np.sqrt))
+    derivative = staticmethod(lambda x, y: 0.5 / y)
+
+
+class Abs(Unary):
+    """|x|.  Derivative: sign x (0 at 0, as PyTorch)."""
+
+    name = "abs"
+    fn = staticmethod(np.abs)
+    derivative = staticmethod(lambda x, y: np.sign(R.value(x)))
+
+
+class Sin(Unary):
+    """sin x.  Derivative: cos x."""
+
+    name = "sin"
+    fn = staticmethod(np.sin)
+    derivative = staticmethod(lambda x, y: R.cos(x))
+
+
+class Cos(Unary):
+    """cos x.  Derivative: -sin x."""
+
+    name = "cos"
+    fn = staticmethod(np.cos)
+    derivative = staticmethod(lambda x, y: -R.sin(x))
+
+
+class Tan(Unary):
+    """tan x.  Derivative: 1 + tan^2 x."""
+
+    name = "tan"
+    fn = staticmethod(np.tan)
+    derivative = staticmethod(lambda x, y: 1 + y * y)
+
+
+class Tanh(Unary):
+    """tanh x.  Derivative: 1 - tanh^2 x."""
+
+    name = "tanh"
+    fn = staticmethod(np.tanh)
+    derivative = staticmethod(lambda x, y: 1 - y * y)
+
+
+class Sigmoid(Unary):
+    """1/(1 + e^-x), computed stably.  Derivative: y(1 - y)."""
+
+    name = "sigmoid"
+    fn = staticmethod(_sigmoid)
+    derivative = staticmethod(lambda x, y: y * (1 - y))
+
+
+class Relu(Unary):
+    """max(x, 0).  Derivative: 1 where x > 0, else 0."""
+
+    name = "relu"
+    fn = staticmethod(lambda x: np.maximum(x, 0, dtype=x.dtype))
+    derivative = staticmethod(lambda x, y: R.value(x) > 0)
+
+
+class Softplus(Unary):
+    """ln(1 + e^x), computed stably.  Derivative: sigmoid x."""
+
+    name = "softplus"
+    fn = staticmethod(lambda x: np.logaddexp(x.dtype.type(0), x))
+    derivative = staticmethod(lambda x, y: R.sigmoid(x))
+
+
+class Clip(Function):
+    """clip(x, lo, hi).  Derivative: 1 where lo <= x <= hi, else 0 (PyTorch's clamp)."""
+
+    name = "clip"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, lo: Any, hi: Any) -> NDArray:
+        ctx.saved = (x,)
+        ctx.lo, ctx.hi = lo, hi
+        out = x
+        if lo is not None:
+            out = np.maximum(out, np.asarray(lo, x.dtype))
+        if hi is not None:
+            out = np.minimum(out, np.asarray(hi, x.dtype))
+        return out if out is not x else x.copy()
+
+    @staticmethod
+    def _mask(ctx: Context) -> NDArray:
+        x = R.value(ctx.saved[0])
+        m = np.ones(x.shape, dtype=bool)
+        if ctx.lo is not None:
+            m &= x >= ctx.lo
+        if ctx.hi is not None:
+            m &= x <= ctx.hi
+        return m
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return g * Clip._mask(ctx)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return dx * Clip._mask(ctx)
+
+
+class Astype(Function):
+    """Cast between float dtypes.  Reverse and forward: cast the tangent back/forward."""
+
+    name = "astype"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, dtype: Any) -> NDArray:
+        ctx.src = x.dtype
+        ctx.dst = np.dtype(dtype)
+        return x.astype(dtype)
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return g.astype(ctx.src)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return dx if dx is R.ZERO else dx.astype(ctx.dst)
+
+
+# ----- public functions -----
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """a + b with broadcasting."""
+    return Add.apply(a, b)
+
+
+def subtract(a: Any, b: Any) -> Tensor:
+    """a - b with broadcasting."""
+    return Sub.apply(a, b)
+
+
+def multiply(a: Any, b: Any) -> Tensor:
+    """a * b with broadcasting."""
+    return Mul.apply(a, b)
+
+
+def divide(a: Any, b: Any) -> Tensor:
+    """a / b with broadcasting."""
+    return Div.apply(a, b)
+
+
+def power(a: Any, b: Any) -> Tensor:
+    """a ** b; a Python-number exponent uses the cheaper scalar rule."""
+    if isinstance(b, int | float) and not isinstance(b, bool):
+        return PowScalar.apply(a, float(b) if isinstance(b, float) else b)
+    return Pow.apply(a, b)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum."""
+    return Maximum.apply(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum."""
+    return Minimum.apply(a, b)
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """x where condition holds, else y; gradients flow only to the branch taken."""
+    c = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if c.dtype != np.bool_:
+        c = c.astype(bool)
+    return Where.apply(x, y, c)
+
+
+def neg(x: Any) -> Tensor:
+    """-x."""
+    return _apply1(Neg, _t(x))
+
+
+def _unary_fn(cls: Any) -> Any:
+    def fn(x: Any) -> Tensor:
+        return _apply1(cls, x if isinstance(x, Tensor) else Tensor(x))
+
+    fn.__name__ = cls.name
+    fn.__qualname__ = cls.name
+    fn.__doc__ = (cls.__doc__ or "").split(".")[0] + ", elementwise."
+    return fn
+
+
+exp = _unary_fn(Exp)
+log = _unary_fn(Log)
+log1p = _unary_fn(Log1p)
+sqrt = _unary_fn(Sqrt)
+abs = _unary_fn(Abs)  # noqa: A001
+sin = _unary_fn(Sin)
+cos = _unary_fn(Cos)
+tan = _unary_fn(Tan)
+tanh = _unary_fn(Tanh)
+sigmoid = _unary_fn(Sigmoid)
+relu = _unary_fn(Relu)
+softplus = _unary_fn(Softplus)
+
+
+def sign(x: Any) -> Tensor:
+    """Sign of x (not differentiable: a constant)."""
+    return Tensor._make(np.sign(_t(x).data), False, None)
+
+
+def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
+    """Clamp x to [a_min, a_max]; gradient 1 inside (bounds included), 0 outside."""
+    if a_min is None and a_max is None:
+        raise ValueError("clip: a_min and a_max cannot both be None")
+    return Clip.apply(x, a_min, a_max)
+
+
+def astype(x: Any, dtype: Any) -> Tensor:
+    """Cast x to dtype (differentiable between float dtypes)."""
+    x = _t(x)
+    if np.dtype(dtype) == x.data.dtype:
+        return x
+    if np.dtype(dtype).kind != "f" or x.data.dtype.kind != "f":
+        return Tensor._make(x.data.astype(dtype), False, None)
+    return Astype.apply(x, dtype)

@@ -1,0 +1,202 @@
+"""Linear algebra: batched matmul, einsum, dot, outer."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.function import Context, Function, _apply
+from chainrule.autodiff.zero import ZERO
+from chainrule.ops import rules as R
+from chainrule.ops.elementwise import promote
+from chainrule.tensor import Tensor
+
+NDArray = np.ndarray
+
+
+class MatMul(Function):
+    """a @ b for ndim >= 2, batched.  Reverse: (g @ b^T, a^T @ g).  Forward: da @ b + a @ db."""
+
+    name = "matmul"
+    n_in = 2
+
+    @staticmethod
+    def forward(ctx: Context, a: NDArray, b: NDArray) -> NDArray:
+        a, b = promote("matmul", a, b)
+        if a.shape[-1] != b.shape[-2]:
+            raise ValueError(
+                f"matmul: {a.shape} @ {b.shape}: inner dimensions {a.shape[-1]} and "
+                f"{b.shape[-2]} differ"
+            )
+        try:
+            out = a @ b
+        except ValueError:
+            raise ValueError(
+                f"matmul: {a.shape} @ {b.shape}: batch dimensions {a.shape[:-2]} and "
+                f"{b.shape[:-2]} cannot be broadcast"
+            ) from None
+        ctx.saved = (a, b)
+        return out
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        nb = ctx.batch
+        ga = R.sum_to(g @ R.mT(b), a.shape, nb) if need_a else None
+        gb = R.sum_to(R.mT(a) @ g, b.shape, nb) if need_b else None
+        return ga, gb
+
+    @staticmethod
+    def jvp(ctx: Context, da: Any, db: Any) -> Any:
+        a, b = ctx.saved
+        return R.matmul(da, b) + R.matmul(a, db)
+
+
+class Einsum(Function):
+    """einsum over explicit subscripts.  Each operand's rules are einsums of the others."""
+
+    name = "einsum"
+
+    @staticmethod
+    def forward(ctx: Context, *operands_and_spec: Any) -> NDArray:
+        *ops, spec = operands_and_spec
+        ins, out = spec
+        ctx.ins, ctx.out = ins, out
+        ctx.shapes = [o.shape for o in ops]
+        ctx.saved = tuple(ops)
+        try:
+            return np.asarray(np.einsum(f"{','.join(ins)}->{out}", *ops, optimize=len(ops) > 2))
+        except ValueError as e:
+            shapes = ", ".join(str(o.shape) for o in ops)
+            raise ValueError(f"einsum: '{','.join(ins)}->{out}' with shapes {shapes}: {e}") from None
+
+    @staticmethod
+    def _letters(ctx: Context, nb: int) -> str:
+        used = set("".join(ctx.ins) + ctx.out)
+        return "".join(c for c in string.ascii_letters if c not in used)[:nb]
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> tuple[Any, ...]:
+        ops = ctx.saved
+        nb = ctx.batch
+        bl = Einsum._letters(ctx, nb)
+        grads = []
+        for i, sub in enumerate(ctx.ins):
+            if len(set(sub)) != len(sub):
+                raise NotImplementedError(f"einsum: gradient for repeated index in '{sub}'")
+            others = [o for j, o in enumerate(ops) if j != i]
+            osubs = [s for j, s in enumerate(ctx.ins) if j != i]
+            avail = set(ctx.out).union(*osubs) if osubs else set(ctx.out)
+            kept = "".join(c for c in sub if c in avail)
+            r = einsum_spec([bl + ctx.out, *osubs], bl + kept, g, *others)
+            if kept != sub:  # letters only in this operand: broadcast along them
+                shape = ctx.shapes[i]
+                r = R.reshape(r, r.shape[:nb] + tuple(
+                    shape[k] if c in avail else 1 for k, c in enumerate(sub)))
+                r = R.broadcast_to(r, r.shape[:nb] + shape)
+            grads.append(r)
+        return tuple(grads)
+
+    @staticmethod
+    def jvp(ctx: Context, *tangents: Any) -> Any:
+        ops = ctx.saved
+        bl = Einsum._letters(ctx, ctx.batch)
+        total: Any = ZERO
+        for i, t in enumerate(tangents):
+            if t is ZERO:
+                continue
+            subs = [bl + s if j == i else s for j, s in enumerate(ctx.ins)]
+            args = [t if j == i else o for j, o in enumerate(ops)]
+            total = total + einsum_spec(subs, bl + ctx.out, *args)
+        return total
+
+
+def einsum_spec(ins: list[str], out: str, *operands: Any) -> Any:
+    """einsum of ndarrays (plain) or Tensors (recorded) with parsed subscripts."""
+    if any(isinstance(o, Tensor) for o in operands):
+        return _apply(Einsum, operands, ((tuple(ins), out),))
+    return np.einsum(f"{','.join(ins)}->{out}", *operands)
+
+
+def _parse(subscripts: str, operands: list[Tensor]) -> tuple[list[str], str]:
+    s = subscripts.replace(" ", "")
+    if "->" in s:
+        lhs, out = s.split("->")
+    else:
+        lhs = s
+        letters = lhs.replace(",", "").replace("...", "")
+        out = ("..." if "..." in lhs else "") + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1))
+    ins = lhs.split(",")
+    if len(ins) != len(operands):
+        raise ValueError(f"einsum: '{subscripts}' names {len(ins)} operands, got {len(operands)}")
+    if "..." in s:  # expand the ellipsis into fresh letters
+        free = [c for c in string.ascii_letters if c not in s]
+        nell = max(o.ndim - len(i.replace("...", "")) for i, o in zip(ins, operands) if "..." in i)
+        ell = "".join(free[:nell])
+        ins = [i.replace("...", ell[nell - (o.ndim - len(i.replace("...", ""))):])
+               for i, o in zip(ins, operands)]
+        out = out.replace("...", ell)
+    for i, o in zip(ins, operands):
+        if len(i) != o.ndim:
+            raise ValueError(f"einsum: subscripts '{i}' do not match an operand of shape {o.shape}")
+    return ins, out
+
+
+def einsum(subscripts: str, *operands: Any) -> Tensor:
+    """Einstein summation, as np.einsum, differentiable in every operand."""
+    ops = [o if isinstance(o, Tensor) else Tensor(o) for o in operands]
+    ins, out = _parse(subscripts, ops)
+    return _apply(Einsum, tuple(ops), ((tuple(ins), out),))
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules: batched, and 1-D operands promoted then squeezed."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    b = b if isinstance(b, Tensor) else Tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: {a.shape} @ {b.shape}: operands must not be 0-d")
+    if a.ndim >= 2 and b.ndim >= 2:
+        return MatMul.apply(a, b)
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+    if a2.shape[-1] != b2.shape[-2]:
+        raise ValueError(
+            f"matmul: {a.shape} @ {b.shape}: inner dimensions {a.shape[-1]} and "
+            f"{b.shape[-2] if b.ndim > 1 else b.shape[0]} differ"
+        )
+    out = MatMul.apply(a2, b2)
+    shape = out.shape
+    if a.ndim == 1:
+        shape = shape[:-2] + shape[-1:]
+    if b.ndim == 1:
+        shape = shape[:-1]
+    return out.reshape(shape)
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """np.dot: inner product of vectors, matrix product of matrices, scaling by a 0-d."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    b = b if isinstance(b, Tensor) else Tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if b.ndim <= 2:
+        return matmul(a, b)
+    return einsum(_dot_spec(a.ndim, b.ndim), a, b)
+
+
+def _dot_spec(na: int, nb: int) -> str:
+    letters = string.ascii_lowercase
+    sa = letters[: na - 1] + "z"
+    sb = letters[na - 1 : na - 1 + nb - 2] + "z" + letters[na - 1 + nb - 2]
+    return f"{sa},{sb}->{sa[:-1]}{sb.replace('z', '')}"
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    """Outer product of two vectors (flattened first, as np.outer)."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    b = b if isinstance(b, Tensor) else Tensor(b)
+    return a.reshape(-1, 1) * b.reshape(1, -1)

@@ -1,0 +1,310 @@
+"""Reductions over axes: sum, max/min, prod, logsumexp, softmax and log_softmax."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.function import Context, Function
+from chainrule.ops import rules as R
+from chainrule.tensor import Tensor
+
+NDArray = np.ndarray
+
+
+def normalize_axes(name: str, axis: Any, ndim: int) -> tuple[int, ...]:
+    """Axes as a sorted tuple of negative ints (so leading batch axes are never touched)."""
+    if axis is None:
+        return tuple(range(-ndim, 0))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ValueError(f"{name}: axis {a} is out of range for a tensor of {ndim} dimensions")
+        out.append(a - ndim if a >= 0 else a)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: repeated axis in {axis}")
+    return tuple(sorted(out)) if ndim else ()
+
+
+def _expand(g: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """Put back the reduced axes of g as length-1 axes."""
+    return g if keepdims or not axes else R.expand_dims(g, axes)
+
+
+class Sum(Function):
+    """Sum over axes.  Reverse: g broadcast back.  Forward: the sum of dx."""
+
+    name = "sum"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, axis: Any, keepdims: bool) -> NDArray:
+        ctx.axes = axes = normalize_axes("sum", axis, x.ndim)
+        ctx.keepdims = keepdims
+        ctx.shape = x.shape
+        return np.asarray(x.sum(axis=axes, keepdims=keepdims))
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        g = _expand(g, ctx.axes, ctx.keepdims)
+        return R.broadcast_to(g, g.shape[: ctx.batch] + ctx.shape)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return R.sum(dx, axis=ctx.axes, keepdims=ctx.keepdims)
+
+
+class Max(Function):
+    """Max over axes (values only).  The gradient is shared evenly among tied maxima."""
+
+    name = "max"
+    n_in = 1
+    reduce = staticmethod(np.max)
+
+    @classmethod
+    def forward(cls, ctx: Context, x: NDArray, axis: Any, keepdims: bool) -> NDArray:
+        if x.size == 0:
+            raise ValueError(f"{cls.name}: cannot reduce an empty tensor of shape {x.shape}")
+        ctx.axes = axes = normalize_axes(cls.name, axis, x.ndim)
+        ctx.keepdims = keepdims
+        m = cls.reduce(x, axis=axes, keepdims=True)
+        mask = x == m
+        ctx.weights = mask / mask.sum(axis=axes, keepdims=True).astype(x.dtype)
+        return np.asarray(m if keepdims else m.reshape([n for i, n in enumerate(x.shape)
+                                                         if i - x.ndim not in axes]))
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return _expand(g, ctx.axes, ctx.keepdims) * ctx.weights
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return R.sum(dx * ctx.weights, axis=ctx.axes, keepdims=ctx.keepdims)
+
+
+class Min(Max):
+    """Min over axes (values only).  The gradient is shared evenly among tied minima."""
+
+    name = "min"
+    reduce = staticmethod(np.min)
+
+
+class Prod(Function):
+    """Product over axes.  Derivative: the product of the other elements (exact at zeros)."""
+
+    name = "prod"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, axis: Any, keepdims: bool) -> NDArray:
+        ctx.axes = axes = normalize_axes("prod", axis, x.ndim)
+        ctx.keepdims = keepdims
+        ctx.saved = (x,)
+        return np.asarray(x.prod(axis=axes, keepdims=keepdims))
+
+    @staticmethod
+    def _others(x: Any, axes: tuple[int, ...]) -> Any:
+        """prod over axes of the elements other than each one, same shape as x."""
+        xv = R.value(x)
+        if not axes:
+            return np.ones_like(xv)
+        moved = np.moveaxis(xv, axes, range(-len(axes), 0))
+        flat = moved.reshape((*moved.shape[: moved.ndim - len(axes)], -1))
+        ones = np.ones_like(flat[..., :1])
+        left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        others = (left * right).reshape(moved.shape)
+        return np.moveaxis(others, range(-len(axes), 0), axes)
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved
+        return _expand(g, ctx.axes, ctx.keepdims) * Prod._others(x, ctx.axes)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        (x,) = ctx.saved
+        return R.sum(dx * Prod._others(x, ctx.axes), axis=ctx.axes, keepdims=ctx.keepdims)
+
+
+class LogSumExp(Function):
+    """log(sum(exp x)) over axes, shifted by the max for stability.  Derivative: softmax x."""
+
+    name = "logsumexp"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, axis: Any, keepdims: bool) -> NDArray:
+        ctx.axes = axes = normalize_axes("logsumexp", axis, x.ndim)
+        ctx.keepdims = keepdims
+        m = x.max(axis=axes, keepdims=True) if x.size else np.zeros((), x.dtype)
+        m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
+        with np.errstate(divide="ignore"):
+            out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        ctx.saved = (x, out)
+        return out if keepdims else out.reshape(
+            [n for i, n in enumerate(x.shape) if i - x.ndim not in axes])
+
+    @staticmethod
+    def _softmax(ctx: Context) -> Any:
+        x, out = ctx.saved
+        return R.exp(x - out)
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return _expand(g, ctx.axes, ctx.keepdims) * LogSumExp._softmax(ctx)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return R.sum(dx * LogSumExp._softmax(ctx), axis=ctx.axes, keepdims=ctx.keepdims)
+
+
+class Softmax(Function):
+    """exp(x - max) / sum.  Reverse: y * (g - sum(g*y)).  Forward: y * (dx - sum(dx*y))."""
+
+    name = "softmax"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, axis: int) -> NDArray:
+        (ctx.axis,) = normalize_axes("softmax", axis, x.ndim) or (-1,)
+        e = np.exp(x - x.max(axis=ctx.axis, keepdims=True))
+        y = e / e.sum(axis=ctx.axis, keepdims=True)
+        ctx.saved = (y,)
+        return y
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        (y,) = ctx.saved
+        gy = g * y
+        return gy - y * R.sum(gy, axis=ctx.axis, keepdims=True)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        (y,) = ctx.saved
+        dy = dx * y
+        return dy - y * R.sum(dy, axis=ctx.axis, keepdims=True)
+
+
+class LogSoftmax(Function):
+    """x - logsumexp(x).  Reverse: g - softmax * sum(g).  Forward: dx - sum(softmax * dx)."""
+
+    name = "log_softmax"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, axis: int) -> NDArray:
+        (ctx.axis,) = normalize_axes("log_softmax", axis, x.ndim) or (-1,)
+        s = x - x.max(axis=ctx.axis, keepdims=True)
+        y = s - np.log(np.exp(s).sum(axis=ctx.axis, keepdims=True))
+        ctx.saved = (y,)
+        return y
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        (y,) = ctx.saved
+        return g - R.exp(y) * R.sum(g, axis=ctx.axis, keepdims=True)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        (y,) = ctx.saved
+        return dx - R.sum(R.exp(y) * dx, axis=ctx.axis, keepdims=True)
+
+
+# ----- public functions -----
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _axis(axis: Any, dim: Any) -> Any:
+    return dim if axis is None else axis
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
+        keepdim: bool | None = None) -> Tensor:
+    """Sum over axis (all axes when None)."""
+    return Sum.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
+        keepdim: bool | None = None) -> Tensor:
+    """Max over axis (values only, as NumPy); ties share the gradient."""
+    return Max.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
+        keepdim: bool | None = None) -> Tensor:
+    """Min over axis (values only, as NumPy); ties share the gradient."""
+    return Min.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
+
+
+def prod(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+         keepdim: bool | None = None) -> Tensor:
+    """Product over axis."""
+    return Prod.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+              keepdim: bool | None = None) -> Tensor:
+    """log(sum(exp(x))) over axis, computed stably."""
+    return LogSumExp.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
+
+
+def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along axis, computed stably."""
+    return Softmax.apply(_t(x), _axis(None if dim is not None else axis, dim))
+
+
+def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """x - logsumexp(x) along axis, computed stably."""
+    return LogSoftmax.apply(_t(x), _axis(None if dim is not None else axis, dim))
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+         keepdim: bool | None = None) -> Tensor:
+    """Mean over axis."""
+    x = _t(x)
+    axes = normalize_axes("mean", _axis(axis, dim), x.ndim)
+    n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+    s = Sum.apply(x, axes, keepdims if keepdim is None else keepdim)
+    return s * (1.0 / n) if n else s / 0.0
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int | None = None, *,
+        dim: Any = None, keepdim: bool | None = None, correction: int | None = None) -> Tensor:
+    """Variance over axis with ddof (alias correction), default 0 as NumPy."""
+    x = _t(x)
+    ddof = ddof if ddof is not None else (correction if correction is not None else 0)
+    axes = normalize_axes("var", _axis(axis, dim), x.ndim)
+    n = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+    d = x - mean(x, axes, keepdims=True)
+    s = Sum.apply(d * d, axes, keepdims if keepdim is None else keepdim)
+    return s * (1.0 / builtins.max(n - ddof, 0)) if n - ddof > 0 else s / 0.0
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int | None = None, *,
+        dim: Any = None, keepdim: bool | None = None, correction: int | None = None) -> Tensor:
+    """Standard deviation over axis with ddof (alias correction), default 0."""
+    from chainrule.ops.elementwise import sqrt
+
+    return sqrt(var(x, axis, keepdims, ddof, dim=dim, keepdim=keepdim, correction=correction))
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+           keepdim: bool | None = None) -> Tensor:
+    """Indices of the maxima (int64, not differentiable)."""
+    x = _t(x)
+    r = np.argmax(x.data, axis=_axis(axis, dim), keepdims=keepdims if keepdim is None else keepdim)
+    return Tensor._make(np.asarray(r, dtype=np.int64), False, None)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+           keepdim: bool | None = None) -> Tensor:
+    """Indices of the minima (int64, not differentiable)."""
+    x = _t(x)
+    r = np.argmin(x.data, axis=_axis(axis, dim), keepdims=keepdims if keepdim is None else keepdim)
+    return Tensor._make(np.asarray(r, dtype=np.int64), False, None)

@@ -1,0 +1,189 @@
+"""Helpers the rules are written with: each works on ndarrays, Tensors (recorded) and ZERO.
+
+A rule calls these instead of NumPy so that one rule serves a fast first-order backward
+(ndarrays), a differentiable backward (Tensors) and batched tangents (leading axes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.zero import ZERO
+from chainrule.tensor import Tensor
+
+
+def sum_to(x: Any, shape: tuple[int, ...], nb: int = 0) -> Any:
+    """Sum x (``nb`` batch axes + a broadcast of ``shape``) back to batch axes + ``shape``."""
+    if x is ZERO:
+        return ZERO
+    xs = x.shape
+    if xs[nb:] == shape:
+        return x
+    lead = len(xs) - nb - len(shape)
+    axes = tuple(range(nb, nb + lead)) + tuple(
+        nb + lead + i for i, n in enumerate(shape) if n == 1 and xs[nb + lead + i] != 1
+    )
+    if isinstance(x, Tensor):
+        from chainrule.ops.reduction import sum as _sum
+
+        r = _sum(x, axis=axes, keepdims=True) if axes else x
+        return r.reshape(xs[:nb] + shape)
+    r = x.sum(axis=axes, keepdims=True) if axes else x
+    return r.reshape(xs[:nb] + shape)
+
+
+def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
+    """Broadcast x to shape (a view for ndarrays)."""
+    if x is ZERO:
+        return ZERO
+    if isinstance(x, Tensor):
+        from chainrule.ops.shape import broadcast_to_batched
+
+        return broadcast_to_batched(x, shape)
+    return np.broadcast_to(x, shape)
+
+
+def _unary(np_fn: Any, name: str) -> Any:
+    def helper(x: Any) -> Any:
+        if isinstance(x, Tensor):
+            from chainrule import ops
+
+            return getattr(ops, name)(x)
+        return np_fn(x)
+
+    helper.__name__ = name
+    helper.__doc__ = f"{name} of an ndarray or a Tensor."
+    return helper
+
+
+exp = _unary(np.exp, "exp")
+log = _unary(np.log, "log")
+sin = _unary(np.sin, "sin")
+cos = _unary(np.cos, "cos")
+tanh = _unary(np.tanh, "tanh")
+sqrt = _unary(np.sqrt, "sqrt")
+sign = _unary(np.sign, "sign")
+abs = _unary(np.abs, "abs")  # noqa: A001
+
+
+def sigmoid(x: Any) -> Any:
+    """Logistic function of an ndarray or a Tensor."""
+    if isinstance(x, Tensor):
+        from chainrule import ops
+
+        return ops.sigmoid(x)
+    from chainrule.ops.elementwise import _sigmoid
+
+    return _sigmoid(x)
+
+
+def value(x: Any) -> np.ndarray:
+    """The ndarray behind x (no gradient flows through what is computed from it)."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def where(c: Any, a: Any, b: Any) -> Any:
+    """Elementwise choice; a ZERO branch counts as 0."""
+    if a is ZERO and b is ZERO:
+        return ZERO
+    c = value(c)
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        from chainrule.ops.elementwise import where as _where
+
+        return _where(c, 0.0 if a is ZERO else a, 0.0 if b is ZERO else b)
+    return np.where(c, 0.0 if a is ZERO else a, 0.0 if b is ZERO else b).astype(
+        (a if a is not ZERO else b).dtype, copy=False
+    )
+
+
+def mask_safe(g: Any, d: Any) -> Any:
+    """g * d with exact zeros where g is zero, even where d is infinite or NaN."""
+    if g is ZERO:
+        return ZERO
+    if isinstance(g, Tensor) or isinstance(d, Tensor):
+        gz = value(g) == 0
+        return g * where(gz, np.zeros((), value(d).dtype), d)
+    with np.errstate(invalid="ignore", over="ignore"):
+        r = g * d
+    if not np.isfinite(r).all():
+        r = np.where(g == 0, np.zeros((), r.dtype), r)
+    return r
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """a @ b, batched over leading axes."""
+    if a is ZERO or b is ZERO:
+        return ZERO
+    return a @ b
+
+
+def mT(x: Any) -> Any:
+    """Swap the last two axes."""
+    if x is ZERO:
+        return ZERO
+    if isinstance(x, Tensor):
+        from chainrule.ops.shape import swapaxes
+
+        return swapaxes(x, -1, -2)
+    return x.swapaxes(-1, -2)
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+    """Sum over axes (negative axes leave leading batch axes alone)."""
+    if x is ZERO:
+        return ZERO
+    if isinstance(x, Tensor):
+        from chainrule.ops.reduction import sum as _sum
+
+        return _sum(x, axis=axis, keepdims=keepdims)
+    return x.sum(axis=axis, keepdims=keepdims)
+
+
+def reshape(x: Any, shape: tuple[int, ...]) -> Any:
+    """Reshape (a view where NumPy can)."""
+    if x is ZERO:
+        return ZERO
+    return x.reshape(shape)
+
+
+def expand_dims(x: Any, axes: tuple[int, ...]) -> Any:
+    """Insert length-1 axes at the given (negative) positions."""
+    if x is ZERO:
+        return ZERO
+    if isinstance(x, Tensor):
+        from chainrule.ops.shape import expand_dims as _ed
+
+        return _ed(x, axes)
+    return np.expand_dims(x, axes)
+
+
+def transpose(x: Any, perm: tuple[int, ...]) -> Any:
+    """Permute the trailing len(perm) axes; leading batch axes stay in front."""
+    if x is ZERO:
+        return ZERO
+    nb = x.ndim - len(perm)
+    full = tuple(range(nb)) + tuple(nb + p for p in perm)
+    if isinstance(x, Tensor):
+        from chainrule.ops.shape import transpose as _tr
+
+        return _tr(x, full)
+    return x.transpose(full)
+
+
+def zeros(shape: tuple[int, ...], like: Any) -> Any:
+    """Zeros of shape with like's dtype, as like's kind (ndarray or constant Tensor)."""
+    z = np.zeros(shape, dtype=value(like).dtype)
+    return Tensor._make(z, False, None) if isinstance(like, Tensor) else z
+
+
+def apply_op(cls: Any, x: Any, *params: Any) -> Any:
+    """Run op cls on an ndarray (plain forward) or a Tensor (recorded)."""
+    if x is ZERO:
+        return ZERO
+    if isinstance(x, Tensor):
+        return cls.apply(x, *params)
+    from chainrule.autodiff.function import Context
+
+    return cls.forward(Context(), x, *params)

@@ -1,0 +1,289 @@
+"""Shape ops: reshape, transpose, broadcast, concatenate, pad (all linear; leading batch axes kept)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.function import Context, Function, _apply
+from chainrule.autodiff.zero import ZERO
+from chainrule.ops import rules as R
+from chainrule.tensor import Tensor
+
+NDArray = np.ndarray
+
+
+class Reshape(Function):
+    """Reshape.  Reverse: reshape g back.  Forward: reshape dx."""
+
+    name = "reshape"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, shape: tuple[int, ...]) -> NDArray:
+        try:
+            out = x.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
+                f"into shape {tuple(shape)}"
+            ) from None
+        ctx.in_shape, ctx.out_shape = x.shape, out.shape
+        return out
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return R.reshape(g, g.shape[: ctx.batch] + ctx.in_shape)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return R.reshape(dx, dx.shape[: ctx.batch] + ctx.out_shape)
+
+
+class Transpose(Function):
+    """Permute axes.  Reverse: the inverse permutation.  Forward: the same permutation."""
+
+    name = "transpose"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, axes: Any) -> NDArray:
+        if axes is None:
+            axes = tuple(range(x.ndim))[::-1]
+        axes = tuple(int(a) % x.ndim if x.ndim else int(a) for a in axes)
+        if sorted(axes) != list(range(x.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of a {x.ndim}-d shape")
+        ctx.perm = axes
+        return x.transpose(axes)
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return R.transpose(g, tuple(np.argsort(ctx.perm)))
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return R.transpose(dx, ctx.perm)
+
+
+class BroadcastTo(Function):
+    """Broadcast to a shape.  Reverse: sum back.  Forward: broadcast dx."""
+
+    name = "broadcast_to"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, shape: tuple[int, ...]) -> NDArray:
+        try:
+            out = np.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+        ctx.in_shape, ctx.out_shape = x.shape, out.shape
+        return out
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return R.sum_to(g, ctx.in_shape, ctx.batch)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return R.broadcast_to(dx, dx.shape[: ctx.batch] + ctx.out_shape)
+
+
+class Concatenate(Function):
+    """Join along an axis.  Reverse: split g.  Forward: join the tangents."""
+
+    name = "concatenate"
+
+    @staticmethod
+    def forward(ctx: Context, *arrays_and_axis: Any) -> NDArray:
+        *arrays, axis = arrays_and_axis
+        if not arrays:
+            raise ValueError("concatenate: need at least one tensor")
+        nd = arrays[0].ndim
+        if nd == 0:
+            raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
+        if not -nd <= axis < nd:
+            raise ValueError(f"concatenate: axis {axis} out of range for {nd}-d tensors")
+        try:
+            out = np.concatenate(arrays, axis=axis)
+        except ValueError:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"concatenate: shapes {shapes} do not match off axis {axis}") from None
+        ctx.axis = axis - nd if axis >= 0 else axis
+        ctx.shapes = [a.shape for a in arrays]
+        return out
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> tuple[Any, ...]:
+        ax = ctx.axis
+        tail = (slice(None),) * (-ax - 1)
+        out, start = [], 0
+        for s in ctx.shapes:
+            n = s[ax]
+            out.append(g[(Ellipsis, slice(start, start + n), *tail)])
+            start += n
+        return tuple(out)
+
+    @staticmethod
+    def jvp(ctx: Context, *tangents: Any) -> Any:
+        ref = next(t for t in tangents if t is not ZERO)
+        nb = ctx.batch
+        parts = [R.zeros(ref.shape[:nb] + s, ref) if t is ZERO else t
+                 for t, s in zip(tangents, ctx.shapes)]
+        if isinstance(ref, Tensor):
+            return concatenate(parts, axis=ctx.axis)
+        return np.concatenate(parts, axis=ctx.axis)
+
+
+class Pad(Function):
+    """Constant padding.  Reverse: the slice of g over the original.  Forward: pad dx with 0."""
+
+    name = "pad"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, pad_width: Any, value: float) -> NDArray:
+        pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+        if (pw < 0).any():
+            raise ValueError(f"pad: negative pad width {pad_width}")
+        ctx.pw = [tuple(int(v) for v in row) for row in pw]
+        ctx.shape = x.shape
+        return np.pad(x, ctx.pw, constant_values=value)
+
+    @staticmethod
+    def _inner(ctx: Context) -> tuple:
+        return tuple(slice(lo, lo + n) for (lo, _), n in zip(ctx.pw, ctx.shape))
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return g[(Ellipsis, *Pad._inner(ctx))]
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        pw = [(0, 0)] * ctx.batch + ctx.pw
+        if isinstance(dx, Tensor):
+            return Pad.apply(dx, pw, 0.0)
+        return np.pad(dx, pw)
+
+
+# ----- public functions -----
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _shape_arg(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """A tensor with the same data and a new shape (one -1 allowed)."""
+    return Reshape.apply(_t(x), _shape_arg(shape))
+
+
+def transpose(x: Any, axes: Any = None) -> Tensor:
+    """Permute axes (reverse them when axes is None), as np.transpose."""
+    return Transpose.apply(_t(x), None if axes is None else tuple(axes))
+
+
+def permute(x: Any, *dims: Any) -> Tensor:
+    """Permute axes (PyTorch's name)."""
+    return Transpose.apply(_t(x), _shape_arg(dims))
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    """Swap two axes."""
+    x = _t(x)
+    perm = list(range(x.ndim))
+    a, b = axis1 % x.ndim, axis2 % x.ndim
+    perm[a], perm[b] = perm[b], perm[a]
+    return Transpose.apply(x, tuple(perm))
+
+
+def broadcast_to(x: Any, shape: Any) -> Tensor:
+    """Broadcast x to shape."""
+    return BroadcastTo.apply(_t(x), tuple(shape))
+
+
+def broadcast_to_batched(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Broadcast a (tangent) Tensor to shape (used by the engine)."""
+    return BroadcastTo.apply(x, tuple(shape))
+
+
+def expand_dims(x: Any, axis: Any) -> Tensor:
+    """Insert length-1 axes at axis (int or tuple)."""
+    x = _t(x)
+    return Reshape.apply(x, np.expand_dims(np.empty(x.shape, dtype=np.bool_), axis).shape)
+
+
+def unsqueeze(x: Any, dim: int) -> Tensor:
+    """Insert a length-1 axis at dim (PyTorch's name)."""
+    return expand_dims(x, dim)
+
+
+def squeeze(x: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
+    """Remove length-1 axes (all of them, or those given)."""
+    x = _t(x)
+    axis = dim if axis is None else axis
+    try:
+        shape = np.squeeze(np.empty(x.shape, dtype=np.bool_), axis).shape
+    except ValueError:
+        raise ValueError(f"squeeze: axis {axis} of shape {x.shape} is not of length 1") from None
+    return Reshape.apply(x, shape)
+
+
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes start_dim..end_dim into one (PyTorch's flatten)."""
+    x = _t(x)
+    if x.ndim == 0:
+        return Reshape.apply(x, (1,))
+    s, e = start_dim % x.ndim, end_dim % x.ndim
+    shape = x.shape[:s] + (int(np.prod(x.shape[s : e + 1])),) + x.shape[e + 1 :]
+    return Reshape.apply(x, shape)
+
+
+def concatenate(tensors: Any, axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis."""
+    axis = dim if dim is not None else axis
+    return _apply(Concatenate, tuple(tensors), (int(axis),))
+
+
+cat = concatenate
+
+
+def stack(tensors: Any, axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along a new axis."""
+    axis = dim if dim is not None else axis
+    ts = [_t(t) for t in tensors]
+    if not ts:
+        raise ValueError("stack: need at least one tensor")
+    shapes = {t.shape for t in ts}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    return concatenate([expand_dims(t, axis) for t in ts], axis=axis)
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """Split into pieces along axis, as np.split (a number of equal sections, or indices)."""
+    x = _t(x)
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, int):
+        if n % indices_or_sections:
+            raise ValueError(
+                f"split: axis {axis} of length {n} does not divide into {indices_or_sections}"
+            )
+        step = n // indices_or_sections
+        bounds = list(range(0, n + 1, step))
+    else:
+        bounds = [0, *[int(i) for i in indices_or_sections], n]
+    ax = axis % x.ndim
+    return [x[(slice(None),) * ax + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0.0) -> Tensor:
+    """Pad with a constant, as np.pad (pad_width: int, (before, after) or one pair per axis)."""
+    if mode != "constant":
+        raise ValueError(f"pad: mode {mode!r} is not supported (only 'constant')")
+    return Pad.apply(_t(x), pad_width, constant_values)

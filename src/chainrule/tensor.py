@@ -1,0 +1,268 @@
+"""Tensor: one NumPy ndarray, its gradient, and its place in the graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.dtypes import as_array, is_float
+from chainrule.autodiff.modes import STATE
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it, for automatic differentiation.
+
+    Attributes:
+        data: the ndarray (shared memory).
+        grad: accumulated gradient (a Tensor) or None.
+        requires_grad: whether ops on this tensor are recorded.
+    """
+
+    __slots__ = ("__weakref__", "_in_graph", "_node", "_tangents", "data", "grad", "requires_grad")
+    __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operator
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = as_array(data, dtype)
+        self.grad: Tensor | None = None
+        self._node = None
+        self._tangents: dict | None = None
+        self._in_graph = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool, node: Any) -> Tensor:
+        """Internal fast constructor: no conversion, no checks."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._node = node
+        t._tangents = None
+        t._in_graph = False
+        return t
+
+    # ----- attributes -----
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def T(self) -> Tensor:
+        return F.transpose(self)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, prefix="tensor(", separator=", ")
+        extra = ""
+        if self.data.dtype != np.float32:
+            extra += f", dtype={self.data.dtype}"
+        if self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __index__(self) -> int:
+        return int(self.data)
+
+    def __iter__(self) -> Any:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    # ----- conversion and graph -----
+    def numpy(self) -> np.ndarray:
+        """The ndarray (shared memory)."""
+        return self.data
+
+    def item(self) -> Any:
+        """The single value as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: tensor of shape {self.data.shape} has {self.data.size} elements")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        """Nested Python lists of the values."""
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A tensor sharing the data, outside any graph."""
+        return Tensor._make(self.data, False, None)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set requires_grad on a leaf, in place; returns self."""
+        if self._node is not None and not requires_grad:
+            raise RuntimeError("requires_grad_: cannot turn off requires_grad on a non-leaf tensor")
+        if requires_grad and not is_float(self.data.dtype):
+            raise TypeError(
+                f"requires_grad_: only floating tensors can require gradients, got {self.data.dtype}"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Cast to dtype (differentiable between float dtypes)."""
+        return F.astype(self, dtype)
+
+    def backward(
+        self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's .grad (grad required for non-scalars)."""
+        from chainrule.autodiff.reverse import backward
+
+        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    def zero_(self) -> Tensor:
+        """Set all values to zero in place."""
+        self._check_write("zero_")
+        self.data[...] = 0
+        return self
+
+    def _check_write(self, op: str) -> None:
+        if STATE.grad_enabled and (self.requires_grad or self._in_graph):
+            what = "requires grad" if self.requires_grad else "was saved by a recorded op"
+            raise RuntimeError(
+                f"{op}: in-place write to a tensor that {what} would give wrong gradients; "
+                "write under cr.no_grad() or make a new tensor"
+            )
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_write("__setitem__")
+        if isinstance(value, Tensor):
+            value = value.data
+        self.data[_raw_index(index)] = value
+
+    # ----- operators -----
+    def __add__(self, o: Any) -> Tensor:
+        return _apply2(E.Add, self, o)
+
+    def __radd__(self, o: Any) -> Tensor:
+        return _apply2(E.Add, o, self)
+
+    def __sub__(self, o: Any) -> Tensor:
+        return _apply2(E.Sub, self, o)
+
+    def __rsub__(self, o: Any) -> Tensor:
+        return _apply2(E.Sub, o, self)
+
+    def __mul__(self, o: Any) -> Tensor:
+        return _apply2(E.Mul, self, o)
+
+    def __rmul__(self, o: Any) -> Tensor:
+        return _apply2(E.Mul, o, self)
+
+    def __truediv__(self, o: Any) -> Tensor:
+        return _apply2(E.Div, self, o)
+
+    def __rtruediv__(self, o: Any) -> Tensor:
+        return _apply2(E.Div, o, self)
+
+    def __pow__(self, o: Any) -> Tensor:
+        return F.power(self, o)
+
+    def __rpow__(self, o: Any) -> Tensor:
+        return F.power(o, self)
+
+    def __matmul__(self, o: Any) -> Tensor:
+        return F.matmul(self, o)
+
+    def __rmatmul__(self, o: Any) -> Tensor:
+        return F.matmul(o, self)
+
+    def __neg__(self) -> Tensor:
+        return _apply1(E.Neg, self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return F.abs(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return F.getitem(self, index)
+
+    def _compare(self, o: Any, fn: Any) -> Tensor:
+        return Tensor._make(np.asarray(fn(self.data, o.data if isinstance(o, Tensor) else o)),
+                            False, None)
+
+    def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(o, np.equal)
+
+    def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(o, np.not_equal)
+
+    def __lt__(self, o: Any) -> Tensor:
+        return self._compare(o, np.less)
+
+    def __le__(self, o: Any) -> Tensor:
+        return self._compare(o, np.less_equal)
+
+    def __gt__(self, o: Any) -> Tensor:
+        return self._compare(o, np.greater)
+
+    def __ge__(self, o: Any) -> Tensor:
+        return self._compare(o, np.greater_equal)
+
+    def __invert__(self) -> Tensor:
+        return Tensor._make(np.asarray(~self.data), False, None)
+
+    def __and__(self, o: Any) -> Tensor:
+        return self._compare(o, np.logical_and)
+
+    def __or__(self, o: Any) -> Tensor:
+        return self._compare(o, np.logical_or)
+
+
+def _raw_index(index: Any) -> Any:
+    """Replace Tensors inside an index by their ndarrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+# Bottom imports: the ops need Tensor defined; Tensor's methods need the ops at call time.
+from chainrule import ops as F  # noqa: E402
+from chainrule.autodiff.function import _apply1, _apply2  # noqa: E402
+from chainrule.ops import elementwise as E  # noqa: E402
+
+F.install_methods(Tensor)
