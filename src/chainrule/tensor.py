@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.dtypes import as_array, is_float
 from chainrule.autodiff.modes import STATE
+from chainrule.dtypes import as_array, is_float
 
 
 class Tensor:
@@ -116,7 +116,9 @@ class Tensor:
     def item(self) -> Any:
         """The single value as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item: tensor of shape {self.data.shape} has {self.data.size} elements")
+            raise ValueError(
+                f"item: tensor of shape {self.data.shape} has {self.data.size} elements"
+            )
         return self.data.item()
 
     def tolist(self) -> Any:
@@ -133,7 +135,8 @@ class Tensor:
             raise RuntimeError("requires_grad_: cannot turn off requires_grad on a non-leaf tensor")
         if requires_grad and not is_float(self.data.dtype):
             raise TypeError(
-                f"requires_grad_: only floating tensors can require gradients, got {self.data.dtype}"
+                "requires_grad_: only floating tensors can require gradients, "
+                f"got {self.data.dtype}"
             )
         self.requires_grad = requires_grad
         return self

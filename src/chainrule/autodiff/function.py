@@ -120,7 +120,13 @@ def _apply1(cls: Any, x: Tensor) -> Tensor:
     """apply for a one-input op called with a Tensor (the hot path of unary ops)."""
     ctx = Context()
     out = cls.forward(ctx, x.data)
-    return _finish(cls, ctx, (x,), out, x.requires_grad, x._tangents is not None)
+    if x.requires_grad or x._tangents is not None:
+        return _finish(cls, ctx, (x,), out, x.requires_grad, x._tangents is not None)
+    t = _new(Tensor)
+    t.data = out if type(out) is np.ndarray else np.asarray(out)
+    t.grad = t._node = t._tangents = None
+    t.requires_grad = t._in_graph = False
+    return t
 
 
 def _apply2(cls: Any, a: Any, b: Any) -> Tensor:
@@ -135,11 +141,18 @@ def _apply2(cls: Any, a: Any, b: Any) -> Tensor:
     return _apply(cls, (a, b), ())
 
 
+_new = object.__new__
+
+
 def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: bool) -> Tensor:
     """Wrap forward's output; record the node and push tangents as needed."""
     out_id = id(out)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
+    t = _new(Tensor)
+    t.data = out
+    t.grad = t._tangents = None
+    t._in_graph = False
     if record and STATE.grad_enabled:
         ctx.op = cls
         ctx.args = inputs
@@ -149,11 +162,11 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
         for a in inputs:
             if isinstance(a, Tensor):
                 a._in_graph = True
-        t = Tensor._make(out, True, ctx)
-        if STATE.anomaly:
-            ctx.where = _user_frame()
+        t.requires_grad = True
+        t._node = ctx
     else:
-        t = Tensor._make(out, False, None)
+        t.requires_grad = False
+        t._node = None
     if fw:
         ctx.op = cls
         ctx.out_id = out_id
@@ -164,6 +177,8 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
         if t._node is not None:
             ctx.out_tangents = t._tangents
     if STATE.anomaly:
+        if t._node is not None:
+            ctx.where = _user_frame()
         check_finite(out, f"{_name(cls)} (forward)", ctx)
     return t
 

@@ -82,7 +82,7 @@ def gradcheck(
                     f"finite differences give {want.shape}"
                 )
             err = np.abs(got - want) - (atol + rtol * np.abs(want))
-            if want.size and (err > 0).any() or not np.isfinite(got).all():
+            if (want.size and (err > 0).any()) or not np.isfinite(got).all():
                 flat = np.where(np.isfinite(got), err, np.inf).ravel()
                 k = int(np.argmax(flat))
                 idx = np.unravel_index(k, want.shape)

@@ -83,33 +83,34 @@ def run(
         grads[node] = g
         heap.append((-node.seq, node))
     mode = enable_grad() if create_graph else no_grad()
+    anomaly = STATE.anomaly
+    pop, push = heapq.heappop, heapq.heappush
     with mode:
         while heap:
-            node = heapq.heappop(heap)[1]
+            node = pop(heap)[1]
             g = grads.pop(node)
-            if inputs is not None and node in targets:
+            if targets and node in targets:
                 results[targets[node]] = g
                 continue
             args = node.args
             if args is None:
                 raise RuntimeError(_FREED.format(op=_name(node.op)))
-            gdata = g.data if tensor_mode else g
-            nb = gdata.ndim - node.out_ndim
             if tensor_mode:
+                nb = g.data.ndim - node.out_ndim
                 ctx: Any = TensorContext(node, saved_tensors(node, args, _out_of(node)), nb)
             else:
+                node.batch = g.ndim - node.out_ndim
                 ctx = node
-                node.batch = nb
             gins = node.op.vjp(ctx, g)
-            if len(args) == 1:
-                gins = (gins,)
             if not retain_graph:
                 node.args = None
                 node.saved = ()
+            if len(args) == 1:
+                gins = (gins,)
             for a, gi in zip(args, gins):
                 if gi is None or not isinstance(a, Tensor) or not a.requires_grad:
                     continue
-                if STATE.anomaly:
+                if anomaly:
                     check_finite(gi, f"{_name(node.op)} (backward)", node)
                 p = a._node
                 if p is None:
@@ -119,7 +120,7 @@ def run(
                     grads[p] = grads[p] + gi
                 else:
                     grads[p] = gi
-                    heapq.heappush(heap, (-p.seq, p))
+                    push(heap, (-p.seq, p))
     if inputs is not None:
         for leaf, gl in leaves.items():
             if leaf in targets:

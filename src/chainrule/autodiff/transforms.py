@@ -146,10 +146,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Tensor, Callable[[Any], t
 
 def _tangent_value(t: Any, primal: Tensor) -> Any:
     if isinstance(t, Tensor):
-        if t.requires_grad or t._tangents:
-            d = t
-        else:
-            d = t.data
+        d = t if t.requires_grad or t._tangents else t.data
     else:
         d = np.asarray(t)
     shape = d.shape

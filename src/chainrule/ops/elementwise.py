@@ -8,14 +8,15 @@ import numpy as np
 
 from chainrule.autodiff.function import Context, Function, _apply1
 from chainrule.ops import rules as R
-from chainrule.ops.rules import mask_safe, sum_to, where as _where_rule
+from chainrule.ops.rules import mask_safe, sum_to
+from chainrule.ops.rules import where as _where_rule
 from chainrule.tensor import Tensor
 
 NDArray = np.ndarray
 
 
 def promote(name: str, a: NDArray, b: NDArray) -> tuple[NDArray, NDArray]:
-    """Match the dtypes of two operands: ints and bools take the float's dtype; floats must agree."""
+    """Match two operands' dtypes: ints and bools take the float's dtype; floats must agree."""
     da, db = a.dtype, b.dtype
     if da is db or da == db:
         return a, b
@@ -599,7 +600,7 @@ exp = _unary_fn(Exp)
 log = _unary_fn(Log)
 log1p = _unary_fn(Log1p)
 sqrt = _unary_fn(Sqrt)
-abs = _unary_fn(Abs)  # noqa: A001
+abs = _unary_fn(Abs)
 sin = _unary_fn(Sin)
 cos = _unary_fn(Cos)
 tan = _unary_fn(Tan)

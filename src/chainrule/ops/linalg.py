@@ -45,8 +45,8 @@ class MatMul(Function):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         nb = ctx.batch
-        ga = R.sum_to(g @ R.mT(b), a.shape, nb) if need_a else None
-        gb = R.sum_to(R.mT(a) @ g, b.shape, nb) if need_b else None
+        ga = R.sum_to(R.matmul(g, R.mT(b)), a.shape, nb) if need_a else None
+        gb = R.sum_to(R.matmul(R.mT(a), g), b.shape, nb) if need_b else None
         return ga, gb
 
     @staticmethod
@@ -71,7 +71,8 @@ class Einsum(Function):
             return np.asarray(np.einsum(f"{','.join(ins)}->{out}", *ops, optimize=len(ops) > 2))
         except ValueError as e:
             shapes = ", ".join(str(o.shape) for o in ops)
-            raise ValueError(f"einsum: '{','.join(ins)}->{out}' with shapes {shapes}: {e}") from None
+            spec = f"{','.join(ins)}->{out}"
+            raise ValueError(f"einsum: '{spec}' with shapes {shapes}: {e}") from None
 
     @staticmethod
     def _letters(ctx: Context, nb: int) -> str:

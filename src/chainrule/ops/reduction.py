@@ -224,19 +224,19 @@ def _axis(axis: Any, dim: Any) -> Any:
     return dim if axis is None else axis
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
+def sum(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
         keepdim: bool | None = None) -> Tensor:
     """Sum over axis (all axes when None)."""
     return Sum.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
+def max(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
         keepdim: bool | None = None) -> Tensor:
     """Max over axis (values only, as NumPy); ties share the gradient."""
     return Max.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
+def min(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
         keepdim: bool | None = None) -> Tensor:
     """Min over axis (values only, as NumPy); ties share the gradient."""
     return Min.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)

@@ -65,7 +65,7 @@ cos = _unary(np.cos, "cos")
 tanh = _unary(np.tanh, "tanh")
 sqrt = _unary(np.sqrt, "sqrt")
 sign = _unary(np.sign, "sign")
-abs = _unary(np.abs, "abs")  # noqa: A001
+abs = _unary(np.abs, "abs")
 
 
 def sigmoid(x: Any) -> Any:
@@ -113,9 +113,18 @@ def mask_safe(g: Any, d: Any) -> Any:
 
 
 def matmul(a: Any, b: Any) -> Any:
-    """a @ b, batched over leading axes."""
+    """a @ b, batched over leading axes; a batch against a matrix runs as one matrix product."""
     if a is ZERO or b is ZERO:
         return ZERO
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a @ b
+    if a.ndim == 2 and b.ndim > 2:
+        # a @ b[i] for all i at once: (m, n) @ (n, batch*p), not one small product per i
+        n, p = b.shape[-2:]
+        folded = np.moveaxis(b, -2, 0).reshape(n, -1)
+        return np.moveaxis((a @ folded).reshape(a.shape[0], *b.shape[:-2], p), 0, -2)
+    if b.ndim == 2 and a.ndim > 2:
+        return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
     return a @ b
 
 
@@ -130,7 +139,7 @@ def mT(x: Any) -> Any:
     return x.swapaxes(-1, -2)
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Sum over axes (negative axes leave leading batch axes alone)."""
     if x is ZERO:
         return ZERO

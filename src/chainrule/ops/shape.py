@@ -1,7 +1,8 @@
-"""Shape ops: reshape, transpose, broadcast, concatenate, pad (all linear; leading batch axes kept)."""
+"""Shape ops: reshape, transpose, broadcast, concatenate, pad (linear; batch axes kept)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -240,7 +241,7 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         return Reshape.apply(x, (1,))
     s, e = start_dim % x.ndim, end_dim % x.ndim
-    shape = x.shape[:s] + (int(np.prod(x.shape[s : e + 1])),) + x.shape[e + 1 :]
+    shape = (*x.shape[:s], int(np.prod(x.shape[s:e + 1])), *x.shape[e + 1:])
     return Reshape.apply(x, shape)
 
 
@@ -279,7 +280,7 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     else:
         bounds = [0, *[int(i) for i in indices_or_sections], n]
     ax = axis % x.ndim
-    return [x[(slice(None),) * ax + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+    return [x[(slice(None),) * ax + (slice(a, b),)] for a, b in itertools.pairwise(bounds)]
 
 
 def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0.0) -> Tensor:
