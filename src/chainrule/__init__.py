@@ -3,6 +3,7 @@
 from chainrule.tensor import Tensor  # isort: skip  (defines Tensor before the ops load)
 from chainrule.autodiff.function import Context, Function
 from chainrule.autodiff.gradcheck import GradcheckError, gradcheck, numerical_jacobian
+from chainrule.autodiff.inspect import evaluation_trace, to_dot
 from chainrule.autodiff.modes import (
     detect_anomaly,
     enable_grad,
@@ -50,4 +51,18 @@ __all__ = [
     "jacobian", "jvp", "linspace", "manual_seed", "no_grad", "numerical_jacobian", "ones",
     "ones_like", "rand", "randint", "randn", "set_default_dtype", "set_grad_enabled", "tensor",
     "value_and_grad", "vjp", "zeros", "zeros_like", *_ops_all,
+    "evaluation_trace", "to_dot",
 ]
+
+_SUBMODULES = ("data", "datasets", "models", "nn", "optim", "training")
+
+
+def __getattr__(name: str) -> object:
+    """Load the heavier subpackages on first use, so that `import chainrule` stays light."""
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"chainrule.{name}")
+    if name in ("save", "load"):
+        return getattr(importlib.import_module("chainrule.serialization"), name)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

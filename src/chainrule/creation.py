@@ -23,6 +23,16 @@ def default_rng() -> np.random.Generator:
     return _rng
 
 
+def get_rng_state() -> dict:
+    """The global generator's state (a JSON-able dict), for checkpoints."""
+    return _rng.bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore the global generator's state saved by get_rng_state."""
+    _rng.bit_generator.state = state
+
+
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor; ndarrays keep their dtype, Python floats take the default float dtype."""
     if isinstance(data, Tensor):

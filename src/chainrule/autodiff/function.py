@@ -120,7 +120,7 @@ def _apply1(cls: Any, x: Tensor) -> Tensor:
     """apply for a one-input op called with a Tensor (the hot path of unary ops)."""
     ctx = Context()
     out = cls.forward(ctx, x.data)
-    if x.requires_grad or x._tangents is not None:
+    if x.requires_grad or x._tangents is not None or STATE.anomaly:
         return _finish(cls, ctx, (x,), out, x.requires_grad, x._tangents is not None)
     t = _new(Tensor)
     t.data = out if type(out) is np.ndarray else np.asarray(out)
@@ -177,8 +177,7 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
         if t._node is not None:
             ctx.out_tangents = t._tangents
     if STATE.anomaly:
-        if t._node is not None:
-            ctx.where = _user_frame()
+        ctx.where = _user_frame()
         check_finite(out, f"{_name(cls)} (forward)", ctx)
     return t
 

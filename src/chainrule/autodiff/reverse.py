@@ -105,7 +105,7 @@ def run(
             if not retain_graph:
                 node.args = None
                 node.saved = ()
-            if len(args) == 1:
+            if type(gins) is not tuple:  # a single input's rule may return a bare cotangent
                 gins = (gins,)
             for a, gi in zip(args, gins):
                 if gi is None or not isinstance(a, Tensor) or not a.requires_grad:

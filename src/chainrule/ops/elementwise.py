@@ -33,6 +33,37 @@ def promote(name: str, a: NDArray, b: NDArray) -> tuple[NDArray, NDArray]:
     return a, b
 
 
+def promote_all(name: str, arrays: Any) -> list[NDArray]:
+    """promote for n operands: ints and bools take the float dtype; floats must agree."""
+    floats = {a.dtype for a in arrays if a.dtype.kind == "f"}
+    if len(floats) > 1:
+        raise TypeError(
+            f"{name}: operands have different float dtypes {' and '.join(sorted(map(str, floats)))}"
+            "; cast one with .astype() (chainrule never upcasts silently)"
+        )
+    if not floats:
+        return list(arrays)
+    (dt,) = floats
+    return [a if a.dtype == dt else a.astype(dt) for a in arrays]
+
+
+def lift(ctx: Context, *tangents: Any) -> tuple[Any, ...]:
+    """Batched tangents with length-1 axes put after the batch axes, up to the output's rank.
+
+    A tangent of a lower-rank (broadcast) input then lines up with the saved primals from the
+    right, instead of its batch axes being taken for primal axes.
+    """
+    nb = getattr(ctx, "batch", 0)
+    if not nb:
+        return tangents
+    nd = ctx.out_ndim
+    return tuple(
+        t if t is R.ZERO or t.ndim - nb >= nd
+        else R.reshape(t, t.shape[:nb] + (1,) * (nd - t.ndim + nb) + t.shape[nb:])
+        for t in tangents
+    )
+
+
 def broadcast_error(name: str, a: NDArray, b: NDArray) -> ValueError:
     """The error for operands whose shapes do not broadcast."""
     return ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together")
@@ -61,6 +92,7 @@ class Add(Function):
 
     @staticmethod
     def jvp(ctx: Context, da: Any, db: Any) -> Any:
+        da, db = lift(ctx, da, db)
         return da + db
 
 
@@ -87,6 +119,7 @@ class Sub(Function):
 
     @staticmethod
     def jvp(ctx: Context, da: Any, db: Any) -> Any:
+        da, db = lift(ctx, da, db)
         return da - db
 
 
@@ -109,11 +142,14 @@ class Mul(Function):
     def vjp(ctx: Context, g: Any) -> tuple[Any, Any]:
         a, b = ctx.saved
         nb = ctx.batch
-        return sum_to(g * b, a.shape, nb), sum_to(g * a, b.shape, nb)
+        need_a, need_b = ctx.needs_input_grad  # skip a constant's partial: 0 * inf would warn
+        return (sum_to(g * b, a.shape, nb) if need_a else None,
+                sum_to(g * a, b.shape, nb) if need_b else None)
 
     @staticmethod
     def jvp(ctx: Context, da: Any, db: Any) -> Any:
         a, b = ctx.saved
+        da, db = lift(ctx, da, db)
         return da * b + a * db
 
 
@@ -143,14 +179,15 @@ class Div(Function):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             inv = 1.0 / b
             return (sum_to(mask_safe(g, inv), a.shape, nb),
-                    sum_to(mask_safe(g, -a * inv * inv), b.shape, nb))
+                    sum_to(mask_safe(g, -(a / b) / b), b.shape, nb))
 
     @staticmethod
     def jvp(ctx: Context, da: Any, db: Any) -> Any:
         a, b = ctx.saved
+        da, db = lift(ctx, da, db)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             inv = 1.0 / b
-            return mask_safe(da, inv) + mask_safe(db, -a * inv * inv)
+            return mask_safe(da, inv) + mask_safe(db, -(a / b) / b)
 
 
 class Pow(Function):
@@ -182,6 +219,7 @@ class Pow(Function):
     @staticmethod
     def jvp(ctx: Context, da: Any, db: Any) -> Any:
         a, b, out = ctx.saved
+        da, db = lift(ctx, da, db)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             pa, pb = Pow._partials(a, b, out)
             return mask_safe(da, pa) + mask_safe(db, pb)
@@ -201,6 +239,11 @@ class PowScalar(Function):
             return x**p
 
     @staticmethod
+    def _finite(p: float) -> bool:
+        """Whether p * x^(p-1) is finite for every finite x (p a whole number >= 1)."""
+        return p >= 1 and float(p).is_integer()
+
+    @staticmethod
     def _derivative(x: Any, p: float) -> Any:
         if p == 2:
             return 2 * x
@@ -213,14 +256,14 @@ class PowScalar(Function):
         (x,) = ctx.saved
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             d = PowScalar._derivative(x, ctx.p)
-            return g * d if ctx.p >= 1 else mask_safe(g, d)
+            return g * d if PowScalar._finite(ctx.p) else mask_safe(g, d)
 
     @staticmethod
     def jvp(ctx: Context, dx: Any) -> Any:
         (x,) = ctx.saved
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             d = PowScalar._derivative(x, ctx.p)
-            return dx * d if ctx.p >= 1 else mask_safe(dx, d)
+            return dx * d if PowScalar._finite(ctx.p) else mask_safe(dx, d)
 
 
 class Maximum(Function):
@@ -257,6 +300,7 @@ class Maximum(Function):
     def jvp(cls, ctx: Context, da: Any, db: Any) -> Any:
         a, b = ctx.saved
         wa, wb = cls._weights(a, b)
+        da, db = lift(ctx, da, db)
         return da * wa + db * wb
 
 
@@ -296,7 +340,7 @@ class Where(Function):
 
     @staticmethod
     def jvp(ctx: Context, da: Any, db: Any) -> Any:
-        return _where_rule(ctx.c, da, db)
+        return _where_rule(ctx.c, *lift(ctx, da, db))
 
 
 class Neg(Function):

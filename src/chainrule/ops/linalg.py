@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autodiff.function import Context, Function, _apply
+from chainrule.autodiff.function import Context, Function, _apply, _constant
 from chainrule.autodiff.zero import ZERO
 from chainrule.ops import rules as R
-from chainrule.ops.elementwise import promote
+from chainrule.ops.elementwise import lift, promote, promote_all
 from chainrule.tensor import Tensor
 
 NDArray = np.ndarray
@@ -52,6 +52,7 @@ class MatMul(Function):
     @staticmethod
     def jvp(ctx: Context, da: Any, db: Any) -> Any:
         a, b = ctx.saved
+        da, db = lift(ctx, da, db)
         return R.matmul(da, b) + R.matmul(a, db)
 
 
@@ -63,6 +64,7 @@ class Einsum(Function):
     @staticmethod
     def forward(ctx: Context, *operands_and_spec: Any) -> NDArray:
         *ops, spec = operands_and_spec
+        ops = promote_all("einsum", ops)
         ins, out = spec
         ctx.ins, ctx.out = ins, out
         ctx.shapes = [o.shape for o in ops]
@@ -99,7 +101,7 @@ class Einsum(Function):
                     shape[k] if c in avail else 1 for k, c in enumerate(sub)))
                 r = R.broadcast_to(r, r.shape[:nb] + shape)
             grads.append(r)
-        return tuple(grads)
+        return tuple(grads) if len(grads) > 1 else grads[0]  # one input: a bare cotangent
 
     @staticmethod
     def jvp(ctx: Context, *tangents: Any) -> Any:
@@ -147,17 +149,21 @@ def _parse(subscripts: str, operands: list[Tensor]) -> tuple[list[str], str]:
     return ins, out
 
 
+def _tensors(*xs: Any) -> list[Tensor]:
+    """xs as Tensors; a non-Tensor is a constant taking the Tensors' float dtype (as in x * 2.0)."""
+    return [x if isinstance(x, Tensor) else Tensor(_constant(x, xs)) for x in xs]
+
+
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation, as np.einsum, differentiable in every operand."""
-    ops = [o if isinstance(o, Tensor) else Tensor(o) for o in operands]
+    ops = _tensors(*operands)
     ins, out = _parse(subscripts, ops)
     return _apply(Einsum, tuple(ops), ((tuple(ins), out),))
 
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: batched, and 1-D operands promoted then squeezed."""
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    b = b if isinstance(b, Tensor) else Tensor(b)
+    a, b = _tensors(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: {a.shape} @ {b.shape}: operands must not be 0-d")
     if a.ndim >= 2 and b.ndim >= 2:
@@ -180,8 +186,7 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def dot(a: Any, b: Any) -> Tensor:
     """np.dot: inner product of vectors, matrix product of matrices, scaling by a 0-d."""
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    b = b if isinstance(b, Tensor) else Tensor(b)
+    a, b = _tensors(a, b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     if b.ndim <= 2:
@@ -198,6 +203,5 @@ def _dot_spec(na: int, nb: int) -> str:
 
 def outer(a: Any, b: Any) -> Tensor:
     """Outer product of two vectors (flattened first, as np.outer)."""
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    b = b if isinstance(b, Tensor) else Tensor(b)
+    a, b = _tensors(a, b)
     return a.reshape(-1, 1) * b.reshape(1, -1)

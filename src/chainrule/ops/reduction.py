@@ -109,6 +109,8 @@ class Prod(Function):
     @staticmethod
     def _others(x: Any, axes: tuple[int, ...]) -> Any:
         """prod over axes of the elements other than each one, same shape as x."""
+        if isinstance(x, Tensor) and axes:
+            return Prod._others_recorded(x, axes)
         xv = R.value(x)
         if not axes:
             return np.ones_like(xv)
@@ -119,6 +121,22 @@ class Prod(Function):
         right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
         others = (left * right).reshape(moved.shape)
         return np.moveaxis(others, range(-len(axes), 0), axes)
+
+    @staticmethod
+    def _others_recorded(x: Tensor, axes: tuple[int, ...]) -> Tensor:
+        """_others from recorded ops (differentiable, for higher order): the product of n
+        copies of the n reduced elements, copy i with element i set to 1."""
+        from chainrule.ops.elementwise import where
+        from chainrule.ops.shape import transpose
+
+        reduced = [a % x.ndim for a in axes]
+        perm = [a for a in range(x.ndim) if a not in reduced] + reduced
+        moved = transpose(x, perm)
+        lead, rest = moved.shape[: x.ndim - len(axes)], moved.shape[x.ndim - len(axes):]
+        n = int(np.prod(rest))
+        copies = where(np.eye(n, dtype=bool), np.ones((), x.dtype), moved.reshape(*lead, 1, n))
+        others = Prod.apply(copies, -1, False).reshape(*lead, *rest)
+        return transpose(others, tuple(int(i) for i in np.argsort(perm)))
 
     @staticmethod
     def vjp(ctx: Context, g: Any) -> Any:
@@ -145,14 +163,15 @@ class LogSumExp(Function):
         m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
         with np.errstate(divide="ignore"):
             out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
-        ctx.saved = (x, out)
-        return out if keepdims else out.reshape(
-            [n for i, n in enumerate(x.shape) if i - x.ndim not in axes])
+        if not keepdims:
+            out = out.reshape([n for i, n in enumerate(x.shape) if i - x.ndim not in axes])
+        ctx.saved = (x, out)  # the returned array, so a differentiable backward sees its graph
+        return out
 
     @staticmethod
     def _softmax(ctx: Context) -> Any:
         x, out = ctx.saved
-        return R.exp(x - out)
+        return R.exp(x - _expand(out, ctx.axes, ctx.keepdims))
 
     @staticmethod
     def vjp(ctx: Context, g: Any) -> Any:

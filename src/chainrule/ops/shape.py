@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autodiff.function import Context, Function, _apply
+from chainrule.autodiff.function import Context, Function, _apply, _constant
 from chainrule.autodiff.zero import ZERO
 from chainrule.ops import rules as R
+from chainrule.ops.elementwise import promote_all
 from chainrule.tensor import Tensor
 
 NDArray = np.ndarray
@@ -88,7 +89,10 @@ class BroadcastTo(Function):
 
     @staticmethod
     def jvp(ctx: Context, dx: Any) -> Any:
-        return R.broadcast_to(dx, dx.shape[: ctx.batch] + ctx.out_shape)
+        nb, new = ctx.batch, len(ctx.out_shape) - len(ctx.in_shape)
+        if nb and new:  # the new axes go after the batch axes, not before them
+            dx = R.reshape(dx, dx.shape[:nb] + (1,) * new + ctx.in_shape)
+        return R.broadcast_to(dx, dx.shape[:nb] + ctx.out_shape)
 
 
 class Concatenate(Function):
@@ -101,6 +105,7 @@ class Concatenate(Function):
         *arrays, axis = arrays_and_axis
         if not arrays:
             raise ValueError("concatenate: need at least one tensor")
+        arrays = promote_all("concatenate", arrays)
         nd = arrays[0].ndim
         if nd == 0:
             raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
@@ -124,7 +129,7 @@ class Concatenate(Function):
             n = s[ax]
             out.append(g[(Ellipsis, slice(start, start + n), *tail)])
             start += n
-        return tuple(out)
+        return tuple(out) if len(out) > 1 else out[0]  # one input: a bare cotangent
 
     @staticmethod
     def jvp(ctx: Context, *tangents: Any) -> Any:
@@ -257,7 +262,8 @@ cat = concatenate
 def stack(tensors: Any, axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along a new axis."""
     axis = dim if dim is not None else axis
-    ts = [_t(t) for t in tensors]
+    tensors = tuple(tensors)  # constants take the Tensors' float dtype, as in concatenate
+    ts = [t if isinstance(t, Tensor) else Tensor(_constant(t, tensors)) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
     shapes = {t.shape for t in ts}

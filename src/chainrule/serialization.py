@@ -1,0 +1,213 @@
+"""save / load: nested state dicts in the safetensors format, written atomically, never pickled.
+
+Arrays go in the file as safetensors tensors named by their dot-joined path (``{"fc1": {"weight":
+w}}`` and ``{"fc1.weight": w}`` both give ``fc1.weight``, PyTorch's name, so safetensors readers
+elsewhere see the usual keys). Everything else rides in the header's metadata as JSON: the whole
+structure with each array replaced by its name, so dicts with int keys, lists, tuples, numbers,
+strings and None come back exactly. A file without that metadata (written by another tool) loads
+as a flat dict of ndarrays.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors.numpy
+
+from chainrule.tensor import Tensor
+
+__all__ = ["load", "save"]
+
+_FORMAT_KEY = "chainrule.format"
+_STRUCTURE_KEY = "chainrule.structure"
+_FORMAT_VERSION = "1"
+# The dtypes safetensors stores and NumPy has.
+_DTYPES = frozenset(np.dtype(t) for t in (
+    np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+    np.float16, np.float32, np.float64, np.complex64,
+))
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+class _Encoder:
+    """Walks an object: arrays out into ``arrays`` (name -> ndarray), the rest into JSON nodes.
+
+    Nodes: None, bool, int, str and finite floats as themselves; ``{"float": "nan"}`` for
+    non-finite floats; ``{"dict": [[key, node], ...]}``, ``{"list": [...]}``, ``{"tuple": [...]}``;
+    ``{"array": name}``, ``{"scalar": name}`` (NumPy scalar), ``{"tensor": name, "requires_grad":
+    bool}``.
+    """
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def encode(self, obj: Any, path: tuple[str, ...]) -> Any:
+        if obj is None or type(obj) in (bool, int, str):
+            return obj
+        if isinstance(obj, Tensor):
+            return {"tensor": self._add(obj.data, path), "requires_grad": obj.requires_grad}
+        if isinstance(obj, np.ndarray):
+            return {"array": self._add(obj, path)}
+        if isinstance(obj, np.generic):  # before float: np.float64 is a float
+            return {"scalar": self._add(np.asarray(obj), path)}
+        if isinstance(obj, int):  # subclasses such as IntEnum
+            return int(obj)
+        if isinstance(obj, str):
+            return str(obj)
+        if isinstance(obj, float):
+            return float(obj) if math.isfinite(obj) else {"float": repr(float(obj))}
+        if isinstance(obj, Mapping):
+            items = []
+            for key, value in obj.items():
+                if isinstance(key, np.integer):
+                    key = int(key)
+                if isinstance(key, bool) or not isinstance(key, str | int):
+                    raise TypeError(f"save: dict keys must be str or int, got {key!r} "
+                                    f"({type(key).__name__}) at {_where(path)}")
+                items.append([key, self.encode(value, (*path, str(key)))])
+            return {"dict": items}
+        if isinstance(obj, list | tuple):
+            nodes = [self.encode(v, (*path, str(i))) for i, v in enumerate(obj)]
+            return {"tuple" if isinstance(obj, tuple) else "list": nodes}
+        raise TypeError(
+            f"save: cannot store {type(obj).__name__} at {_where(path)}; supported: dicts, "
+            "lists, tuples, ndarrays, Tensors, NumPy scalars, numbers, strings, None"
+        )
+
+    def _add(self, array: np.ndarray, path: tuple[str, ...]) -> str:
+        if not array.dtype.isnative:
+            array = array.astype(array.dtype.newbyteorder("="))
+        if array.dtype not in _DTYPES:
+            raise TypeError(f"save: safetensors cannot store dtype {array.dtype} at {_where(path)}")
+        base = ".".join(path) or "tensor"
+        name, n = base, 0
+        while name in self.arrays or name == "__metadata__":  # dotted keys can collide
+            n += 1
+            name = f"{base}#{n}"
+        # not np.ascontiguousarray: it turns 0-d arrays into 1-d ones
+        self.arrays[name] = array if array.flags.c_contiguous else array.copy(order="C")
+        return name
+
+
+def _where(path: tuple[str, ...]) -> str:
+    return repr(".".join(path)) if path else "the top level"
+
+
+def save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """Write obj (a state dict: nested dicts/lists of arrays, Tensors, numbers, strings) to path.
+
+    The write is atomic: a temporary file in the same directory is written, flushed and fsynced,
+    then renamed over path, and the directory fsynced; on failure path is left as it was.
+    """
+    encoder = _Encoder()
+    structure = encoder.encode(obj, ())
+    metadata = {_FORMAT_KEY: _FORMAT_VERSION,
+                _STRUCTURE_KEY: json.dumps(structure, separators=(",", ":"), allow_nan=False)}
+    data = safetensors.numpy.save(encoder.arrays, metadata=metadata)
+    _atomic_write(Path(path), data)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write data to path so that a crash leaves either the old file or the whole new one."""
+    directory = path.parent
+    while True:  # O_EXCL with a random name; os.open applies the umask, unlike mkstemp's 0600
+        tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if os.name == "posix":  # make the rename itself durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Read what ``save`` wrote, exactly; a file from another tool loads as {name: ndarray}.
+
+    Arrays come back as writable ndarrays (Tensors where a Tensor was saved). A corrupt or
+    truncated file raises ValueError naming path.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    metadata = _metadata(data, path)
+    try:
+        views = safetensors.numpy.load(data)
+    except Exception as e:  # SafetensorError and dtype errors from safetensors
+        raise ValueError(f"{path}: corrupt or unreadable safetensors file ({e})") from e
+    arrays = {name: np.array(v) for name, v in views.items()}  # own, aligned, writable copies
+    if _STRUCTURE_KEY not in metadata:
+        return arrays
+    try:
+        return _decode(json.loads(metadata[_STRUCTURE_KEY]), arrays)
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise ValueError(f"{path}: corrupt chainrule structure in metadata ({e!r})") from e
+
+
+def _metadata(data: bytes, path: Path) -> dict[str, str]:
+    """The header's ``__metadata__`` (safetensors: 8-byte little-endian length, JSON header)."""
+    if len(data) < 8:
+        raise ValueError(f"{path}: not a safetensors file ({len(data)} bytes)")
+    n = int.from_bytes(data[:8], "little")
+    if n > len(data) - 8:
+        raise ValueError(
+            f"{path}: truncated or corrupt safetensors file (header of {n} bytes, "
+            f"file of {len(data)})"
+        )
+    try:
+        header = json.loads(data[8:8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: corrupt safetensors header ({e})") from e
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path}: corrupt safetensors header (metadata is not a dict)")
+    return metadata
+
+
+def _decode(node: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if node is None or isinstance(node, bool | int | float | str):
+        return node
+    if not isinstance(node, dict) or len(node) not in (1, 2):
+        raise ValueError(f"unexpected node {node!r}")
+    if "dict" in node:
+        out = {}
+        for key, value in node["dict"]:
+            if isinstance(key, bool) or not isinstance(key, str | int):
+                raise TypeError(f"bad dict key {key!r}")
+            out[key] = _decode(value, arrays)
+        return out
+    if "list" in node:
+        return [_decode(v, arrays) for v in node["list"]]
+    if "tuple" in node:
+        return tuple(_decode(v, arrays) for v in node["tuple"])
+    if "float" in node:
+        return _NONFINITE[node["float"]]
+    if "array" in node:
+        return arrays[node["array"]]
+    if "scalar" in node:
+        return arrays[node["scalar"]][()]
+    if "tensor" in node:
+        return Tensor(arrays[node["tensor"]], requires_grad=bool(node.get("requires_grad")))
+    raise ValueError(f"unexpected node {node!r}")
