@@ -23,9 +23,48 @@ def _survey(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from chainrule.training import TrainConfig, train
+
+    if args.resume:
+        result = train(resume=args.resume)
+    else:
+        cfg = TrainConfig(
+            model=args.model, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
+            batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+            scheduler=args.scheduler, seed=args.seed, hidden=tuple(args.hidden),
+            weight_decay=args.weight_decay,
+            out=args.out or f"runs/{args.data}-{args.model}-seed{args.seed}",
+            checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+            threads=args.threads, dropout=args.dropout,
+        )
+        result = train(cfg)
+    print(f"test accuracy {result.test_accuracy:.4f} (loss {result.test_loss:.4f}) after "
+          f"{result.epochs} epochs in {result.seconds:.1f} s; run folder {result.run_dir}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from chainrule.training import evaluate_run
+
+    loss, acc = evaluate_run(args.run_dir)
+    print(f"test accuracy {acc:.4f} (loss {loss:.4f})")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command."""
-    parser = argparse.ArgumentParser(
+    from chainrule.training import DATASETS, OPTIMIZERS, SCHEDULERS, TrainConfig
+
+    d = TrainConfig()
+    parser = _Parser(
         prog="chainrule",
         description="chainrule: a deep-learning framework on NumPy with reverse- and "
         "forward-mode automatic differentiation.",
@@ -42,6 +81,41 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--wrt", type=int, default=0, choices=(0, 1),
                        help="input of the forward tangent trace (default 0)")
     trace.set_defaults(run=_survey)
+
+    tr = sub.add_parser("train", help="train a model (default: an MLP on the bundled digits)")
+    tr.add_argument("--model", default=d.model, help=f"model (default {d.model})")
+    tr.add_argument("--data", default=d.data, help=f"one of {', '.join(DATASETS)} "
+                    f"(default {d.data})")
+    tr.add_argument("--data-dir", default=None, help="folder of the IDX files (mnist, fashion)")
+    tr.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
+    tr.add_argument("--batch-size", type=int, default=d.batch_size,
+                    help=f"(default {d.batch_size})")
+    tr.add_argument("--optimizer", default=d.optimizer, help=f"one of {', '.join(OPTIMIZERS)} "
+                    f"(default {d.optimizer})")
+    tr.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    tr.add_argument("--weight-decay", type=float, default=d.weight_decay, help="(default 0)")
+    tr.add_argument("--scheduler", default=d.scheduler, help=f"one of {', '.join(SCHEDULERS)} "
+                    f"(default {d.scheduler})")
+    tr.add_argument("--hidden", type=int, nargs="+", default=list(d.hidden),
+                    help="hidden layer widths of the MLP (default "
+                    f"{' '.join(map(str, d.hidden))})")
+    tr.add_argument("--dropout", type=float, default=d.dropout,
+                    help=f"dropout after each hidden layer of the MLP (default {d.dropout})")
+    tr.add_argument("--threads", type=int, default=d.threads,
+                    help=f"BLAS threads (default {d.threads}: small models are fastest on one)")
+    tr.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
+    tr.add_argument("--out", default=None, help="run folder (default runs/DATA-MODEL-seedN)")
+    tr.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every,
+                    help=f"steps between mid-epoch checkpoints (default {d.checkpoint_every})")
+    tr.add_argument("--resume", metavar="RUN_DIR", default=None,
+                    help="continue the run in RUN_DIR from its last checkpoint")
+    tr.add_argument("--no-progress", action="store_true", help="print a line per epoch instead "
+                    "of a progress bar")
+    tr.set_defaults(run=_train)
+
+    ev = sub.add_parser("eval", help="re-evaluate a run's checkpoint on its test split")
+    ev.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by chainrule train")
+    ev.set_defaults(run=_eval)
     return parser
 
 
@@ -57,7 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return args.run(args)
+    from chainrule.training import TrainError
+
+    try:
+        return args.run(args)
+    except TrainError as e:
+        print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"chainrule {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -93,9 +93,11 @@ def where(c: Any, a: Any, b: Any) -> Any:
         from chainrule.ops.elementwise import where as _where
 
         return _where(c, 0.0 if a is ZERO else a, 0.0 if b is ZERO else b)
-    return np.where(c, 0.0 if a is ZERO else a, 0.0 if b is ZERO else b).astype(
-        (a if a is not ZERO else b).dtype, copy=False
-    )
+    a = 0.0 if a is ZERO else a
+    b = 0.0 if b is ZERO else b
+    r = np.where(c, a, b)
+    like = a if isinstance(a, np.ndarray | np.generic) else b
+    return r.astype(like.dtype, copy=False) if isinstance(like, np.ndarray | np.generic) else r
 
 
 def mask_safe(g: Any, d: Any) -> Any:

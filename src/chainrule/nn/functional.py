@@ -1,0 +1,431 @@
+"""chainrule.nn.functional: layers, activations and losses as functions (PyTorch's names).
+
+Activations and losses are built from chainrule's ops, or from the fused ops of
+``chainrule.ops.nn`` where one rule is much cheaper than the graph of the parts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule import creation, ops
+from chainrule.autodiff.modes import no_grad
+from chainrule.dtypes import as_array, get_default_dtype
+from chainrule.ops.nn import (
+    cross_entropy_q,
+    elu,
+    erf,
+    gelu,
+    leaky_relu,
+    linear,
+    normalize_affine,
+    normalize_stats,
+)
+from chainrule.tensor import Tensor
+
+__all__ = [
+    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+    "dropout", "elu", "embedding", "erf", "euclidean_loss", "gelu", "huber_loss", "l1_loss",
+    "layer_norm", "leaky_relu", "linear", "log_softmax", "mse_loss", "multi_margin_loss",
+    "nll_loss", "noisy_relu", "normalize", "relu", "sigmoid", "softmax", "softplus", "tanh",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _value(x: Any) -> np.ndarray:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _rng(rng: np.random.Generator | None) -> np.random.Generator:
+    return rng if rng is not None else creation.default_rng()
+
+
+# ----- activations -----
+def relu(x: Any, inplace: bool = False) -> Tensor:
+    """max(x, 0).  ``inplace`` is accepted for PyTorch compatibility and ignored."""
+    return ops.relu(_t(x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + exp(-x))."""
+    return ops.sigmoid(_t(x))
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent."""
+    return ops.tanh(_t(x))
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
+    x = _t(x)
+    y = ops.softplus(x) if beta == 1 else ops.softplus(x * beta) * (1.0 / beta)
+    over = x.data * beta > threshold
+    return ops.where(over, x, y) if over.any() else y
+
+
+def softmax(x: Any, dim: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along dim (the last axis when None)."""
+    return ops.softmax(_t(x), axis=-1 if dim is None else dim)
+
+
+def log_softmax(x: Any, dim: int | None = None) -> Tensor:
+    """x - logsumexp(x) along dim (the last axis when None)."""
+    return ops.log_softmax(_t(x), axis=-1 if dim is None else dim)
+
+
+def noisy_relu(x: Any, sigma: float = 1.0, training: bool = True,
+               rng: np.random.Generator | None = None) -> Tensor:
+    """max(0, x + sigma * n), n ~ N(0, 1) drawn afresh, in training; max(0, x) otherwise."""
+    x = _t(x)
+    if not training or sigma == 0:
+        return ops.relu(x)
+    dtype = x.dtype if x.dtype.kind == "f" else get_default_dtype()
+    return ops.relu(x + (_rng(rng).standard_normal(x.shape) * sigma).astype(dtype))
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
+            rng: np.random.Generator | None = None) -> Tensor:
+    """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+    x = _t(x)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * np.zeros(x.shape, x.dtype)
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    keep = _rng(rng).random(x.shape, dtype=dtype.type) >= p
+    return x * (keep * dtype.type(1.0 / (1.0 - p)))
+
+
+# ----- layers -----
+def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None,
+               bias: Any = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Normalize each channel (axis 1) by batch statistics (training) or running ones.
+
+    In training the running statistics, when given, are updated in place as PyTorch does:
+    r = (1 - momentum) r + momentum s, with the unbiased variance for running_var.
+    """
+    x = _t(x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of at least 2 dimensions (N, C, ...), "
+                         f"got shape {x.shape}")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise ValueError(f"batch_norm: {name} of shape {tuple(t.shape)} does not match "
+                             f"{c} channels of input of shape {x.shape}")
+    axes = tuple(a - x.ndim for a in range(x.ndim) if a != 1)
+    pshape = (c,) + (1,) * (x.ndim - 2)
+    w = weight if weight is not None else np.ones(c, x.dtype)
+    b = bias if bias is not None else np.zeros(c, x.dtype)
+    if training:
+        n = x.size // c
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input of shape {x.shape}")
+        mean, var = normalize_stats(x.data, axes)
+        if running_mean is not None:
+            rm = _value(running_mean)
+            np.copyto(rm, (1.0 - momentum) * rm + momentum * mean.reshape(c), casting="unsafe")
+        if running_var is not None:
+            rv = _value(running_var)
+            unbiased = var.reshape(c) * (n / (n - 1))
+            np.copyto(rv, (1.0 - momentum) * rv + momentum * unbiased, casting="unsafe")
+        return normalize_affine(x, w, b, axes, pshape, eps, mean, var, False)
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed when not training")
+    mean = _value(running_mean).astype(x.dtype, copy=False).reshape(pshape)
+    var = _value(running_var).astype(x.dtype, copy=False).reshape(pshape)
+    return normalize_affine(x, w, b, axes, pshape, eps, mean, var, True)
+
+
+def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalize over the trailing normalized_shape axes, then scale by weight, shift by bias."""
+    x = _t(x)
+    ns = (int(normalized_shape),) if isinstance(normalized_shape, int | np.integer) else tuple(
+        int(n) for n in normalized_shape)
+    if not ns or x.shape[x.ndim - len(ns):] != ns or x.ndim < len(ns):
+        raise ValueError(f"layer_norm: input of shape {x.shape} does not end with "
+                         f"normalized_shape {ns}")
+    axes = tuple(range(-len(ns), 0))
+    w = weight if weight is not None else np.ones(ns, x.dtype)
+    b = bias if bias is not None else np.zeros(ns, x.dtype)
+    mean, var = normalize_stats(x.data, axes)
+    return normalize_affine(x, w, b, axes, ns, eps, mean, var, False)
+
+
+def embedding(x: Any, weight: Any, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of weight picked by the integer indices x; no gradient flows to padding_idx.
+
+    With max_norm, the rows looked up are first renormalized in place to norm at most max_norm.
+    """
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not supported")
+    idx = _value(x)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
+    weight = _t(weight)
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"embedding: index out of range for {n} embeddings "
+                         f"(got values in [{idx.min()}, {idx.max()}])")
+    if max_norm is not None:
+        with no_grad():
+            rows = np.unique(idx)
+            w = weight.data
+            norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
+            big = norms > max_norm
+            scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+            w[rows[big]] *= scale[:, None]
+    out = ops.getitem(weight, idx)
+    if padding_idx is not None:
+        pad = np.expand_dims(idx == padding_idx % n, -1)
+        if pad.any():
+            out = ops.where(pad, out.detach(), out)
+    return out
+
+
+def normalize(x: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p, eps) along dim (p = 1, 2, any other p > 0, or inf)."""
+    x = _t(x)
+    if p == 2:
+        norm = ops.sqrt(ops.sum(x * x, axis=dim, keepdims=True))
+    elif p == 1:
+        norm = ops.sum(ops.abs(x), axis=dim, keepdims=True)
+    elif p == math.inf:
+        norm = ops.max(ops.abs(x), axis=dim, keepdims=True)
+    elif p > 0:
+        norm = ops.sum(ops.abs(x) ** float(p), axis=dim, keepdims=True) ** (1.0 / p)
+    else:
+        raise ValueError(f"normalize: p must be positive, got {p}")
+    return x / ops.clip(norm, eps, None)
+
+
+# ----- losses -----
+def _reduce(loss: Tensor, reduction: str, name: str) -> Tensor:
+    """mean, sum or none of the per-element losses."""
+    if reduction == "mean":
+        return ops.mean(loss)
+    if reduction == "sum":
+        return ops.sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_reduction(reduction: str, name: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _pair(name: str, x: Any, target: Any) -> tuple[Tensor, Any]:
+    """input as a Tensor and target as a Tensor or an ndarray of its dtype, shapes equal."""
+    x = _t(x)
+    if not isinstance(target, Tensor):
+        target = as_array(target, x.dtype if not isinstance(target, np.ndarray) else None)
+    if tuple(target.shape) != x.shape:
+        raise ValueError(f"{name}: target of shape {tuple(target.shape)} does not match input "
+                         f"of shape {x.shape}")
+    return x, target
+
+
+def mse_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """(x - target)^2, reduced."""
+    x, target = _pair("mse_loss", x, target)
+    d = x - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """|x - target|, reduced."""
+    x, target = _pair("l1_loss", x, target)
+    return _reduce(ops.abs(x - target), reduction, "l1_loss")
+
+
+def huber_loss(x: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); d = x - target."""
+    x, target = _pair("huber_loss", x, target)
+    d = x - target
+    ad = ops.abs(d)
+    loss = ops.where(ad.data < delta, 0.5 * (d * d), delta * (ad - 0.5 * delta))
+    return _reduce(loss, reduction, "huber_loss")
+
+
+def euclidean_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Per sample 0.5 ||x_n - target_n||^2 over all axes but the first (the sample axis).
+
+    Reduced over samples: 'mean' averages (Caffe's 1/(2N) sum ||.||^2), 'sum' adds, 'none'
+    returns the N per-sample values.
+    """
+    x, target = _pair("euclidean_loss", x, target)
+    d = x - target
+    sq = d * d
+    per = 0.5 * (ops.sum(sq, axis=tuple(range(1, x.ndim))) if x.ndim > 1 else sq)
+    return _reduce(per, reduction, "euclidean_loss")
+
+
+def _class_axis(name: str, x: Tensor) -> int:
+    if x.ndim == 0:
+        raise ValueError(f"{name}: input must have a class axis, got a 0-d tensor")
+    return 1 if x.ndim >= 2 else 0
+
+
+def _class_coefficients(name: str, x: Tensor, caxis: int, target: np.ndarray, weight: Any,
+                        ignore_index: int, smoothing: float) -> tuple[np.ndarray, float]:
+    """q with q[n, c] = (1-s) w[y_n] [c = y_n] + s/C w_c (zero for ignored n), and sum w[y_n]."""
+    shape = x.shape
+    n_classes = shape[caxis]
+    want = shape[:caxis] + shape[caxis + 1:]
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{name}: class-index targets must be integers, got {target.dtype}")
+    if target.shape != want:
+        raise ValueError(f"{name}: target of shape {target.shape} does not match input of shape "
+                         f"{shape} (expected {want})")
+    valid = target != ignore_index
+    all_valid = bool(valid.all())
+    safe = target if all_valid else np.where(valid, target, 0)
+    if safe.size and (safe.min() < 0 or safe.max() >= n_classes):
+        bad = safe[(safe < 0) | (safe >= n_classes)]
+        raise IndexError(f"{name}: target {int(bad.flat[0])} is out of bounds for "
+                         f"{n_classes} classes")
+    w = None if weight is None else _value(weight).astype(x.dtype, copy=False)
+    if w is not None and w.shape != (n_classes,):
+        raise ValueError(f"{name}: weight of shape {w.shape} does not match {n_classes} classes")
+    if w is not None:
+        wt = w[safe] if all_valid else w[safe] * valid
+    else:
+        wt = np.ones(safe.shape, x.dtype) if all_valid else valid.astype(x.dtype)
+    q = np.zeros(shape, x.dtype)
+    if caxis == len(shape) - 1:  # classes last: plain fancy indexing (put_along_axis is slow)
+        rows = np.arange(safe.size).reshape(safe.shape)
+        q[(rows, safe) if safe.ndim else safe] = wt * (1.0 - smoothing)
+    else:
+        np.put_along_axis(q, np.expand_dims(safe, caxis),
+                          np.expand_dims(wt * (1.0 - smoothing), caxis), axis=caxis)
+    if smoothing:
+        wc = 1.0 if w is None else w.reshape((n_classes,) + (1,) * (len(shape) - caxis - 1))
+        q += np.expand_dims(valid, caxis) * (wc * (smoothing / n_classes))
+    return q, float(wt.sum())
+
+
+def _mean_scale(denom: float) -> float:
+    return 1.0 / denom if denom else math.nan
+
+
+def cross_entropy(x: Any, target: Any, weight: Any = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """-sum_c q_c log softmax(x)_c, with class axis 1 (0 for 1-D input), fused and stable.
+
+    target: class indices (input's shape without the class axis) or class probabilities
+    (input's shape).  With indices, 'mean' divides by the summed weights of the non-ignored
+    targets; with probabilities, by the number of samples (as PyTorch).
+    """
+    x = _t(x)
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing}")
+    caxis = _class_axis("cross_entropy", x)
+    n_classes = x.shape[caxis]
+    t = target if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind == "f":
+        if tuple(t.shape) != x.shape:
+            raise ValueError(f"cross_entropy: probability target of shape {tuple(t.shape)} does "
+                             f"not match input of shape {x.shape}")
+        q: Any = t  # a Tensor stays one, so gradients and tangents reach the target
+        if label_smoothing:
+            q = q * (1.0 - label_smoothing) + label_smoothing / n_classes
+        if weight is not None:
+            q = q * _value(weight).astype(x.dtype, copy=False).reshape(
+                (n_classes,) + (1,) * (x.ndim - caxis - 1))
+        denom = float(x.size // n_classes) if x.size else 0.0
+    else:
+        q, denom = _class_coefficients("cross_entropy", x, caxis, _value(t), weight,
+                                       ignore_index, label_smoothing)
+    scale = None if reduction == "none" else 1.0 if reduction == "sum" else _mean_scale(denom)
+    return cross_entropy_q(x, q, caxis - x.ndim, scale)
+
+
+def nll_loss(x: Any, target: Any, weight: Any = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """-w[y] x[y] per sample (x holds log-probabilities); 'mean' divides by sum w[y]."""
+    x = _t(x)
+    _check_reduction(reduction, "nll_loss")
+    caxis = _class_axis("nll_loss", x)
+    q, denom = _class_coefficients("nll_loss", x, caxis, _value(target), weight, ignore_index,
+                                   0.0)
+    per = -ops.sum(x * q, axis=caxis)
+    if reduction == "none":
+        return per
+    total = ops.sum(per)
+    return total if reduction == "sum" else total * _mean_scale(denom)
+
+
+def binary_cross_entropy(x: Any, target: Any, weight: Any = None,
+                         reduction: str = "mean") -> Tensor:
+    """-w (t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
+    x, target = _pair("binary_cross_entropy", x, target)
+    if ((x.data < 0) | (x.data > 1)).any():
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    log_x = ops.clip(ops.log(x), -100.0, None)
+    log_1mx = ops.clip(ops.log(1.0 - x), -100.0, None)
+    loss = -(target * log_x + (1.0 - target) * log_1mx)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(x: Any, target: Any, weight: Any = None,
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """w ((1 - t) x + (1 + (pw - 1) t) softplus(-x)): -w (pw t log s(x) + (1-t) log(1-s(x)))."""
+    x, target = _pair("binary_cross_entropy_with_logits", x, target)
+    sp = ops.softplus(-x)
+    if pos_weight is not None:
+        sp = sp * ((pos_weight - 1.0) * target + 1.0)
+    loss = (1.0 - target) * x + sp
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def multi_margin_loss(x: Any, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,
+                      reduction: str = "mean") -> Tensor:
+    """Multi-class hinge: sum_{i != y} w[y] max(0, margin - x[y] + x[i])^p / C per sample."""
+    x = _t(x)
+    _check_reduction(reduction, "multi_margin_loss")
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got {p}")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"multi_margin_loss: input must be 1-D or 2-D, got shape {x.shape}")
+    n_classes = x.shape[-1]
+    y = _value(target)
+    if y.dtype.kind not in "iu" or y.shape != x.shape[:-1]:
+        raise ValueError(f"multi_margin_loss: target must hold integer classes of shape "
+                         f"{x.shape[:-1]}, got {y.dtype} of shape {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise IndexError(f"multi_margin_loss: target out of bounds for {n_classes} classes")
+    onehot = np.zeros(x.shape, x.dtype)
+    np.put_along_axis(onehot, y[..., None], 1.0, axis=-1)
+    x_y = ops.sum(x * onehot, axis=-1, keepdims=True)
+    h = ops.relu(x + (margin - x_y))
+    if p == 2:
+        h = h * h
+    coef = (1.0 - onehot) * (1.0 / n_classes)
+    if weight is not None:
+        coef = coef * _value(weight).astype(x.dtype, copy=False)[y][..., None]
+    return _reduce(ops.sum(h * coef, axis=-1), reduction, "multi_margin_loss")
