@@ -81,18 +81,27 @@ _METHODS = (
 )
 
 
+def _reshape_method(self: Any, *shape: Any) -> Any:
+    """t.reshape(2, 3) or t.reshape((2, 3))."""
+    return reshape(self, *shape)
+
+
+def _transpose_method(self: Any, *axes: Any) -> Any:
+    """NumPy's t.transpose(*axes); two ints on a tensor that is not 2-D swap them (PyTorch)."""
+    if not axes:
+        return transpose(self, None)
+    if len(axes) == 2 and all(isinstance(a, int) for a in axes) and self.ndim != 2:
+        return swapaxes(self, *axes)
+    return transpose(self, axes[0] if len(axes) == 1 else axes)
+
+
 def install_methods(cls: Any) -> None:
     """Attach the functions above as methods of Tensor."""
     g = globals()
     for name in _METHODS:
         setattr(cls, name, g[name])
-    cls.reshape = lambda self, *shape: reshape(self, *shape)
-    cls.view = cls.reshape
-    cls.transpose = lambda self, *axes: (
-        transpose(self, None) if not axes else
-        swapaxes(self, *axes) if len(axes) == 2 and all(isinstance(a, int) for a in axes)
-        and self.ndim != 2 else transpose(self, axes[0] if len(axes) == 1 else axes)
-    )
+    cls.reshape = cls.view = _reshape_method
+    cls.transpose = _transpose_method
     cls.clamp = clip
     cls.pow = power
     cls.swapdims = swapaxes
