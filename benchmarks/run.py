@@ -104,10 +104,13 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = harness.run_workloads(selected, settings, progress if sys.stderr.isatty() else None)
     print(harness.format_table(rows))
+    print(
+        f"\n# load average: {env['load_average_at_start']} at start, "
+        f"{harness.load_average()} at end ({env['cpu_count']} CPUs)"
+    )
     if args.json:
         harness.write_json(args.json, rows, env)
-    failed = [row for row in rows for cell in row.cells.values() if cell.failed]
-    return 1 if failed else 0
+    return 1 if any(cell.failed for row in rows for cell in row.cells.values()) else 0
 
 
 if __name__ == "__main__":

@@ -45,3 +45,16 @@ def test_mnist_784_100_10():
     out = _run(str(EXAMPLES / "mnist_784_100_10.py"), "--data-dir", str(MNIST),
                "--max-steps", "300")
     assert float(out.strip().splitlines()[-1].split()[-1]) > 0.85
+
+
+def test_echo_state():
+    out = _run(str(EXAMPLES / "echo_state.py"), "--steps", "600")
+    assert float(out.split("ridge readout:")[1].split("test nrmse")[1].split()[0]) < 0.01
+    assert float(out.strip().splitlines()[-1].split()[-1]) < 0.1
+
+
+def test_rnn_gradient_clipping():
+    out = _run(str(EXAMPLES / "rnn_gradient_clipping.py"), "--steps", "100")
+    assert "without clipping:" in out
+    assert "diverged: loss inf" in out
+    assert "trained: loss" in out

@@ -2,10 +2,11 @@
 
 from harness import Workload
 
-from workloads import imports, jacobian, overhead
+from workloads import imports, jacobian, lstm, overhead
 
 WORKLOADS: list[Workload] = [
     overhead.WORKLOAD,
     jacobian.WORKLOAD,
     imports.WORKLOAD,
+    lstm.WORKLOAD,
 ]

@@ -88,11 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                     f"(default {d.data})")
     tr.add_argument("--data-dir", default=None, help="folder of the IDX files (mnist, fashion)")
     tr.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
-    tr.add_argument("--batch-size", type=int, default=d.batch_size,
-                    help=f"(default {d.batch_size})")
+    tr.add_argument("--batch-size", type=int, default=None,
+                    help="(default: the model's, 32 for mlp, 64 for the others)")
     tr.add_argument("--optimizer", default=d.optimizer, help=f"one of {', '.join(OPTIMIZERS)} "
                     f"(default {d.optimizer})")
-    tr.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    tr.add_argument("--lr", type=float, default=None,
+                    help="learning rate (default: the model's, 0.01 for mlp, 0.003 for the others)")
     tr.add_argument("--weight-decay", type=float, default=d.weight_decay, help="(default 0)")
     tr.add_argument("--scheduler", default=d.scheduler, help=f"one of {', '.join(SCHEDULERS)} "
                     f"(default {d.scheduler})")

@@ -25,6 +25,16 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULERS = ("none", "step", "exponential", "cosine")
 
 
+# Adam learning rate and batch size that each model trains well with on the bundled digits.
+MODEL_DEFAULTS: dict[str, dict[str, float]] = {
+    "mlp": {"lr": 1e-2, "batch_size": 32},
+    "lenet5": {"lr": 3e-3, "batch_size": 64},
+    "resnet": {"lr": 3e-3, "batch_size": 64},
+    "lstm": {"lr": 3e-3, "batch_size": 64},
+    "gru": {"lr": 3e-3, "batch_size": 64},
+}
+
+
 class TrainError(Exception):
     """A problem the user can fix (bad option, missing data, corrupt checkpoint)."""
 
@@ -37,9 +47,9 @@ class TrainConfig:
     data: str = "digits"
     data_dir: str | None = None
     epochs: int = 40
-    batch_size: int = 32
+    batch_size: int | None = None  # None: the model's default (MODEL_DEFAULTS)
     optimizer: str = "adam"
-    lr: float = 1e-2
+    lr: float | None = None  # None: the model's default (MODEL_DEFAULTS)
     momentum: float = 0.9
     weight_decay: float = 0.0
     scheduler: str = "cosine"
@@ -52,10 +62,15 @@ class TrainConfig:
     threads: int = 1  # BLAS threads: small models run fastest on one (no oversubscription)
 
     def validate(self) -> None:
-        """Raise TrainError naming the first bad option."""
+        """Raise TrainError naming the first bad option; fill in the model's defaults."""
         if self.model not in models.MODELS:
             raise TrainError(f"unknown model {self.model!r}; choose one of "
                              f"{', '.join(models.MODELS)}")
+        defaults = MODEL_DEFAULTS.get(self.model, {})
+        if self.lr is None:
+            self.lr = defaults.get("lr", 1e-3)
+        if self.batch_size is None:
+            self.batch_size = int(defaults.get("batch_size", 32))
         if self.data not in DATASETS:
             raise TrainError(f"unknown data set {self.data!r}; choose one of {', '.join(DATASETS)}")
         if self.optimizer not in OPTIMIZERS:

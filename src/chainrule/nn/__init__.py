@@ -15,6 +15,7 @@ from chainrule.nn.activation import (
     Tanh,
 )
 from chainrule.nn.containers import Identity, ModuleDict, ModuleList, Residual, Sequential
+from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.dropout import Dropout
 from chainrule.nn.linear import Embedding, Flatten, Linear
 from chainrule.nn.loss import (
@@ -29,12 +30,25 @@ from chainrule.nn.loss import (
     NLLLoss,
 )
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
+from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.reservoir import EchoState
+from chainrule.nn.residual import BasicBlock
 
 __all__ = [
-    "ELU", "GELU", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
-    "CrossEntropyLoss", "Dropout", "Embedding", "EuclideanLoss", "Flatten", "HuberLoss",
-    "Identity", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module",
-    "ModuleDict", "ModuleList", "MultiMarginLoss", "NLLLoss", "NoisyReLU", "Parameter", "ReLU",
+    "ELU", "GELU", "GRU", "LSTM", "RNN", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d",
+    "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BasicBlock", "BatchNorm1d", "BatchNorm2d",
+    "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "EchoState", "Embedding", "EuclideanLoss",
+    "Flatten", "GRUCell", "HuberLoss", "Identity", "L1Loss", "LSTMCell", "LayerNorm", "LeakyReLU",
+    "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict",
+    "ModuleList", "MultiMarginLoss", "NLLLoss", "NoisyReLU", "Parameter", "RNNCell", "ReLU",
     "Residual", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init",
     "utils",
 ]

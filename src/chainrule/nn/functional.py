@@ -14,6 +14,7 @@ import numpy as np
 from chainrule import creation, ops
 from chainrule.autodiff.modes import no_grad
 from chainrule.dtypes import as_array, get_default_dtype
+from chainrule.ops.conv import conv1d, conv2d
 from chainrule.ops.nn import (
     cross_entropy_q,
     elu,
@@ -24,13 +25,23 @@ from chainrule.ops.nn import (
     normalize_affine,
     normalize_stats,
 )
+from chainrule.ops.pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from chainrule.tensor import Tensor
 
 __all__ = [
-    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-    "dropout", "elu", "embedding", "erf", "euclidean_loss", "gelu", "huber_loss", "l1_loss",
-    "layer_norm", "leaky_relu", "linear", "log_softmax", "mse_loss", "multi_margin_loss",
-    "nll_loss", "noisy_relu", "normalize", "relu", "sigmoid", "softmax", "softplus", "tanh",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
+    "cross_entropy", "dropout", "elu", "embedding", "erf", "euclidean_loss", "gelu",
+    "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool1d",
+    "max_pool2d", "mse_loss", "multi_margin_loss", "nll_loss", "noisy_relu", "normalize",
+    "relu", "sigmoid", "softmax", "softplus", "tanh",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
