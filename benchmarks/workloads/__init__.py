@@ -2,11 +2,13 @@
 
 from harness import Workload
 
-from workloads import imports, jacobian, lstm, overhead
+from workloads import imports, jacobian, lenet, lstm, mlp, overhead
 
 WORKLOADS: list[Workload] = [
     overhead.WORKLOAD,
     jacobian.WORKLOAD,
     imports.WORKLOAD,
+    mlp.WORKLOAD,
+    lenet.WORKLOAD,
     lstm.WORKLOAD,
 ]
