@@ -58,3 +58,10 @@ def test_rnn_gradient_clipping():
     assert "without clipping:" in out
     assert "diverged: loss inf" in out
     assert "trained: loss" in out
+
+
+def test_char_lstm():
+    out = _run(str(EXAMPLES / "char_lstm.py"), "--steps", "120")
+    first, last = (float(v) for v in
+                   out.split("first 20 steps ")[1].replace(", last 20 steps", "").split())
+    assert last < 0.5 * first
