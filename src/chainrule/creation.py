@@ -9,7 +9,7 @@ import numpy as np
 from chainrule.dtypes import as_array, get_default_dtype
 from chainrule.tensor import Tensor
 
-_rng = np.random.default_rng()
+_rng: np.random.Generator | None = None  # made on first use: numpy.random costs ~20 ms to import
 
 
 def manual_seed(seed: int) -> None:
@@ -19,18 +19,21 @@ def manual_seed(seed: int) -> None:
 
 
 def default_rng() -> np.random.Generator:
-    """The global generator."""
+    """The global generator (seeded from the OS until manual_seed is called)."""
+    global _rng
+    if _rng is None:
+        _rng = np.random.default_rng()
     return _rng
 
 
 def get_rng_state() -> dict:
     """The global generator's state (a JSON-able dict), for checkpoints."""
-    return _rng.bit_generator.state
+    return default_rng().bit_generator.state
 
 
 def set_rng_state(state: dict) -> None:
     """Restore the global generator's state saved by get_rng_state."""
-    _rng.bit_generator.state = state
+    default_rng().bit_generator.state = state
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -111,21 +114,21 @@ def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
           rng: np.random.Generator | None = None) -> Tensor:
     """Standard normal samples."""
-    g = rng or _rng
+    g = rng or default_rng()
     return Tensor(g.standard_normal(_shape(shape), dtype=_dt(dtype)), requires_grad=requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False,
          rng: np.random.Generator | None = None) -> Tensor:
     """Uniform samples in [0, 1)."""
-    g = rng or _rng
+    g = rng or default_rng()
     return Tensor(g.random(_shape(shape), dtype=_dt(dtype)), requires_grad=requires_grad)
 
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = np.int64,
             rng: np.random.Generator | None = None) -> Tensor:
     """Random integers in [low, high) (in [0, low) when high is None)."""
-    g = rng or _rng
+    g = rng or default_rng()
     if high is None:
         low, high = 0, low
     size = (size,) if isinstance(size, int) else tuple(size)
