@@ -166,6 +166,14 @@ def jvp(
     f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
 ) -> tuple[Tensor, Tensor]:
     """Forward mode: f(*primals) and its directional derivative along tangents, in one pass."""
+    return _jvp(f, primals, tangents, contiguous=True)
+
+
+def _jvp(
+    f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], contiguous: bool
+) -> tuple[Tensor, Tensor]:
+    """jvp; with contiguous=False the tangent may come back in any memory layout."""
+    fix = _contiguous if contiguous else np.asarray
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
@@ -185,9 +193,9 @@ def jvp(
     if d is ZERO:
         d = np.zeros(bshape + out.data.shape, out.data.dtype)
     if isinstance(d, np.ndarray):
-        d = Tensor._make(_contiguous(d), False, None)
+        d = Tensor._make(fix(d), False, None)
     if not (STATE.fw_levels or _needs_graph((*primals, *tangents), depth=0)):
-        primal, d = primal.detach(), Tensor._make(_contiguous(d.data), False, None)
+        primal, d = primal.detach(), Tensor._make(fix(d.data), False, None)
     return primal, d
 
 
@@ -226,9 +234,11 @@ def jacobian(
 def _jac_forward(f: Callable[..., Any], args: tuple, i: int, x: Tensor) -> Tensor:
     n = x.data.size
     basis = np.eye(n, dtype=x.data.dtype).reshape((n, *x.data.shape))
-    out, d = jvp(lambda xi: f(*args[:i], xi, *args[i + 1:]), (x,), (basis,))
-    d = d.reshape(n, -1)
-    return (d.T if d.ndim == 2 else d).reshape(*out.shape, *x.shape)
+    out, d = _jvp(lambda xi: f(*args[:i], xi, *args[i + 1:]), (x,), (basis,), contiguous=False)
+    jac = d.reshape(n, -1).T.reshape(*out.shape, *x.shape)
+    if isinstance(jac.data, np.ndarray) and not jac.requires_grad and not jac._tangents:
+        jac = Tensor._make(_contiguous(jac.data), False, None)  # one copy, to row-major
+    return jac
 
 
 def _jac_reverse(out: Tensor, vjp_fn: Callable[[Any], tuple], x: Tensor) -> Tensor:
