@@ -243,34 +243,23 @@ def _axis(axis: Any, dim: Any) -> Any:
     return dim if axis is None else axis
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-        keepdim: bool | None = None) -> Tensor:
-    """Sum over axis (all axes when None)."""
-    return Sum.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
+def _reducer(cls: Any, doc: str) -> Any:
+    """The public function of reduction op cls: f(x, axis=None, keepdims=False, *, dim, keepdim)."""
+
+    def reduce(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+               keepdim: bool | None = None) -> Tensor:
+        return cls.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
+
+    reduce.__name__ = reduce.__qualname__ = cls.name
+    reduce.__doc__ = doc
+    return reduce
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-        keepdim: bool | None = None) -> Tensor:
-    """Max over axis (values only, as NumPy); ties share the gradient."""
-    return Max.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
-
-
-def min(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-        keepdim: bool | None = None) -> Tensor:
-    """Min over axis (values only, as NumPy); ties share the gradient."""
-    return Min.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
-
-
-def prod(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-         keepdim: bool | None = None) -> Tensor:
-    """Product over axis."""
-    return Prod.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
-
-
-def logsumexp(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-              keepdim: bool | None = None) -> Tensor:
-    """log(sum(exp(x))) over axis, computed stably."""
-    return LogSumExp.apply(_t(x), _axis(axis, dim), keepdims if keepdim is None else keepdim)
+sum = _reducer(Sum, "Sum over axis (all axes when None).")
+max = _reducer(Max, "Max over axis (values only, as NumPy); ties share the gradient.")
+min = _reducer(Min, "Min over axis (values only, as NumPy); ties share the gradient.")
+prod = _reducer(Prod, "Product over axis.")
+logsumexp = _reducer(LogSumExp, "log(sum(exp(x))) over axis, computed stably.")
 
 
 def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
