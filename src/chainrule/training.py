@@ -104,7 +104,11 @@ class TrainResult:
 def load_data(cfg: TrainConfig) -> tuple[Any, Any]:
     """The train and test datasets named by cfg.data."""
     if cfg.data == "digits":
-        return cr.datasets.digits("train"), cr.datasets.digits("test")
+        try:
+            return cr.datasets.digits("train"), cr.datasets.digits("test")
+        except ImportError as e:
+            raise TrainError(f"the digits data set needs scikit-learn ({e}); "
+                             "install it with: pip install 'chainrule[train]'") from None
     if cfg.data in ("mnist", "fashion-mnist"):
         if not cfg.data_dir:
             raise TrainError(f"--data {cfg.data} needs --data-dir (a folder with the IDX files)")
@@ -256,7 +260,11 @@ def _write_metrics(run_dir: Path, history: list[dict[str, float]]) -> None:
 
 def plot_curves(history: list[dict[str, float]], path: Path) -> None:
     """Save the learning curves (loss and accuracy per epoch) as a PNG."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise TrainError("the learning-curve plot needs matplotlib: "
+                         "pip install 'chainrule[train]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -373,7 +381,11 @@ def _train(cfg: TrainConfig, state: dict[str, Any] | None, resume: str | Path | 
 def _progress(run: _Run, cfg: TrainConfig) -> Any:
     if not cfg.progress:
         return None
-    from tqdm import tqdm
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        raise TrainError("the progress bar needs tqdm: pip install 'chainrule[train]' "
+                         "(or pass --no-progress)") from None
 
     done = run.loader.state_dict().get("position", 0) if run.sums["seen"] else 0
     return tqdm(total=len(run.loader), initial=int(done), desc=f"epoch {run.epoch + 1}/"
