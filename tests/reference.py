@@ -21,7 +21,7 @@ import chainrule as cr
 def to_numpy(x: Any) -> np.ndarray:
     """A chainrule Tensor, torch tensor, ndarray or number as an ndarray."""
     if isinstance(x, cr.Tensor):
-        return x.data
+        return x.numpy()
     if type(x).__module__.startswith("torch"):
         return x.detach().cpu().numpy()
     return np.asarray(x)

@@ -26,7 +26,7 @@ def assert_same(got, want, where="obj"):
     assert type(got) is type(want), f"{where}: {type(got)} != {type(want)}"
     if isinstance(want, cr.Tensor):
         assert got.requires_grad == want.requires_grad, where
-        got, want = got.data, want.data
+        got, want = got.numpy(), want.numpy()
     if isinstance(want, np.ndarray | np.generic):
         assert got.dtype == want.dtype, where
         assert got.shape == want.shape, where

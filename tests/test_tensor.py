@@ -35,7 +35,7 @@ def test_floats_default_to_float32(make):
     t = make()
     assert t.dtype == np.float32
     assert t.dtype == cr.float32
-    assert t.data.dtype == np.float32
+    assert t.numpy().dtype == np.float32
 
 
 def test_dtype_names_are_numpy_dtypes():
@@ -214,16 +214,16 @@ def test_int_tensor_with_float32_tensor_gives_float32():
 
 
 def test_factory_shapes_and_values():
-    np.testing.assert_array_equal(cr.zeros(2, 3).data, np.zeros((2, 3)))
-    np.testing.assert_array_equal(cr.zeros((2, 3)).data, np.zeros((2, 3)))
-    np.testing.assert_array_equal(cr.ones(4).data, np.ones(4))
-    np.testing.assert_array_equal(cr.full((2, 2), 7.0).data, np.full((2, 2), 7.0))
+    np.testing.assert_array_equal(cr.zeros(2, 3).numpy(), np.zeros((2, 3)))
+    np.testing.assert_array_equal(cr.zeros((2, 3)).numpy(), np.zeros((2, 3)))
+    np.testing.assert_array_equal(cr.ones(4).numpy(), np.ones(4))
+    np.testing.assert_array_equal(cr.full((2, 2), 7.0).numpy(), np.full((2, 2), 7.0))
     assert cr.empty(3, 1).shape == (3, 1)
-    np.testing.assert_array_equal(cr.arange(5).data, np.arange(5))
+    np.testing.assert_array_equal(cr.arange(5).numpy(), np.arange(5))
     assert cr.arange(5).dtype == np.int64
-    np.testing.assert_allclose(cr.arange(1.0, 2.0, 0.5).data, [1.0, 1.5])
-    np.testing.assert_allclose(cr.linspace(0, 1, 5).data, np.linspace(0, 1, 5))
-    np.testing.assert_array_equal(cr.eye(3).data, np.eye(3))
+    np.testing.assert_allclose(cr.arange(1.0, 2.0, 0.5).numpy(), [1.0, 1.5])
+    np.testing.assert_allclose(cr.linspace(0, 1, 5).numpy(), np.linspace(0, 1, 5))
+    np.testing.assert_array_equal(cr.eye(3).numpy(), np.eye(3))
     assert cr.eye(2, 3).shape == (2, 3)
 
 
@@ -232,8 +232,8 @@ def test_like_factories_take_shape_and_dtype():
     z, o = cr.zeros_like(x), cr.ones_like(x)
     assert z.shape == o.shape == (2, 3)
     assert z.dtype == o.dtype == np.float64
-    assert (z.data == 0).all()
-    assert (o.data == 1).all()
+    assert (z.numpy() == 0).all()
+    assert (o.numpy() == 1).all()
     assert cr.zeros_like(cr.ones(2)).dtype == np.float32
 
 
@@ -249,19 +249,19 @@ def test_random_factories_are_seedable():
     a = cr.randn(4)
     cr.manual_seed(123)
     b = cr.randn(4)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
     c = cr.rand(3, rng=np.random.default_rng(0))
     d = cr.rand(3, rng=np.random.default_rng(0))
-    np.testing.assert_array_equal(c.data, d.data)
-    assert ((c.data >= 0) & (c.data < 1)).all()
+    np.testing.assert_array_equal(c.numpy(), d.numpy())
+    assert ((c.numpy() >= 0) & (c.numpy() < 1)).all()
 
 
 def test_randint():
     r = cr.randint(0, 5, size=(100,), rng=np.random.default_rng(0))
     assert r.dtype == np.int64
     assert r.shape == (100,)
-    assert ((r.data >= 0) & (r.data < 5)).all()
-    assert cr.randint(3, size=10).data.max() < 3
+    assert ((r.numpy() >= 0) & (r.numpy() < 5)).all()
+    assert cr.randint(3, size=10).numpy().max() < 3
 
 
 # ----- memory, conversion, attributes -----
@@ -269,10 +269,10 @@ def test_randint():
 
 def test_data_shares_memory():
     t = cr.tensor([1.0, 2.0, 3.0])
-    t.data[0] = 10.0
+    t.numpy()[0] = 10.0
     assert t[0].item() == 10.0
-    assert t.numpy() is t.data
-    assert np.shares_memory(np.asarray(t), t.data)
+    assert t.numpy() is t.numpy()
+    assert np.shares_memory(np.asarray(t), t.numpy())
 
 
 def test_asarray_of_tensor():
@@ -292,7 +292,7 @@ def test_attributes():
     assert t.size == 6
     assert t.dtype == np.float32
     assert t.T.shape == (3, 2)
-    np.testing.assert_array_equal(t.T.data, t.data.T)
+    np.testing.assert_array_equal(t.T.numpy(), t.numpy().T)
     assert t.grad is None
     assert t.requires_grad
     assert t.is_leaf
@@ -318,7 +318,7 @@ def test_detach_shares_data_and_leaves_graph():
     d = y.detach()
     assert not d.requires_grad
     assert d.is_leaf
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.numpy(), y.numpy())
 
 
 def test_requires_grad_():
@@ -337,7 +337,7 @@ def test_astype_is_differentiable():
     assert y.dtype == np.float64
     (y * y).sum().backward()
     assert x.grad.dtype == np.float32
-    np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
 
 
 def test_comparisons_give_bool_and_no_graph():
@@ -345,7 +345,7 @@ def test_comparisons_give_bool_and_no_graph():
     for c in (x > 0, x < 0, x >= 0, x <= 0, x == 1.0, x != 1.0):
         assert c.dtype == np.bool_
         assert not c.requires_grad
-    np.testing.assert_array_equal((x > 0).data, [True, False])
+    np.testing.assert_array_equal((x > 0).numpy(), [True, False])
 
 
 # ----- rebinding and in-place writes -----
@@ -354,14 +354,14 @@ def test_comparisons_give_bool_and_no_graph():
 def test_augmented_assignment_rebinds():
     x = cr.tensor([1.0, 2.0])
     original = x
-    before = x.data.copy()
+    before = x.numpy().copy()
     x += 1.0
     assert x is not original
-    np.testing.assert_array_equal(original.data, before)
-    np.testing.assert_array_equal(x.data, before + 1)
+    np.testing.assert_array_equal(original.numpy(), before)
+    np.testing.assert_array_equal(x.numpy(), before + 1)
     x *= 2.0
-    np.testing.assert_array_equal(x.data, (before + 1) * 2)
-    np.testing.assert_array_equal(original.data, before)
+    np.testing.assert_array_equal(x.numpy(), (before + 1) * 2)
+    np.testing.assert_array_equal(original.numpy(), before)
 
 
 def test_augmented_assignment_on_parameter_is_differentiable():
@@ -371,15 +371,15 @@ def test_augmented_assignment_on_parameter_is_differentiable():
     h *= w
     h.sum().backward()
     assert w.is_leaf
-    np.testing.assert_array_equal(w.data, [1.0, 2.0])
-    np.testing.assert_allclose(w.grad.data, 2 * w.data + 3.0)  # d/dw (w + 3) w
+    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
+    np.testing.assert_allclose(w.grad.numpy(), 2 * w.numpy() + 3.0)  # d/dw (w + 3) w
 
 
 def test_setitem_on_requires_grad_raises():
     w = cr.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="setitem"):
         w[0] = 5.0
-    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
 
 
 def test_setitem_on_saved_tensor_raises():
@@ -389,7 +389,7 @@ def test_setitem_on_saved_tensor_raises():
     with pytest.raises(RuntimeError, match="setitem"):
         a[0] = 5.0
     y.sum().backward()
-    np.testing.assert_array_equal(w.grad.data, [1.0, 2.0])
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 2.0])
 
 
 def test_setitem_under_no_grad_writes():
@@ -397,7 +397,7 @@ def test_setitem_under_no_grad_writes():
     with cr.no_grad():
         w[0] = 5.0
         w[1:] = cr.tensor([7.0])
-    np.testing.assert_array_equal(w.data, [5.0, 7.0])
+    np.testing.assert_array_equal(w.numpy(), [5.0, 7.0])
 
 
 def test_setitem_on_plain_tensor_writes():
@@ -405,7 +405,7 @@ def test_setitem_on_plain_tensor_writes():
     t[0, 1] = 4.0
     t[1] = cr.tensor([1.0, 2.0, 3.0])
     t[t == 0] = -1.0
-    np.testing.assert_array_equal(t.data, [[-1, 4, -1], [1, 2, 3]])
+    np.testing.assert_array_equal(t.numpy(), [[-1, 4, -1], [1, 2, 3]])
 
 
 # ----- broadcasting -----
@@ -438,15 +438,15 @@ def test_broadcast_gradients_sum_back_to_input_shapes(sa, sb, op):
         g = g.sum(axis=tuple(range(g.ndim - len(s)))) if g.ndim > len(s) else g
         return g.sum(axis=tuple(i for i, n in enumerate(s) if n == 1), keepdims=True).reshape(s)
 
-    np.testing.assert_allclose(a.grad.data, sum_to(da, sa), rtol=1e-5)
-    np.testing.assert_allclose(b.grad.data, sum_to(db, sb), rtol=1e-5)
+    np.testing.assert_allclose(a.grad.numpy(), sum_to(da, sa), rtol=1e-5)
+    np.testing.assert_allclose(b.grad.numpy(), sum_to(db, sb), rtol=1e-5)
 
 
 def test_broadcast_to_gradient():
     x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = cr.broadcast_to(x, (4, 3))
     (y * cr.arange(4.0).reshape(4, 1)).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [6.0, 6.0, 6.0])
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0, 6.0])
 
 
 # ----- error messages -----

@@ -39,7 +39,7 @@ def set_rng_state(state: dict) -> None:
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor; ndarrays keep their dtype, Python floats take the default float dtype."""
     if isinstance(data, Tensor):
-        data = data.data.copy()
+        data = data._data.copy()
     return Tensor(as_array(data, dtype), requires_grad=requires_grad)
 
 
@@ -47,7 +47,7 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
     """data as a Tensor, sharing memory where possible."""
     if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype):
         return data
-    return Tensor(as_array(data.data if isinstance(data, Tensor) else data, dtype))
+    return Tensor(as_array(data._data if isinstance(data, Tensor) else data, dtype))
 
 
 def _shape(shape: tuple) -> tuple[int, ...]:

@@ -52,7 +52,7 @@ class _Encoder:
         if obj is None or type(obj) in (bool, int, str):
             return obj
         if isinstance(obj, Tensor):
-            return {"tensor": self._add(obj.data, path), "requires_grad": obj.requires_grad}
+            return {"tensor": self._add(obj._data, path), "requires_grad": obj.requires_grad}
         if isinstance(obj, np.ndarray):
             return {"array": self._add(obj, path)}
         if isinstance(obj, np.generic):  # before float: np.float64 is a float

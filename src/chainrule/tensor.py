@@ -14,19 +14,19 @@ class Tensor:
     """An n-dimensional array that records the ops applied to it, for automatic differentiation.
 
     Attributes:
-        data: the ndarray (shared memory).
+        data: a Tensor sharing this tensor's memory, outside the graph (as PyTorch's).
         grad: accumulated gradient (a Tensor) or None.
         requires_grad: whether ops on this tensor are recorded.
     """
 
-    __slots__ = ("__weakref__", "_in_graph", "_node", "_tangents", "data", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_data", "_in_graph", "_node", "_tangents", "grad", "requires_grad")
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
-            data = data.data
-        self.data = as_array(data, dtype)
+            data = data._data
+        self._data = as_array(data, dtype)
         self.grad: Tensor | None = None
         self._node = None
         self._tangents: dict | None = None
@@ -39,7 +39,7 @@ class Tensor:
     def _make(cls, data: np.ndarray, requires_grad: bool, node: Any) -> Tensor:
         """Internal fast constructor: no conversion, no checks."""
         t = object.__new__(cls)
-        t.data = data
+        t._data = data
         t.grad = None
         t.requires_grad = requires_grad
         t._node = node
@@ -49,20 +49,32 @@ class Tensor:
 
     # ----- attributes -----
     @property
+    def data(self) -> Tensor:
+        """This tensor's values as a detached Tensor sharing memory (PyTorch's ``.data``)."""
+        return Tensor._make(self._data, False, None)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        arr = value._data if isinstance(value, Tensor) else as_array(value)
+        if self.requires_grad and not is_float(arr.dtype):
+            raise TypeError(f"data: cannot assign {arr.dtype} data to a tensor that requires grad")
+        self._data = arr
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def is_leaf(self) -> bool:
@@ -73,70 +85,70 @@ class Tensor:
         return F.transpose(self)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, prefix="tensor(", separator=", ")
+        body = np.array2string(self._data, prefix="tensor(", separator=", ")
         extra = ""
-        if self.data.dtype != np.float32:
-            extra += f", dtype={self.data.dtype}"
+        if self._data.dtype != np.float32:
+            extra += f", dtype={self._data.dtype}"
         if self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
-        return float(self.data)
+        return float(self._data)
 
     def __int__(self) -> int:
-        return int(self.data)
+        return int(self._data)
 
     def __index__(self) -> int:
-        return int(self.data)
+        return int(self._data)
 
     def __iter__(self) -> Any:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(len(self._data)))
 
     # ----- conversion and graph -----
     def numpy(self) -> np.ndarray:
         """The ndarray (shared memory)."""
-        return self.data
+        return self._data
 
     def item(self) -> Any:
         """The single value as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"item: tensor of shape {self.data.shape} has {self.data.size} elements"
+                f"item: tensor of shape {self._data.shape} has {self._data.size} elements"
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
         """Nested Python lists of the values."""
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self) -> Tensor:
         """A tensor sharing the data, outside any graph."""
-        return Tensor._make(self.data, False, None)
+        return Tensor._make(self._data, False, None)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set requires_grad on a leaf, in place; returns self."""
         if self._node is not None and not requires_grad:
             raise RuntimeError("requires_grad_: cannot turn off requires_grad on a non-leaf tensor")
-        if requires_grad and not is_float(self.data.dtype):
+        if requires_grad and not is_float(self._data.dtype):
             raise TypeError(
                 "requires_grad_: only floating tensors can require gradients, "
-                f"got {self.data.dtype}"
+                f"got {self._data.dtype}"
             )
         self.requires_grad = requires_grad
         return self
@@ -156,7 +168,7 @@ class Tensor:
     def zero_(self) -> Tensor:
         """Set all values to zero in place."""
         self._check_write("zero_")
-        self.data[...] = 0
+        self._data[...] = 0
         return self
 
     def _check_write(self, op: str) -> None:
@@ -170,8 +182,8 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_write("__setitem__")
         if isinstance(value, Tensor):
-            value = value.data
-        self.data[_raw_index(index)] = value
+            value = value._data
+        self._data[_raw_index(index)] = value
 
     # ----- operators -----
     def __add__(self, o: Any) -> Tensor:
@@ -223,7 +235,7 @@ class Tensor:
         return F.getitem(self, index)
 
     def _compare(self, o: Any, fn: Any) -> Tensor:
-        return Tensor._make(np.asarray(fn(self.data, o.data if isinstance(o, Tensor) else o)),
+        return Tensor._make(np.asarray(fn(self._data, o._data if isinstance(o, Tensor) else o)),
                             False, None)
 
     def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
@@ -245,7 +257,7 @@ class Tensor:
         return self._compare(o, np.greater_equal)
 
     def __invert__(self) -> Tensor:
-        return Tensor._make(np.asarray(~self.data), False, None)
+        return Tensor._make(np.asarray(~self._data), False, None)
 
     def __and__(self, o: Any) -> Tensor:
         return self._compare(o, np.logical_and)
@@ -257,9 +269,9 @@ class Tensor:
 def _raw_index(index: Any) -> Any:
     """Replace Tensors inside an index by their ndarrays."""
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
     return index
 
 

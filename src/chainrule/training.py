@@ -173,8 +173,8 @@ def evaluate(model: nn.Module, dataset: Any, batch_size: int = 1000) -> tuple[fl
         for xb, yb in DataLoader(dataset, batch_size=batch_size):
             out = model(xb)
             total += float(loss_fn(out, yb).item())
-            correct += int((out.data.argmax(axis=-1) == yb.data).sum())
-            n += len(yb.data)
+            correct += int((out._data.argmax(axis=-1) == yb._data).sum())
+            n += len(yb._data)
     model.train()
     return total / max(n, 1), correct / max(n, 1)
 
@@ -337,9 +337,9 @@ def _train(cfg: TrainConfig, state: dict[str, Any] | None, resume: str | Path | 
             opt.zero_grad()
             loss.backward()
             opt.step()
-            n = len(yb.data)
+            n = len(yb._data)
             run.sums["loss"] += float(loss.item()) * n
-            run.sums["correct"] += int((out.data.argmax(axis=-1) == yb.data).sum())
+            run.sums["correct"] += int((out._data.argmax(axis=-1) == yb._data).sum())
             run.sums["seen"] += n
             run.step += 1
             if bar is not None:

@@ -118,4 +118,4 @@ def test_numerical_jacobian_is_float64(rng):
     x = cr.tensor(rng.standard_normal(3).astype(np.float32))
     (j,) = cr.numerical_jacobian(cr.sin, (x,))
     assert j.dtype == np.float64
-    np.testing.assert_allclose(j, np.diag(np.cos(x.data.astype(np.float64))), atol=1e-7)
+    np.testing.assert_allclose(j, np.diag(np.cos(x.numpy().astype(np.float64))), atol=1e-7)

@@ -162,7 +162,7 @@ def test_nested_grads_with_vectors():
 
     w = np.array([1.0, 2.0, 3.0], dtype=np.float32)
     g = cr.grad(lambda w: (inner_norm_grad(w) * w).sum())(w)  # d/dw sum(2 w^2) = 4 w
-    np.testing.assert_allclose(g.data, 4 * w)
+    np.testing.assert_allclose(g.numpy(), 4 * w)
 
 
 # ----- Hessians against PyTorch -----
@@ -183,9 +183,9 @@ def test_hessian_against_torch(rng):
                 + torch.sqrt(x * x + 1.0).sum())
 
     want = _torch_hessian(tf, x)
-    np.testing.assert_allclose(cr.hessian(f)(x).data, want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(cr.hessian(f)(x).numpy(), want, rtol=1e-9, atol=1e-12)
     rev = cr.jacobian(cr.grad(f), mode="reverse")(x)
-    np.testing.assert_allclose(rev.data, want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(rev.numpy(), want, rtol=1e-9, atol=1e-12)
 
 
 def test_hessian_of_softmax_cross_entropy_against_torch(rng):
@@ -204,4 +204,4 @@ def test_hessian_of_softmax_cross_entropy_against_torch(rng):
 
     want = _torch_hessian(tf, W.ravel())
     got = cr.hessian(f)(W.ravel())
-    np.testing.assert_allclose(got.data, want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-12)

@@ -91,23 +91,23 @@ def test_float32_stays_float32(module, rng):
 def test_noisy_relu_is_relu_in_eval(rng):
     m = nn.NoisyReLU(0.5).eval()
     x = rng.standard_normal((10, 10))
-    np.testing.assert_array_equal(m(cr.tensor(x)).data, np.maximum(x, 0))
+    np.testing.assert_array_equal(m(cr.tensor(x)).numpy(), np.maximum(x, 0))
 
 
 def test_noisy_relu_adds_gaussian_noise_in_training(rng):
     x = rng.standard_normal((200, 100))
     m = nn.NoisyReLU(0.3, rng=np.random.default_rng(5))
-    y = m(cr.tensor(x)).data
+    y = m(cr.tensor(x)).numpy()
     noise = 0.3 * np.random.default_rng(5).standard_normal(x.shape)
     np.testing.assert_allclose(y, np.maximum(x + noise, 0), rtol=1e-12)
     # global generator: reproducible through manual_seed, fresh noise on every call
     g = nn.NoisyReLU(0.3)
     big = cr.tensor(np.full((100, 100), 10.0))
     cr.manual_seed(3)
-    a = g(big).data
-    b = g(big).data
+    a = g(big).numpy()
+    b = g(big).numpy()
     cr.manual_seed(3)
-    np.testing.assert_array_equal(g(big).data, a)
+    np.testing.assert_array_equal(g(big).numpy(), a)
     assert not np.array_equal(a, b)
     assert abs((a - 10).mean()) < 0.01
     assert abs((a - 10).std() - 0.3) < 0.01
@@ -117,7 +117,7 @@ def test_noisy_relu_gradient_follows_the_noisy_mask():
     x = cr.tensor(np.zeros((50, 50)), requires_grad=True)
     y = nn.NoisyReLU(1.0, rng=np.random.default_rng(0))(x)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, (y.data > 0).astype(np.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), (y.numpy() > 0).astype(np.float64))
 
 
 def test_gelu_rejects_unknown_approximation():

@@ -100,11 +100,11 @@ def test_identity_and_residual(rng):
     res = nn.Residual(lin)
     assert list(res.state_dict()) == ["fn.weight", "fn.bias"]
     y = res(x)
-    np.testing.assert_allclose(y.data, x.data + lin(x).data)
+    np.testing.assert_allclose(y.numpy(), x.numpy() + lin(x).numpy())
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 1 + lin.weight.data.sum(0)[None].repeat(3, 0))
+    np.testing.assert_allclose(x.grad.numpy(), 1 + lin.weight.numpy().sum(0)[None].repeat(3, 0))
     assert lin.weight.grad is not None
-    np.testing.assert_allclose(nn.Residual(lambda t: 2 * t)(x).data, 3 * x.data)
+    np.testing.assert_allclose(nn.Residual(lambda t: 2 * t)(x).numpy(), 3 * x.numpy())
 
 
 def test_train_and_eval_reach_every_submodule():

@@ -67,7 +67,7 @@ def test_lenet_sized_layer_matches_torch(dtype, rng):
     for got, want in pairs:
         want = want.detach().numpy()
         assert got.dtype == dtype
-        np.testing.assert_allclose(got.data, want, rtol=rtol, atol=rtol * np.abs(want).max())
+        np.testing.assert_allclose(got.numpy(), want, rtol=rtol, atol=rtol * np.abs(want).max())
 
 
 def test_unbatched_input_matches_torch(rng):
@@ -93,12 +93,12 @@ def test_default_init_bounds():
     cr.manual_seed(0)
     m = nn.Conv2d(16, 64, 3, groups=2)
     bound = 1 / math.sqrt(8 * 9)  # fan_in = in_channels / groups * kernel area
-    for p in (m.weight.data, m.bias.data):
+    for p in (m.weight.numpy(), m.bias.numpy()):
         assert np.abs(p).max() <= bound
         assert np.abs(p).max() > 0.9 * bound
-    assert abs(m.weight.data.var() - bound**2 / 3) < 0.05 * bound**2 / 3  # U(-b, b)
+    assert abs(m.weight.numpy().var() - bound**2 / 3) < 0.05 * bound**2 / 3  # U(-b, b)
     cr.manual_seed(0)
-    assert np.array_equal(nn.Conv2d(16, 64, 3, groups=2).weight.data, m.weight.data)
+    assert np.array_equal(nn.Conv2d(16, 64, 3, groups=2).weight.numpy(), m.weight.numpy())
 
 
 def test_repr_as_torch():
@@ -111,7 +111,7 @@ def test_repr_as_torch():
 def test_weight_gradient_is_contiguous(rng):
     m = nn.Conv2d(3, 4, 3, stride=2, padding=1)
     m(cr.tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32))).sum().backward()
-    assert m.weight.grad.data.flags.c_contiguous
+    assert m.weight.grad.numpy().flags.c_contiguous
     assert m.weight.grad.dtype == np.float32
 
 
@@ -119,9 +119,9 @@ def test_functional_forms(rng):
     x = rng.standard_normal((2, 4, 6))
     w = rng.standard_normal((2, 2, 3))
     m = nn.Conv1d(4, 2, 3, padding=1, groups=2, dtype=np.float64)
-    m.weight.data[...] = w
-    m.bias.data[...] = 0
-    close(F.conv1d(x, w, None, 1, 1, 1, 2), m(x).data, np.float64)
+    m.weight.numpy()[...] = w
+    m.bias.numpy()[...] = 0
+    close(F.conv1d(x, w, None, 1, 1, 1, 2), m(x).numpy(), np.float64)
     x2 = rng.standard_normal((2, 4, 5, 5))
     w2 = rng.standard_normal((3, 4, 2, 2))
     y = F.conv2d(x2, w2, padding="valid")

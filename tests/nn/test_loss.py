@@ -173,14 +173,14 @@ def test_cross_entropy_is_stable_at_huge_logits(options, targets, rng):
     loss = F.cross_entropy(xt, y, **kw)
     loss.backward()
     assert loss.dtype == xt.grad.dtype == np.float32
-    assert np.isfinite(loss.data)
-    assert np.isfinite(xt.grad.data).all()
+    assert np.isfinite(loss.numpy())
+    assert np.isfinite(xt.grad.numpy()).all()
     tkw = {k: (_t(v) if k == "weight" else v) for k, v in kw.items()}
     tx = torch.tensor(x, requires_grad=True)
     tl = torch.nn.functional.cross_entropy(tx, _t(y), **tkw)
     tl.backward()
-    np.testing.assert_allclose(loss.data, tl.detach().numpy(), rtol=1e-5)
-    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loss.numpy(), tl.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_cross_entropy_all_ignored_mean_is_nan_without_warning():
@@ -205,9 +205,9 @@ def test_weighted_losses_keep_weight_as_buffer_like_torch():
 def test_euclidean_loss_definition():
     x = np.array([[1.0, 2.0], [0.0, 0.0], [3.0, 4.0]])
     t = np.zeros_like(x)
-    np.testing.assert_allclose(F.euclidean_loss(x, t, "none").data, [2.5, 0.0, 12.5])
-    np.testing.assert_allclose(F.euclidean_loss(x, t, "sum").data, 15.0)
-    np.testing.assert_allclose(F.euclidean_loss(x, t).data, 5.0)
+    np.testing.assert_allclose(F.euclidean_loss(x, t, "none").numpy(), [2.5, 0.0, 12.5])
+    np.testing.assert_allclose(F.euclidean_loss(x, t, "sum").numpy(), 15.0)
+    np.testing.assert_allclose(F.euclidean_loss(x, t).numpy(), 5.0)
 
 
 def test_loss_errors():

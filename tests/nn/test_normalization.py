@@ -49,15 +49,15 @@ def test_batchnorm_train_then_eval_matches_torch(case, options, dtype, rng):
         for name, buf in tm.named_buffers():
             got = dict(m.named_buffers())[name]
             if name == "num_batches_tracked":
-                assert got.data.dtype == np.int64
-                assert int(got.data) == step + 1
+                assert got.numpy().dtype == np.int64
+                assert int(got.numpy()) == step + 1
             else:
                 close(got, buf, dtype, f"{name} after step {step}")
     m.eval()
     tm.eval()
     compare_module(m, tm, [1 + rng.standard_normal(shape)], dtype, rng)
     if kw.get("track_running_stats", True):
-        assert int(m.num_batches_tracked.data) == 3  # eval does not count
+        assert int(m.num_batches_tracked.numpy()) == 3  # eval does not count
 
 
 def test_batchnorm_state_dict_keys_and_dtypes_as_torch():
@@ -77,12 +77,12 @@ def test_batchnorm_state_dict_keys_and_dtypes_as_torch():
 
 def test_batchnorm_eval_uses_running_statistics(rng):
     m = nn.BatchNorm1d(2).double()
-    m.running_mean.data[...] = [1.0, -1.0]
-    m.running_var.data[...] = [4.0, 0.25]
+    m.running_mean.numpy()[...] = [1.0, -1.0]
+    m.running_var.numpy()[...] = [4.0, 0.25]
     m.eval()
     x = rng.standard_normal((5, 2))
     want = (x - [1.0, -1.0]) / np.sqrt(np.array([4.0, 0.25]) + 1e-5)
-    np.testing.assert_allclose(m(cr.tensor(x)).data, want, rtol=1e-12)
+    np.testing.assert_allclose(m(cr.tensor(x)).numpy(), want, rtol=1e-12)
 
 
 def test_batchnorm_errors():

@@ -87,9 +87,9 @@ def test_shapes_and_shortcut(rng):
     assert nn.BasicBlock(4, 8, stride=2)(x).shape == (2, 8, 4, 4)
     # a zero residual branch leaves relu(x) (identity shortcut)
     block = nn.BasicBlock(4, 4)
-    block.bn2.weight.data[...] = 0
-    block.bn2.bias.data[...] = 0
-    np.testing.assert_allclose(block(x).data, np.maximum(x.data, 0))
+    block.bn2.weight.numpy()[...] = 0
+    block.bn2.bias.numpy()[...] = 0
+    np.testing.assert_allclose(block(x).numpy(), np.maximum(x.numpy(), 0))
 
 
 def test_custom_downsample(rng):
@@ -104,7 +104,7 @@ def test_custom_downsample(rng):
 def test_gradcheck_tiny_block(rng):
     block = nn.BasicBlock(2, 3, stride=2).astype(np.float64).eval()
     for p in block.parameters():
-        p.data[...] = rng.standard_normal(p.shape)
+        p.numpy()[...] = rng.standard_normal(p.shape)
     x = rng.standard_normal((1, 2, 4, 3))
     assert cr.gradcheck(lambda x: block(x), [x])
 

@@ -28,9 +28,9 @@ def _torch_params(params: list[Parameter]) -> list:
 
     out = []
     for p in params:
-        t = torch.from_numpy(p.data.copy()).requires_grad_()
+        t = torch.from_numpy(p.numpy().copy()).requires_grad_()
         if p.grad is not None:
-            t.grad = torch.from_numpy(p.grad.data.copy())
+            t.grad = torch.from_numpy(p.grad.numpy().copy())
         out.append(t)
     return out
 
@@ -42,7 +42,7 @@ def _assert_grads_equal(params: list, tparams: list, dtype: type) -> None:
             assert p.grad is None
             continue
         assert p.grad.dtype == dtype
-        np.testing.assert_allclose(p.grad.data, t.grad.numpy(), **tol)
+        np.testing.assert_allclose(p.grad.numpy(), t.grad.numpy(), **tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -58,17 +58,17 @@ def test_clip_grad_norm_matches_torch(dtype: type, norm_type: float, max_norm: f
     assert total.shape == ()
     assert total.dtype == dtype
     rtol = 1e-6 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(total.data, want.numpy(), rtol=rtol)
+    np.testing.assert_allclose(total.numpy(), want.numpy(), rtol=rtol)
     _assert_grads_equal(params, tparams, dtype)
 
 
 def test_clip_grad_norm_scales_in_place_and_leaves_small_gradients_alone() -> None:
     params = _params(np.float32, scale=10.0)
-    arrays = [p.grad.data for p in params if p.grad is not None]
+    arrays = [p.grad.numpy() for p in params if p.grad is not None]
     before = [a.copy() for a in arrays]
     total = float(clip_grad_norm_(params, 1.0))
     for p, a, b in zip(params, arrays, before, strict=False):
-        assert p.grad.data is a  # owned, writeable: scaled in place
+        assert p.grad.numpy() is a  # owned, writeable: scaled in place
         np.testing.assert_allclose(a, b * (1.0 / (total + 1e-6)), rtol=1e-6)
     clipped = [a.copy() for a in arrays]
     clip_grad_norm_(params, 10.0)  # norm now 1 < 10: unchanged
@@ -83,8 +83,8 @@ def test_a_gradient_shared_by_two_parameters_is_scaled_once() -> None:
     total = clip_grad_norm_([a, b], 1.0)
     np.testing.assert_allclose(float(total), np.sqrt(50.0))  # counted twice, as PyTorch
     scale = 1.0 / (np.sqrt(50.0) + 1e-6)
-    np.testing.assert_allclose(a.grad.data, [3.0 * scale, 4.0 * scale])
-    assert b.grad.data is a.grad.data
+    np.testing.assert_allclose(a.grad.numpy(), [3.0 * scale, 4.0 * scale])
+    assert b.grad.numpy() is a.grad.numpy()
 
 
 def test_views_and_read_only_gradients_are_replaced_not_written() -> None:
@@ -95,13 +95,13 @@ def test_views_and_read_only_gradients_are_replaced_not_written() -> None:
     clip_value = 2.5
     clip_grad_value_([a, b, c], clip_value)
     np.testing.assert_array_equal(base, np.arange(1.0, 7.0))
-    np.testing.assert_array_equal(a.grad.data, [1.0, 2.0, 2.5])
-    np.testing.assert_array_equal(b.grad.data, [2.5, 2.5, 2.5])
-    np.testing.assert_array_equal(c.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 2.0, 2.5])
+    np.testing.assert_array_equal(b.grad.numpy(), [2.5, 2.5, 2.5])
+    np.testing.assert_array_equal(c.grad.numpy(), [2.0, 2.0])
     a.grad = cr.Tensor(base[:3])
     clip_grad_norm_([a], 1.0)
     np.testing.assert_array_equal(base, np.arange(1.0, 7.0))
-    np.testing.assert_allclose(np.linalg.norm(a.grad.data), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(a.grad.numpy()), 1.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -117,7 +117,7 @@ def test_clip_grad_value_matches_torch(dtype: type) -> None:
 def test_non_finite_norms() -> None:
     torch = pytest.importorskip("torch")
     params = _params(np.float64)
-    params[0].grad.data[0, 0] = np.inf
+    params[0].grad.numpy()[0, 0] = np.inf
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
     tparams = _torch_params(params)
@@ -126,7 +126,7 @@ def test_non_finite_norms() -> None:
     assert float(total) == float(want) == np.inf
     for p, t in zip(params, tparams, strict=True):  # scaled by 0 (inf * 0 = nan), as PyTorch
         if p.grad is not None:
-            np.testing.assert_array_equal(p.grad.data, t.grad.numpy())
+            np.testing.assert_array_equal(p.grad.numpy(), t.grad.numpy())
 
 
 def test_no_gradients_and_a_single_tensor() -> None:
@@ -136,4 +136,4 @@ def test_no_gradients_and_a_single_tensor() -> None:
     p = Parameter(np.zeros(2, dtype=np.float32))
     p.grad = cr.Tensor(np.array([3.0, 4.0], dtype=np.float32))
     assert float(clip_grad_norm_(p, 1.0)) == pytest.approx(5.0)
-    np.testing.assert_allclose(p.grad.data, [0.6, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)

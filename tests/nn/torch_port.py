@@ -35,7 +35,7 @@ def port(module: cr.nn.Module, tmodule: Any, dtype: Any) -> cr.nn.Module:
 
 def close(got: Any, want: Any, dtype: Any, what: str = "", scale: float = 1.0) -> None:
     """got (chainrule) and want (torch or ndarray) of the same shape and dtype, values close."""
-    g = got.data if isinstance(got, cr.Tensor) else np.asarray(got)
+    g = got.numpy() if isinstance(got, cr.Tensor) else np.asarray(got)
     w = want.detach().numpy() if hasattr(want, "detach") else np.asarray(want)
     assert g.shape == w.shape, f"{what}: shape {g.shape}, expected {w.shape}"
     assert g.dtype == np.dtype(dtype), f"{what}: dtype {g.dtype}, expected {np.dtype(dtype)}"

@@ -38,7 +38,7 @@ def _tensors(sample: Sample, requires_grad: bool = False) -> list[cr.Tensor]:
 
 def _randn(rng: np.random.Generator, like: Any, lead: tuple[int, ...] = ()) -> np.ndarray:
     """Random normal values of like's shape (after ``lead`` batch axes) and dtype."""
-    a = np.asarray(like.data if isinstance(like, cr.Tensor) else like)
+    a = np.asarray(like.numpy() if isinstance(like, cr.Tensor) else like)
     return rng.standard_normal(lead + a.shape).astype(a.dtype)
 
 
@@ -123,7 +123,7 @@ def test_batched_equals_separate(spec: OpSpec, rng: np.random.Generator) -> None
         out, jus = cr.jvp(f, s.args, us)
         assert jus.shape == (K, *out.shape), s
         for k in range(K):
-            assert_close(jus.data[k], cr.jvp(f, s.args, [u[k] for u in us])[1],
+            assert_close(jus.numpy()[k], cr.jvp(f, s.args, [u[k] for u in us])[1],
                          rtol=rtol, atol=1e-14, what=f"jvp direction {k} of {s}")
         vs = _randn(rng, out, (K,))
         _, vjp_fn = cr.vjp(f, *s.args)
@@ -131,7 +131,7 @@ def test_batched_equals_separate(spec: OpSpec, rng: np.random.Generator) -> None
         for k in range(K):
             for i, (batched, single) in enumerate(zip(vjs, vjp_fn(vs[k]), strict=True)):
                 assert batched.shape == (K, *s.args[i].shape), s
-                assert_close(batched.data[k], single, rtol=rtol, atol=1e-14,
+                assert_close(batched.numpy()[k], single, rtol=rtol, atol=1e-14,
                              what=f"vjp direction {k}, input {i} of {s}")
 
 
@@ -266,10 +266,10 @@ def test_tangents_are_linear(case: tuple[OpSpec, Sample, int], a: float, b: floa
     u2 = [_randn(rng, x) for x in s.args]
     mixed = cr.jvp(f, s.args, [a * p + b * q for p, q in zip(u1, u2, strict=True)])[1]
     d1, d2 = cr.jvp(f, s.args, u1)[1], cr.jvp(f, s.args, u2)[1]
-    assert_close(mixed, a * d1.data + b * d2.data, rtol=1e-9, atol=1e-12)
+    assert_close(mixed, a * d1.numpy() + b * d2.numpy(), rtol=1e-9, atol=1e-12)
     both = cr.jvp(f, s.args, [np.stack([p, q]) for p, q in zip(u1, u2, strict=True)])[1]
-    assert_close(both.data[0], d1, rtol=1e-12, atol=1e-14)
-    assert_close(both.data[1], d2, rtol=1e-12, atol=1e-14)
+    assert_close(both.numpy()[0], d1, rtol=1e-12, atol=1e-14)
+    assert_close(both.numpy()[1], d2, rtol=1e-12, atol=1e-14)
 
 
 @st.composite

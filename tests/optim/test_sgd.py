@@ -42,7 +42,7 @@ def test_state_is_the_momentum_buffer_in_the_parameters_layout() -> None:
     assert buf.dtype == np.float32
     assert buf.flags.f_contiguous
     np.testing.assert_array_equal(buf, 2.0)
-    np.testing.assert_allclose(p.data, 0.8)
+    np.testing.assert_allclose(p.numpy(), 0.8)
 
 
 @pytest.mark.parametrize(

@@ -137,7 +137,7 @@ def test_floating_state_takes_the_parameters_dtype() -> None:
     assert type(group["lr"]) is float
     assert group["betas"] == (0.5, 0.25)
     opt.step()
-    assert p.data.dtype == np.float32
+    assert p.numpy().dtype == np.float32
     assert state["exp_avg"].dtype == np.float32
     sd["state"]["0"]["exp_avg"][:] = 7  # loading copied the arrays
     assert not np.any(state["exp_avg"] == 7)

@@ -35,11 +35,11 @@ def alias(t: Tensor, tangents: dict | None) -> Tensor:
         ctx.op = Identity
         ctx.args = (t,)
         ctx.seq = _next_seq()
-        ctx.out_ndim = t.data.ndim
-        ctx.out_id = id(t.data)
-        out = Tensor._make(t.data, True, ctx)
+        ctx.out_ndim = t._data.ndim
+        ctx.out_id = id(t._data)
+        out = Tensor._make(t._data, True, ctx)
     else:
-        out = Tensor._make(t.data, t.requires_grad and t._node is not None, t._node)
+        out = Tensor._make(t._data, t.requires_grad and t._node is not None, t._node)
     out._tangents = tangents
     return out
 
@@ -66,7 +66,7 @@ class Identity(Function):
 def _batch_of(inputs: tuple, tans: list) -> tuple[int, tuple]:
     for a, d in zip(inputs, tans):
         if d is not ZERO:
-            nb = d.ndim - a.data.ndim
+            nb = d.ndim - a._data.ndim
             return nb, d.shape[:nb]
     return 0, ()
 
@@ -86,7 +86,7 @@ def push_tangents(cls: Any, ctx: Context, inputs: tuple, out: Tensor) -> None:
                 fast = False
     if len(levels) > 1:
         fast = False
-    out_shape = out.data.shape
+    out_shape = out._data.shape
     if fast:
         (level,) = levels
         tans = [a._tangents.get(level, ZERO) if isinstance(a, Tensor) and a._tangents else ZERO
@@ -100,8 +100,8 @@ def push_tangents(cls: Any, ctx: Context, inputs: tuple, out: Tensor) -> None:
             d = np.asarray(d)
         if d.shape != bshape + out_shape:
             d = np.broadcast_to(d, bshape + out_shape)
-        if d.dtype != out.data.dtype:
-            d = d.astype(out.data.dtype)
+        if d.dtype != out._data.dtype:
+            d = d.astype(out._data.dtype)
         out._tangents = {level: d}
         return
     from chainrule.ops.shape import broadcast_to_batched
@@ -126,7 +126,7 @@ def push_tangents(cls: Any, ctx: Context, inputs: tuple, out: Tensor) -> None:
             continue
         if not isinstance(d, Tensor):
             d = Tensor._make(np.asarray(d), False, None)
-        if d.data.shape != bshape + out_shape:
+        if d._data.shape != bshape + out_shape:
             d = broadcast_to_batched(d, bshape + out_shape)
         result[level] = d
     out._tangents = result or None

@@ -85,10 +85,10 @@ def _constant(value: Any, inputs: tuple) -> np.ndarray:
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype.kind in "fiub":
         for a in inputs:
-            if isinstance(a, Tensor) and a.data.dtype.kind == "f":
-                if arr.dtype != a.data.dtype and (arr.dtype.kind == "f" or
+            if isinstance(a, Tensor) and a._data.dtype.kind == "f":
+                if arr.dtype != a._data.dtype and (arr.dtype.kind == "f" or
                                                   not isinstance(value, np.ndarray)):
-                    arr = arr.astype(a.data.dtype)
+                    arr = arr.astype(a._data.dtype)
                 break
         else:
             if arr.dtype == np.float64 and not isinstance(value, np.ndarray):
@@ -104,7 +104,7 @@ def _apply(cls: Any, inputs: tuple, params: tuple) -> Tensor:
     fw = False
     for a in inputs:
         if isinstance(a, Tensor):
-            arrays.append(a.data)
+            arrays.append(a._data)
             if a.requires_grad:
                 record = True
             if a._tangents is not None:
@@ -119,11 +119,11 @@ def _apply(cls: Any, inputs: tuple, params: tuple) -> Tensor:
 def _apply1(cls: Any, x: Tensor) -> Tensor:
     """apply for a one-input op called with a Tensor (the hot path of unary ops)."""
     ctx = Context()
-    out = cls.forward(ctx, x.data)
+    out = cls.forward(ctx, x._data)
     if x.requires_grad or x._tangents is not None or STATE.anomaly:
         return _finish(cls, ctx, (x,), out, x.requires_grad, x._tangents is not None)
     t = _new(Tensor)
-    t.data = out if type(out) is np.ndarray else np.asarray(out)
+    t._data = out if type(out) is np.ndarray else np.asarray(out)
     t.grad = t._node = t._tangents = None
     t.requires_grad = t._in_graph = False
     return t
@@ -133,7 +133,7 @@ def _apply2(cls: Any, a: Any, b: Any) -> Tensor:
     """apply for a two-input op (the hot path of binary operators)."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         ctx = Context()
-        out = cls.forward(ctx, a.data, b.data)
+        out = cls.forward(ctx, a._data, b._data)
         return _finish(cls, ctx, (a, b), out, a.requires_grad or b.requires_grad,
                        a._tangents is not None or b._tangents is not None)
     if a is ZERO or b is ZERO:
@@ -150,7 +150,7 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     t = _new(Tensor)
-    t.data = out
+    t._data = out
     t.grad = t._tangents = None
     t._in_graph = False
     if record and STATE.grad_enabled:
@@ -196,7 +196,7 @@ def _user_frame() -> str:
 
 def check_finite(value: Any, what: str, ctx: Any = None) -> None:
     """Raise FloatingPointError if value holds NaN or Inf (anomaly mode)."""
-    data = value.data if isinstance(value, Tensor) else value
+    data = value._data if isinstance(value, Tensor) else value
     if data is ZERO or not isinstance(data, np.ndarray) or data.dtype.kind not in "fc":
         return
     if not np.isfinite(data).all():
@@ -213,7 +213,7 @@ def saved_tensors(ctx: Context, inputs: tuple, out: Any, strip: int | None = Non
     res = []
     for s in getattr(ctx, "saved", ()):
         for a in inputs:
-            if isinstance(a, Tensor) and a.data is s:
+            if isinstance(a, Tensor) and a._data is s:
                 res.append(a if strip is None else restrict(a, strip))
                 break
         else:

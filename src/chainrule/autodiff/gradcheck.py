@@ -17,14 +17,14 @@ class GradcheckError(AssertionError):
 def _inputs64(inputs: Sequence[Any]) -> list[np.ndarray]:
     out = []
     for x in inputs:
-        arr = np.asarray(x.data if isinstance(x, Tensor) else x)
+        arr = np.asarray(x._data if isinstance(x, Tensor) else x)
         out.append(arr.astype(np.float64) if arr.dtype.kind == "f" else arr)
     return out
 
 
 def _call(f: Callable[..., Any], arrays: Sequence[np.ndarray]) -> np.ndarray:
     out = f(*[Tensor._make(a, False, None) for a in arrays])
-    return np.asarray(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
+    return np.asarray(out._data if isinstance(out, Tensor) else out, dtype=np.float64)
 
 
 def numerical_jacobian(
@@ -74,7 +74,7 @@ def gradcheck(
             continue
         for mode in ("reverse", "forward"):
             args = [Tensor._make(a, False, None) for a in xs]
-            got = np.asarray(jacobian(f, argnums=i, mode=mode)(*args).data, dtype=np.float64)
+            got = np.asarray(jacobian(f, argnums=i, mode=mode)(*args)._data, dtype=np.float64)
             want = numeric[i]
             if got.shape != want.shape:
                 raise GradcheckError(

@@ -30,7 +30,7 @@ def _graph(out: Tensor, who: str) -> tuple[list[Any], dict[int, np.ndarray]]:
     nodes: list[Any] = []
     stack = []
     if out._node is not None:
-        values[id(out._node)] = out.data
+        values[id(out._node)] = out._data
         stack.append(out._node)
     while stack:
         node = stack.pop()
@@ -42,7 +42,7 @@ def _graph(out: Tensor, who: str) -> tuple[list[Any], dict[int, np.ndarray]]:
             )
         for a in node.args:
             if isinstance(a, Tensor) and a._node is not None and id(a._node) not in values:
-                values[id(a._node)] = a.data
+                values[id(a._node)] = a._data
                 stack.append(a._node)
     nodes.sort(key=lambda n: n.seq)
     return nodes, values
@@ -192,7 +192,7 @@ def _input_leaves(inputs: Sequence[Any]) -> list[Tensor]:
     dtype = given[0] if given else np.dtype(get_default_dtype())
     leaves = []
     for i, x in enumerate(inputs):
-        arr = x.data if isinstance(x, Tensor) else np.asarray(
+        arr = x._data if isinstance(x, Tensor) else np.asarray(
             x, dtype=None if isinstance(x, typed) else dtype)
         if arr.dtype.kind != "f":
             raise TypeError(f"evaluation_trace: input {i} must be floating, got {arr.dtype}")
@@ -204,7 +204,7 @@ def _seed(value: Any, like: np.ndarray, what: str) -> np.ndarray:
     """ones like ``like``, or value checked against its shape and cast to its dtype."""
     if value is None:
         return np.ones_like(like)
-    arr = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=like.dtype)
+    arr = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=like.dtype)
     if arr.shape != like.shape:
         raise ValueError(f"evaluation_trace: {what} of shape {arr.shape} does not match "
                          f"shape {like.shape}")
@@ -244,7 +244,7 @@ class _Names:
         k = self.key(a)
         if k is not None:
             return self.var[k]
-        arr = np.asarray(a.data if isinstance(a, Tensor) else a)
+        arr = np.asarray(a._data if isinstance(a, Tensor) else a)
         if arr.size == 1 and not (isinstance(a, Tensor) and a.requires_grad):
             return _scalar(arr)
         if id(a) not in self.consts:
@@ -293,8 +293,8 @@ def evaluation_trace(
     leaves = _input_leaves(inputs)
     with enable_grad():
         out = f(*leaves)
-    if not isinstance(out, Tensor) or out.data.dtype.kind != "f":
-        what = f"dtype {out.data.dtype}" if isinstance(out, Tensor) else type(out).__name__
+    if not isinstance(out, Tensor) or out._data.dtype.kind != "f":
+        what = f"dtype {out._data.dtype}" if isinstance(out, Tensor) else type(out).__name__
         raise TypeError(f"evaluation_trace: f must return a float Tensor, got {what}")
     nodes, values = _graph(out, "evaluation_trace")
     names = _Names(leaves, nodes)
@@ -302,9 +302,9 @@ def evaluation_trace(
 
     # Forward: primal rows, and tangents pushed through each op's jvp rule.
     tans: dict[int, Any] = {id(t): ZERO for t in leaves}
-    tans[id(leaves[wrt])] = _seed(tangent, leaves[wrt].data, "tangent")
-    primal = [TraceRow(names.var[id(t)], x, t.data) for t, x in zip(leaves, xs)]
-    tangent_rows = [TraceRow(names.var[id(t)], _accent(x, _DOT), _dense(tans[id(t)], t.data))
+    tans[id(leaves[wrt])] = _seed(tangent, leaves[wrt]._data, "tangent")
+    primal = [TraceRow(names.var[id(t)], x, t._data) for t, x in zip(leaves, xs)]
+    tangent_rows = [TraceRow(names.var[id(t)], _accent(x, _DOT), _dense(tans[id(t)], t._data))
                     for t, x in zip(leaves, xs)]
     for node in nodes:
         v, value = names.var[id(node)], values[id(node)]
@@ -321,7 +321,7 @@ def evaluation_trace(
 
     # Reverse: from the output back, each op's vjp rule gives one contribution per input.
     y_key = names.key(out)
-    ybar = _seed(cotangent, out.data, "cotangent")
+    ybar = _seed(cotangent, out._data, "cotangent")
     adj: dict[int, np.ndarray] = {} if y_key is None else {y_key: ybar}
     adjoint: list[AdjointRow] = []
     for node in reversed(nodes):
@@ -336,8 +336,8 @@ def evaluation_trace(
             k = names.key(a)
             if k is None or gins[i] is None or gins[i] is ZERO:
                 continue
-            c = np.asarray(gins[i], dtype=a.data.dtype)
-            p = None if ones is None else np.asarray(ones[i], dtype=a.data.dtype)
+            c = np.asarray(gins[i], dtype=a._data.dtype)
+            p = None if ones is None else np.asarray(ones[i], dtype=a._data.dtype)
             if k in terms:  # the same variable used twice by one op: one total partial
                 c0, p0 = terms[k]
                 c, p = c0 + c, None if p is None else p0 + p
@@ -355,10 +355,10 @@ def evaluation_trace(
         constants=tuple(names.const_rows),
         tangent=tuple(tangent_rows),
         adjoint=tuple(adjoint),
-        output=out.data,
-        output_tangent=_dense(tans.get(y_key, ZERO), out.data),
+        output=out._data,
+        output_tangent=_dense(tans.get(y_key, ZERO), out._data),
         cotangent=ybar,
-        gradient=tuple(_dense(adj.get(id(t)), t.data) for t in leaves),
+        gradient=tuple(_dense(adj.get(id(t)), t._data) for t in leaves),
     )
 
 
@@ -369,7 +369,7 @@ def _quote(s: str) -> str:
 
 def _leaf_node(a: Any) -> str:
     """DOT attributes of a leaf: a parameter (requires grad or nn.Parameter) or a constant."""
-    arr = np.asarray(a.data if isinstance(a, Tensor) else a)
+    arr = np.asarray(a._data if isinstance(a, Tensor) else a)
     is_param = type(a).__name__ == "Parameter"
     grad = isinstance(a, Tensor) and a.requires_grad
     kind = "Parameter" if is_param else "parameter" if grad else "constant"

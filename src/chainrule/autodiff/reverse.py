@@ -33,20 +33,20 @@ def backward(
 
 def _root_cotangent(root: Tensor, grad: Any, tensor_mode: bool) -> Any:
     if grad is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 f"backward: grad can be implicitly created only for scalar outputs; the output "
-                f"has shape {root.data.shape}, so pass grad= of that shape"
+                f"has shape {root._data.shape}, so pass grad= of that shape"
             )
-        g = np.ones_like(root.data)
+        g = np.ones_like(root._data)
     else:
-        g = grad.data if isinstance(grad, Tensor) and not tensor_mode else grad
+        g = grad._data if isinstance(grad, Tensor) and not tensor_mode else grad
         if not isinstance(g, Tensor):
-            g = np.asarray(g, dtype=root.data.dtype)
-        if g.shape != root.data.shape:
+            g = np.asarray(g, dtype=root._data.dtype)
+        if g.shape != root._data.shape:
             raise ValueError(
                 f"backward: grad of shape {g.shape} does not match the output's shape "
-                f"{root.data.shape}"
+                f"{root._data.shape}"
             )
     return g
 
@@ -67,7 +67,7 @@ def run(
     if tensor_mode and not isinstance(g, Tensor):
         g = Tensor._make(np.asarray(g), False, None)
     elif not tensor_mode and isinstance(g, Tensor):
-        g = g.data
+        g = g._data
     targets: dict[Any, int] = {}
     if inputs is not None:
         for i, t in enumerate(inputs):
@@ -96,7 +96,7 @@ def run(
             if args is None:
                 raise RuntimeError(_FREED.format(op=_name(node.op)))
             if tensor_mode:
-                nb = g.data.ndim - node.out_ndim
+                nb = g._data.ndim - node.out_ndim
                 ctx: Any = TensorContext(node, saved_tensors(node, args, _out_of(node)), nb)
             else:
                 node.batch = g.ndim - node.out_ndim
@@ -153,14 +153,14 @@ def _accumulate(leaves: dict[Tensor, Any], tensor_mode: bool) -> None:
             continue
         if type(g) is not np.ndarray:
             g = np.asarray(g)
-        if g.dtype != leaf.data.dtype:
-            g = g.astype(leaf.data.dtype)
+        if g.dtype != leaf._data.dtype:
+            g = g.astype(leaf._data.dtype)
         if leaf.grad is None:
             if not g.flags.owndata or not g.flags.c_contiguous or id(g) in seen:
                 g = np.array(g, order="C")
             seen.add(id(g))
             leaf.grad = Tensor._make(g, False, None)
-        elif leaf.grad.data.shape == g.shape and leaf.grad.data.flags.writeable:
-            leaf.grad.data += g
+        elif leaf.grad._data.shape == g.shape and leaf.grad._data.flags.writeable:
+            leaf.grad._data += g
         else:
-            leaf.grad = Tensor._make(leaf.grad.data + g, False, None)
+            leaf.grad = Tensor._make(leaf.grad._data + g, False, None)

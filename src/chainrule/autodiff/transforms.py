@@ -27,11 +27,11 @@ def _as_tensor(x: Any, name: str) -> Tensor:
 def _differentiable_input(x: Any, name: str) -> Tensor:
     """A Tensor standing for x whose gradient can be read off, still linked to any outer graph."""
     t = _as_tensor(x, name)
-    if t.data.dtype.kind != "f":
-        raise TypeError(f"{name}: inputs to differentiate must be floating, got {t.data.dtype}")
+    if t._data.dtype.kind != "f":
+        raise TypeError(f"{name}: inputs to differentiate must be floating, got {t._data.dtype}")
     if t.requires_grad:
         return Identity.apply(t)
-    leaf = Tensor._make(t.data, True, None)
+    leaf = Tensor._make(t._data, True, None)
     leaf._tangents = t._tangents
     return leaf
 
@@ -59,11 +59,11 @@ def _contiguous(a: Any) -> np.ndarray:
 def _wrap(g: Any, like: Tensor, keep_graph: bool) -> Tensor:
     """A gradient as a Tensor: with its graph if kept, with its tangents if it has any."""
     if g is None:
-        return Tensor._make(np.zeros_like(like.data), False, None)
+        return Tensor._make(np.zeros_like(like._data), False, None)
     if isinstance(g, Tensor):
         if keep_graph or g._tangents:
             return g
-        return Tensor._make(_contiguous(g.data), False, None)
+        return Tensor._make(_contiguous(g._data), False, None)
     return Tensor._make(_contiguous(g), False, None)
 
 
@@ -81,13 +81,13 @@ def value_and_grad(
                 new_args[i] = _differentiable_input(args[i], "grad")
             result = f(*new_args)
             out, aux = result if has_aux else (result, None)
-            if not isinstance(out, Tensor) or out.data.size != 1 or out.data.dtype.kind != "f":
-                what = (f"a tensor of shape {out.data.shape} and dtype {out.data.dtype}"
+            if not isinstance(out, Tensor) or out._data.size != 1 or out._data.dtype.kind != "f":
+                what = (f"a tensor of shape {out._data.shape} and dtype {out._data.dtype}"
                         if isinstance(out, Tensor) else type(out).__name__)
                 raise TypeError(f"grad: f must return a float scalar tensor, got {what}")
             wrt = [new_args[i] for i in nums]
             if out.requires_grad:
-                grads = reverse.run(out, np.ones_like(out.data), retain_graph=keep,
+                grads = reverse.run(out, np.ones_like(out._data), retain_graph=keep,
                                     create_graph=keep, inputs=wrt)
             else:
                 grads = [None] * len(wrt)
@@ -123,22 +123,22 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Tensor, Callable[[Any], t
 
     def vjp_fn(cotangent: Any) -> tuple[Tensor, ...]:
         ct = cotangent if isinstance(cotangent, Tensor) and keep else np.asarray(
-            cotangent.data if isinstance(cotangent, Tensor) else cotangent, dtype=out.data.dtype)
+            cotangent._data if isinstance(cotangent, Tensor) else cotangent, dtype=out._data.dtype)
         shape = ct.shape
-        if shape[len(shape) - out.data.ndim:] != out.data.shape or len(shape) < out.data.ndim:
+        if shape[len(shape) - out._data.ndim:] != out._data.shape or len(shape) < out._data.ndim:
             raise ValueError(
                 f"vjp: cotangent of shape {shape} does not match the output's shape "
-                f"{out.data.shape} (leading batch axes allowed)"
+                f"{out._data.shape} (leading batch axes allowed)"
             )
-        nb = len(shape) - out.data.ndim
+        nb = len(shape) - out._data.ndim
         if not out.requires_grad:
-            return tuple(Tensor._make(np.zeros(shape[:nb] + x.data.shape, x.data.dtype), False,
+            return tuple(Tensor._make(np.zeros(shape[:nb] + x._data.shape, x._data.dtype), False,
                                       None) for x in xs)
         with reverse_transform():
             gs = reverse.run(out, ct, retain_graph=True, create_graph=keep, inputs=xs)
         return tuple(
             _wrap(g, x, keep) if g is not None else Tensor._make(
-                np.zeros(shape[:nb] + x.data.shape, x.data.dtype), False, None)
+                np.zeros(shape[:nb] + x._data.shape, x._data.dtype), False, None)
             for g, x in zip(gs, xs))
 
     return (out if keep else out.detach()), vjp_fn
@@ -146,17 +146,17 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Tensor, Callable[[Any], t
 
 def _tangent_value(t: Any, primal: Tensor) -> Any:
     if isinstance(t, Tensor):
-        d = t if t.requires_grad or t._tangents else t.data
+        d = t if t.requires_grad or t._tangents else t._data
     else:
         d = np.asarray(t)
     shape = d.shape
-    ps = primal.data.shape
+    ps = primal._data.shape
     if len(shape) < len(ps) or tuple(shape[len(shape) - len(ps):]) != ps:
         raise ValueError(
             f"jvp: tangent of shape {tuple(shape)} does not match its primal's shape {ps} "
             "(leading batch axes allowed)"
         )
-    dt = primal.data.dtype
+    dt = primal._data.dtype
     if isinstance(d, np.ndarray) and d.dtype != dt:
         d = d.astype(dt)
     return d
@@ -191,11 +191,11 @@ def _jvp(
         d = tangent_of(out, level)
         primal = drop_level(out, level)
     if d is ZERO:
-        d = np.zeros(bshape + out.data.shape, out.data.dtype)
+        d = np.zeros(bshape + out._data.shape, out._data.dtype)
     if isinstance(d, np.ndarray):
         d = Tensor._make(fix(d), False, None)
     if not (STATE.fw_levels or _needs_graph((*primals, *tangents), depth=0)):
-        primal, d = primal.detach(), Tensor._make(fix(d.data), False, None)
+        primal, d = primal.detach(), Tensor._make(fix(d._data), False, None)
     return primal, d
 
 
@@ -215,7 +215,7 @@ def jacobian(
         use = mode
         if mode == "auto":
             out, vjp_fn = vjp(lambda xi: f(*args[:i], xi, *args[i + 1:]), x)
-            use = "forward" if x.data.size < out.data.size else "reverse"
+            use = "forward" if x._data.size < out._data.size else "reverse"
             if use == "reverse":
                 return _jac_reverse(out, vjp_fn, x)
         if use == "forward":
@@ -232,18 +232,18 @@ def jacobian(
 
 
 def _jac_forward(f: Callable[..., Any], args: tuple, i: int, x: Tensor) -> Tensor:
-    n = x.data.size
-    basis = np.eye(n, dtype=x.data.dtype).reshape((n, *x.data.shape))
+    n = x._data.size
+    basis = np.eye(n, dtype=x._data.dtype).reshape((n, *x._data.shape))
     out, d = _jvp(lambda xi: f(*args[:i], xi, *args[i + 1:]), (x,), (basis,), contiguous=False)
     jac = d.reshape(n, -1).T.reshape(*out.shape, *x.shape)
-    if isinstance(jac.data, np.ndarray) and not jac.requires_grad and not jac._tangents:
-        jac = Tensor._make(_contiguous(jac.data), False, None)  # one copy, to row-major
+    if isinstance(jac._data, np.ndarray) and not jac.requires_grad and not jac._tangents:
+        jac = Tensor._make(_contiguous(jac._data), False, None)  # one copy, to row-major
     return jac
 
 
 def _jac_reverse(out: Tensor, vjp_fn: Callable[[Any], tuple], x: Tensor) -> Tensor:
-    m = out.data.size
-    basis = np.eye(m, dtype=out.data.dtype).reshape((m, *out.data.shape))
+    m = out._data.size
+    basis = np.eye(m, dtype=out._data.dtype).reshape((m, *out._data.shape))
     (g,) = vjp_fn(basis)
     return g.reshape(*out.shape, *x.shape)
 

@@ -32,7 +32,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors: Any) -> None:
         if not tensors:
             raise ValueError("TensorDataset: at least one tensor is required")
-        arrays = tuple(t.data if isinstance(t, Tensor) else np.asarray(t) for t in tensors)
+        arrays = tuple(t._data if isinstance(t, Tensor) else np.asarray(t) for t in tensors)
         if any(a.ndim == 0 for a in arrays) or len({len(a) for a in arrays}) != 1:
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise ValueError(

@@ -24,7 +24,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         raise ValueError("default_collate: empty batch")
     elem = batch[0]
     if isinstance(elem, Tensor | np.ndarray | np.generic):
-        arrays = [np.asarray(x.data if isinstance(x, Tensor) else x) for x in batch]
+        arrays = [np.asarray(x._data if isinstance(x, Tensor) else x) for x in batch]
         for i, a in enumerate(arrays):
             if a.shape != arrays[0].shape:
                 raise ValueError(

@@ -52,7 +52,7 @@ def _t(x: Any) -> Tensor:
 
 
 def _value(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _rng(rng: np.random.Generator | None) -> np.random.Generator:
@@ -79,7 +79,7 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
     x = _t(x)
     y = ops.softplus(x) if beta == 1 else ops.softplus(x * beta) * (1.0 / beta)
-    over = x.data * beta > threshold
+    over = x._data * beta > threshold
     return ops.where(over, x, y) if over.any() else y
 
 
@@ -146,7 +146,7 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None,
         if n <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}")
-        mean, var = normalize_stats(x.data, axes)
+        mean, var = normalize_stats(x._data, axes)
         if running_mean is not None:
             rm = _value(running_mean)
             np.copyto(rm, (1.0 - momentum) * rm + momentum * mean.reshape(c), casting="unsafe")
@@ -174,7 +174,7 @@ def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = No
     axes = tuple(range(-len(ns), 0))
     w = weight if weight is not None else np.ones(ns, x.dtype)
     b = bias if bias is not None else np.zeros(ns, x.dtype)
-    mean, var = normalize_stats(x.data, axes)
+    mean, var = normalize_stats(x._data, axes)
     return normalize_affine(x, w, b, axes, ns, eps, mean, var, False)
 
 
@@ -198,7 +198,7 @@ def embedding(x: Any, weight: Any, padding_idx: int | None = None,
     if max_norm is not None:
         with no_grad():
             rows = np.unique(idx)
-            w = weight.data
+            w = weight._data
             norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
             big = norms > max_norm
             scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
@@ -273,7 +273,7 @@ def huber_loss(x: Any, target: Any, reduction: str = "mean", delta: float = 1.0)
     x, target = _pair("huber_loss", x, target)
     d = x - target
     ad = ops.abs(d)
-    loss = ops.where(ad.data < delta, 0.5 * (d * d), delta * (ad - 0.5 * delta))
+    loss = ops.where(ad._data < delta, 0.5 * (d * d), delta * (ad - 0.5 * delta))
     return _reduce(loss, reduction, "huber_loss")
 
 
@@ -391,7 +391,7 @@ def binary_cross_entropy(x: Any, target: Any, weight: Any = None,
                          reduction: str = "mean") -> Tensor:
     """-w (t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
     x, target = _pair("binary_cross_entropy", x, target)
-    if ((x.data < 0) | (x.data > 1)).any():
+    if ((x._data < 0) | (x._data > 1)).any():
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
     log_x = ops.clip(ops.log(x), -100.0, None)
     log_1mx = ops.clip(ops.log(1.0 - x), -100.0, None)

@@ -30,7 +30,7 @@ def _gen(generator: Generator | None, rng: Generator | None) -> Generator:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write values into tensor's array in place (no graph is recorded); returns tensor."""
-    data = tensor.data if isinstance(tensor, Tensor) else tensor
+    data = tensor._data if isinstance(tensor, Tensor) else tensor
     np.copyto(data, values, casting="unsafe")
     return tensor
 

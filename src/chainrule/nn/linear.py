@@ -95,7 +95,7 @@ class Embedding(Module):
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), _dtype(dtype)))
             self.reset_parameters()
         else:
-            w = np.asarray(_weight.data if isinstance(_weight, Tensor) else _weight)
+            w = np.asarray(_weight._data if isinstance(_weight, Tensor) else _weight)
             if w.shape != (num_embeddings, embedding_dim):
                 raise ValueError(f"Embedding: _weight of shape {w.shape} does not match "
                                  f"({num_embeddings}, {embedding_dim})")
@@ -105,14 +105,14 @@ class Embedding(Module):
         """Draw weights from N(0, 1) and zero the padding row."""
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._data[self.padding_idx] = 0
 
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True,
                         padding_idx: int | None = None, max_norm: float | None = None
                         ) -> Embedding:
         """An Embedding holding a copy of the 2-D embeddings (frozen by default)."""
-        w = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        w = np.asarray(embeddings._data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}")
         m = cls(w.shape[0], w.shape[1], padding_idx=padding_idx, max_norm=max_norm, _weight=w)

@@ -20,7 +20,7 @@ class Parameter(Tensor):
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = np.empty(0, dtype=np.float32)
-        super().__init__(data.data if isinstance(data, Tensor) else as_array(data),
+        super().__init__(data._data if isinstance(data, Tensor) else as_array(data),
                          requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -192,7 +192,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad = Tensor._make(np.zeros_like(p.data), False, None)
+                p.grad = Tensor._make(np.zeros_like(p._data), False, None)
 
     def apply(self, fn: Any) -> Module:
         """Call fn on every submodule (children first) and on self."""
@@ -206,10 +206,10 @@ class Module:
         for m in self.modules():
             for table in (m._parameters, m._buffers):
                 for t in table.values():
-                    if t is not None and t.data.dtype.kind == "f":
-                        t.data = t.data.astype(dtype)
+                    if t is not None and t._data.dtype.kind == "f":
+                        t._data = t._data.astype(dtype)
                         if t.grad is not None:
-                            t.grad = Tensor._make(t.grad.data.astype(dtype), False, None)
+                            t.grad = Tensor._make(t.grad._data.astype(dtype), False, None)
         return self
 
     def double(self) -> Module:
@@ -228,10 +228,10 @@ class Module:
             base = f"{mname}." if mname else ""
             for n, p in m._parameters.items():
                 if p is not None:
-                    out[base + n] = p.data
+                    out[base + n] = p._data
             for n, b in m._buffers.items():
                 if b is not None and n not in m._non_persistent:
-                    out[base + n] = b.data
+                    out[base + n] = b._data
         return out
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> Any:
@@ -263,10 +263,10 @@ class Module:
                 continue
             v = state_dict[k]
             arr = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") and
-                             hasattr(v, "cpu") else (v.data if isinstance(v, Tensor) else v))
-            if arr.shape != t.data.shape:
+                             hasattr(v, "cpu") else (v._data if isinstance(v, Tensor) else v))
+            if arr.shape != t._data.shape:
                 errors.append(f"key {k!r}: shape {arr.shape} in the state dict, "
-                              f"{t.data.shape} in the model")
+                              f"{t._data.shape} in the model")
                 continue
             values[k] = arr
         if errors:
@@ -276,10 +276,10 @@ class Module:
             )
         for k, arr in values.items():
             t = own[k]
-            if t.data.flags.writeable:
-                np.copyto(t.data, arr, casting="unsafe")
+            if t._data.flags.writeable:
+                np.copyto(t._data, arr, casting="unsafe")
             else:
-                t.data = np.array(arr, dtype=t.data.dtype, order="C")
+                t._data = np.array(arr, dtype=t._data.dtype, order="C")
         return namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")(missing, unexpected)
 
     # ----- printing -----

@@ -89,7 +89,7 @@ class RNNBase(Module):
         """W_ih, W_hh, b_ih, b_hh of layer-direction k (zero constants without bias)."""
         ps = [getattr(self, n) for n in self._flat_names[k]]
         if not self.bias:
-            zeros = np.zeros(ps[1].shape[0], dtype=ps[1].data.dtype)
+            zeros = np.zeros(ps[1].shape[0], dtype=ps[1]._data.dtype)
             ps += [zeros, zeros]
         return ps
 
@@ -109,7 +109,7 @@ class RNNBase(Module):
         dirs = 2 if self.bidirectional else 1
         shape = (self.num_layers * dirs, batch, self.hidden_size)
         if hx is None:
-            return np.zeros(shape, dtype=x.data.dtype)
+            return np.zeros(shape, dtype=x._data.dtype)
         hx = _as_tensor(hx)
         want = shape if batched else (shape[0], shape[2])
         if hx.shape != want:
@@ -269,7 +269,7 @@ class RNNCellBase(Module):
         full = []
         for s in states:
             if s is None:
-                full.append(np.zeros((n_b, self.hidden_size), dtype=x.data.dtype))
+                full.append(np.zeros((n_b, self.hidden_size), dtype=x._data.dtype))
                 continue
             s = _as_tensor(s)
             if s.shape != want:
@@ -281,7 +281,7 @@ class RNNCellBase(Module):
         if self.bias:
             ws += [self.bias_ih, self.bias_hh]
         else:
-            zeros = np.zeros(ws[1].shape[0], dtype=ws[1].data.dtype)
+            zeros = np.zeros(ws[1].shape[0], dtype=ws[1]._data.dtype)
             ws += [zeros, zeros]
         return _scan(self.mode, x, ws, tuple(full), False), batched
 

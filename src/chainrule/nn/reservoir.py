@@ -103,8 +103,8 @@ class EchoState(Module):
         The first ``washout`` steps (transient from h0) are left out; the bias is not penalized.
         """
         with no_grad():
-            s = self.states(input, h0).data
-        y = np.asarray(target.data if isinstance(target, Tensor) else target)
+            s = self.states(input, h0)._data
+        y = np.asarray(target._data if isinstance(target, Tensor) else target)
         if y.shape != (*s.shape[:-1], self.output_size):
             raise ValueError(f"EchoState.fit_readout: target of shape {y.shape} does not match "
                              f"the states' shape {s.shape} (expected "
@@ -116,8 +116,8 @@ class EchoState(Module):
         reg = ridge * np.eye(s64.shape[1])
         reg[-1, -1] = 0.0
         coef = np.linalg.solve(s64.T @ s64 + reg, s64.T @ y.astype(np.float64))
-        self.readout.weight.data[...] = coef[:-1].T
-        self.readout.bias.data[...] = coef[-1]
+        self.readout.weight._data[...] = coef[:-1].T
+        self.readout.bias._data[...] = coef[-1]
         return float(np.mean((s64 @ coef - y) ** 2))
 
     def extra_repr(self) -> str:

@@ -58,7 +58,7 @@ def clip_grad_value_(parameters: Params, clip_value: float) -> None:
 
 
 def _array(grad: Tensor | np.ndarray) -> np.ndarray:
-    return grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+    return grad._data if isinstance(grad, Tensor) else np.asarray(grad)
 
 
 def _vector_norm(x: np.ndarray, p: float) -> np.floating:

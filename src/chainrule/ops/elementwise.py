@@ -619,7 +619,7 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """x where condition holds, else y; gradients flow only to the branch taken."""
-    c = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    c = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if c.dtype != np.bool_:
         c = c.astype(bool)
     return Where.apply(x, y, c)
@@ -656,7 +656,7 @@ softplus = _unary_fn(Softplus)
 
 def sign(x: Any) -> Tensor:
     """Sign of x (not differentiable: a constant)."""
-    return Tensor._make(np.sign(_t(x).data), False, None)
+    return Tensor._make(np.sign(_t(x)._data), False, None)
 
 
 def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
@@ -669,8 +669,8 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
 def astype(x: Any, dtype: Any) -> Tensor:
     """Cast x to dtype (differentiable between float dtypes)."""
     x = _t(x)
-    if np.dtype(dtype) == x.data.dtype:
+    if np.dtype(dtype) == x._data.dtype:
         return x
-    if np.dtype(dtype).kind != "f" or x.data.dtype.kind != "f":
-        return Tensor._make(x.data.astype(dtype), False, None)
+    if np.dtype(dtype).kind != "f" or x._data.dtype.kind != "f":
+        return Tensor._make(x._data.astype(dtype), False, None)
     return Astype.apply(x, dtype)

@@ -375,7 +375,7 @@ def max_pool(x: Any, nd: int, kernel_size: Any, stride: Any = None, padding: Any
     geom = pool_geometry(name, x.shape, nd, kernel_size, stride, padding, dilation, ceil_mode)
     if not return_indices:
         return MaxPool.apply(x, geom)
-    found = max_pool_forward(x.data, geom)
+    found = max_pool_forward(x._data, geom)
     out = MaxPool.apply(x, geom, found)
     idx = max_pool_index(found[1], geom, x.shape)
     plane = math.prod(geom.in_size)

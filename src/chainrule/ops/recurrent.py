@@ -654,7 +654,7 @@ def _t(x: Any) -> Any:
 
 
 def _zeros_like_bias(w_hh: Any) -> NDArray:
-    w = w_hh.data if isinstance(w_hh, Tensor) else np.asarray(w_hh)
+    w = w_hh._data if isinstance(w_hh, Tensor) else np.asarray(w_hh)
     return np.zeros(w.shape[0], dtype=w.dtype)
 
 

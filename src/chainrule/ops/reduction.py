@@ -306,7 +306,7 @@ def argmax(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int 
            keepdim: bool | None = None) -> Tensor:
     """Indices of the maxima (int64, not differentiable)."""
     x = _t(x)
-    r = np.argmax(x.data, axis=_axis(axis, dim), keepdims=keepdims if keepdim is None else keepdim)
+    r = np.argmax(x._data, axis=_axis(axis, dim), keepdims=keepdims if keepdim is None else keepdim)
     return Tensor._make(np.asarray(r, dtype=np.int64), False, None)
 
 
@@ -314,5 +314,5 @@ def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int 
            keepdim: bool | None = None) -> Tensor:
     """Indices of the minima (int64, not differentiable)."""
     x = _t(x)
-    r = np.argmin(x.data, axis=_axis(axis, dim), keepdims=keepdims if keepdim is None else keepdim)
+    r = np.argmin(x._data, axis=_axis(axis, dim), keepdims=keepdims if keepdim is None else keepdim)
     return Tensor._make(np.asarray(r, dtype=np.int64), False, None)

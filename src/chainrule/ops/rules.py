@@ -81,7 +81,7 @@ def sigmoid(x: Any) -> Any:
 
 def value(x: Any) -> np.ndarray:
     """The ndarray behind x (no gradient flows through what is computed from it)."""
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def where(c: Any, a: Any, b: Any) -> Any:

@@ -120,15 +120,15 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue
-                g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-                data = p.data
+                g = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
+                data = p._data
                 if g.shape != data.shape:
                     raise ValueError(f"{type(self).__name__}.step: gradient of shape {g.shape} "
                                      f"for a parameter of shape {data.shape}")
                 if g.dtype != data.dtype:
                     g = g.astype(data.dtype)
                 if not data.flags.writeable:  # e.g. loaded from a read-only buffer
-                    p.data = data = data.copy()
+                    p._data = data = data.copy()
                 self.update(data, g, self.state[p], h)
         return loss
 
@@ -140,10 +140,10 @@ class Optimizer:
                 if grad is None or set_to_none:
                     p.grad = None
                 elif (isinstance(grad, Tensor) and grad.is_leaf and not grad.requires_grad
-                      and grad.data.base is None and grad.data.flags.writeable):
-                    grad.data.fill(0)
+                      and grad._data.base is None and grad._data.flags.writeable):
+                    grad._data.fill(0)
                 else:  # a view or a graph node: zeroing it in place could write elsewhere
-                    p.grad = Tensor._make(np.zeros_like(p.data), False, None)
+                    p.grad = Tensor._make(np.zeros_like(p._data), False, None)
 
     # ----- helpers for the rules -----
     def scratch(self, p: np.ndarray, k: int) -> np.ndarray:
@@ -235,7 +235,7 @@ class Optimizer:
         for key, values in state_dict["state"].items():
             p = by_index.get(int(key))
             if p is not None:
-                state[p] = {k: _state_value(k, v, p.data, name) for k, v in values.items()}
+                state[p] = {k: _state_value(k, v, p._data, name) for k, v in values.items()}
         groups = []
         for saved, group in zip(saved_groups, self.param_groups):
             new = {k: _plain(v, group.get(k)) for k, v in saved.items() if k != "params"}
@@ -256,7 +256,7 @@ def _ordered(params: Iterable[Any], where: str) -> list[Any]:
 def _to_numpy(v: Any) -> Any:
     """A chainrule or torch tensor as an ndarray; anything else unchanged."""
     if isinstance(v, Tensor):
-        return v.data
+        return v._data
     if type(v).__module__.startswith("torch") and hasattr(v, "detach"):
         return v.detach().cpu().numpy()
     return v
