@@ -10,6 +10,7 @@ Adding an op means adding one row here; the generic tests then check it in every
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ from reference import (
 )
 
 import chainrule as cr
+from chainrule.ops.conv_transpose import conv_transpose
 
 try:
     import torch
@@ -238,12 +240,53 @@ def _torch_roundtrip(x: Any, to: Any) -> Any:
     return x.to(getattr(torch, np.dtype(to).name)).to(x.dtype)
 
 
+def _np_index_put(x: np.ndarray, v: np.ndarray, idx: Any) -> np.ndarray:
+    out = x.copy()
+    out[idx] = v
+    return out
+
+
+def _torch_index_put(x: Any, v: Any, idx: Any) -> Any:
+    out = x.clone()
+    out[torch_index(idx)] = v
+    return out
+
+
 def _np_flatten(x: np.ndarray, start_dim: int = 0, end_dim: int = -1) -> np.ndarray:
     """PyTorch's flatten for an ndarray."""
     if x.ndim == 0:
         return x.reshape(1)
     s, e = start_dim % x.ndim, end_dim % x.ndim
     return x.reshape((*x.shape[:s], -1, *x.shape[e + 1:]))
+
+
+def _np_conv_transpose(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None,
+                       stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+                       groups: int = 1, dilation: Any = 1) -> np.ndarray:
+    """The scatter form: y[n, G(o), i s + k d - p] += x[n, G(c), i] w[c, o, k], then + b."""
+    nd = w.ndim - 2
+    if x.ndim == nd + 1:
+        return _np_conv_transpose(x[None], w, b, stride, padding, output_padding, groups,
+                                  dilation)[0]
+    s, p, op, d = ((v,) * nd if isinstance(v, int) else tuple(v)
+                   for v in (stride, padding, output_padding, dilation))
+    cg, og, ks, size = x.shape[1] // groups, w.shape[1], w.shape[2:], x.shape[2:]
+    full = [(i - 1) * st + dd * (k - 1) + 1 + o for i, st, dd, k, o in zip(size, s, d, ks, op)]
+    y = np.zeros((x.shape[0], groups * og, *full), x.dtype)
+    for g, k in itertools.product(range(groups), np.ndindex(*ks)):
+        part = np.einsum("nc...,co->no...", x[:, g * cg:(g + 1) * cg],
+                         w[(slice(g * cg, (g + 1) * cg), slice(None), *k)])
+        at = tuple(slice(j * dd, j * dd + (i - 1) * st + 1, st)
+                   for j, dd, i, st in zip(k, d, size, s))
+        y[(slice(None), slice(g * og, (g + 1) * og), *at)] += part
+    y = y[(Ellipsis, *(slice(pp, f - pp) for pp, f in zip(p, full)))]
+    return y if b is None else y + b.reshape((-1,) + (1,) * nd)
+
+
+def _torch_conv_transpose(x: Any, w: Any, b: Any = None, **kw: Any) -> Any:
+    f = (torch.nn.functional.conv_transpose1d if w.ndim == 3
+         else torch.nn.functional.conv_transpose2d)
+    return f(x, w, b, **kw)
 
 
 _REDUCE = (case((2, 3)), case((2, 3), axis=0), case((2, 3, 2), axis=(0, 2), keepdims=True),
@@ -369,6 +412,16 @@ OP_SPECS: list[OpSpec] = [
            (case((2, 3), pad_width=1), case((2, 3), pad_width=((0, 1), (2, 0)),
                                              constant_values=1.5),
             case((3,), pad_width=(1, 2)))),
+    # ----- convolution (the row covers the module: chainrule.ops has no conv names) -----
+    OpSpec("conv_transpose", conv_transpose, _np_conv_transpose, _torch_conv_transpose,
+           (case((2, 4, 3), (4, 3, 2), (3,)),
+            case((2, 4, 3), (4, 1, 3), (2,), stride=2, padding=1, output_padding=1, groups=2),
+            case((1, 2, 3), (2, 2, 2), (2,), dilation=2, output_padding=1),
+            case((2, 2, 3), (2, 2, 2), stride=3),
+            case((2, 3), (2, 2, 2), (2,), stride=2),
+            case((1, 2, 3, 2), (2, 2, 2, 2), (2,), stride=(2, 1), padding=(1, 0)),
+            case((2, 4, 2, 2), (4, 1, 2, 2), (4,), stride=2, output_padding=(1, 0), groups=4,
+                 dilation=(1, 2)))),
     # ----- linear algebra -----
     OpSpec("matmul", cr.matmul, np.matmul, torch.matmul if torch else None,
            (case((3,), (3,)), case((3,), (3, 2)), case((2, 3), (3,)), case((2, 3), (3, 4)),
@@ -403,6 +456,12 @@ OP_SPECS: list[OpSpec] = [
            lambda x, idx: x[torch_index(idx)],
            (case((2, 3), idx=(_MASK,)), case((4, 3), idx=(_ROWS,)),
             case((4, 3), idx=(_ROWS, slice(1, None)))), op="getitem"),
+    OpSpec("clone", cr.clone, np.copy, lambda x: x.clone(), (case((3,)), case((2, 3)), case(()))),
+    OpSpec("index_put", lambda x, v, idx: cr.index_put(x, idx, v), _np_index_put,
+           _torch_index_put,
+           (case((4, 3), (2, 3), idx=(slice(1, 3),)), case((4, 3), (3,), idx=(slice(None, 2),)),
+            case((4, 3), (2, 3), idx=(np.array([0, 2]),)), case((4, 3), (), idx=(1, 2)),
+            case((2, 3, 2), (2, 3), idx=(Ellipsis, 1)))),
     OpSpec("take", cr.take, np.take, torch_take,
            (case((5,), indices=np.array([0, 4, 0, 2])),
             case((3, 4), indices=np.array([[0, 1], [3, 3]]), axis=1),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import pickle
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
+from chainrule.device import device
 from chainrule.serialization import load, save
 
 DTYPES = [np.bool_, np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint64, np.float16,
@@ -237,3 +239,111 @@ def test_never_pickles(tmp_path, monkeypatch):
     obj = {"w": np.ones(3), "t": cr.tensor([1.0, 2.0]), "n": [1, 2.5, None, "s"]}
     save(obj, tmp_path / "np.st")
     assert_same(load(tmp_path / "np.st"), obj)
+
+
+# ----- file objects, torch.save/torch.load's arguments -----
+
+def _checkpoint() -> dict:
+    """A training checkpoint as PyTorch scripts write one: several state dicts and counters."""
+    model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.BatchNorm1d(4), cr.nn.Linear(4, 2))
+    opt = cr.optim.Adam(model.parameters(), lr=1e-3)
+    loss = model(cr.randn(5, 3)).sum()
+    loss.backward()
+    opt.step()
+    return {"epoch": 3, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "best": (0.25, "val"), "history": [1.5, 0.75], "weights": cr.tensor([1.0, 2.0]),
+            "note": None, "done": False}
+
+
+def test_checkpoint_round_trips_through_paths_and_file_objects(tmp_path):
+    ckpt = _checkpoint()
+    save(ckpt, str(tmp_path / "a.pt"))
+    assert_same(load(str(tmp_path / "a.pt")), ckpt)
+    with open(tmp_path / "b.pt", "wb") as f:
+        save(ckpt, f)
+    with open(tmp_path / "b.pt", "rb") as f:
+        assert_same(load(f), ckpt)
+    buf = io.BytesIO()
+    save(ckpt, buf)
+    buf.seek(0)
+    got = load(buf, map_location="cpu", weights_only=True)
+    assert_same(got, ckpt)
+    assert isinstance(got["best"], tuple)
+    model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.BatchNorm1d(4), cr.nn.Linear(4, 2))
+    model.load_state_dict(got["model"])
+
+
+@given(obj=trees)
+@settings(max_examples=40, deadline=None)
+def test_bytes_io_round_trip_is_exact(obj):
+    buf = io.BytesIO(b"prefix")
+    buf.seek(0, io.SEEK_END)
+    save(obj, buf)
+    buf.seek(len(b"prefix"))
+    assert_same(load(buf), obj)
+
+
+def test_a_bare_tensor_round_trips(tmp_path):
+    t = cr.tensor([[1.0, 2.0]], requires_grad=True)
+    save(t, tmp_path / "t.pt")
+    assert_same(load(tmp_path / "t.pt"), t)
+
+
+@pytest.mark.parametrize("map_location", [
+    None, "cpu", "cpu:0", device("cpu"),
+    {"cuda:0": "cpu"}, {"cpu": "cpu"}, lambda storage, loc: storage, lambda storage, loc: None,
+])
+def test_map_location_to_the_cpu(tmp_path, map_location):
+    obj = {"t": cr.tensor([1.0, 2.0]), "a": np.ones(2)}
+    save(obj, tmp_path / "m.pt")
+    assert_same(load(tmp_path / "m.pt", map_location=map_location), obj)
+
+
+def test_map_location_callable_may_replace_tensors(tmp_path):
+    save({"t": cr.tensor([1.0, 2.0])}, tmp_path / "m.pt")
+    got = load(tmp_path / "m.pt", map_location=lambda t, loc: t * 2.0 if loc == "cpu" else None)
+    assert got["t"].tolist() == [2.0, 4.0]
+
+
+@pytest.mark.parametrize("map_location", [
+    "cuda", "cuda:1", {"cpu": "cuda:0"}, "mps", lambda t, loc: "cuda",
+])
+def test_map_location_to_another_device_is_a_clear_error(tmp_path, map_location):
+    save({"t": cr.tensor([1.0])}, tmp_path / "m.pt")
+    with pytest.raises(RuntimeError, match=r"(cuda|mps).* not available"):
+        load(tmp_path / "m.pt", map_location=map_location)
+
+
+def test_whole_modules_and_objects_are_refused_naming_state_dict(tmp_path):
+    model = cr.nn.Linear(2, 2)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    for obj in (model, {"model": model}, opt, [object()]):
+        with pytest.raises(TypeError, match=r"state_dict\(\)"):
+            save(obj, tmp_path / "x.pt")
+    with pytest.raises(TypeError, match=r"state_dict\(\)"):
+        save(model, io.BytesIO())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pytorch_pickle_checkpoint_is_refused_without_unpickling(tmp_path):
+    import torch
+
+    torch.save({"w": torch.ones(2)}, tmp_path / "torch.pt")
+    with pytest.raises(ValueError, match="never unpickles"):
+        load(tmp_path / "torch.pt")
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(TypeError, match="path or a binary file"):
+        save({}, 3)
+    with pytest.raises(TypeError, match="path or a binary file"):
+        load(3)
+    with pytest.raises(TypeError, match="map_location"):
+        load(tmp_path / "x", map_location=3)
+    buf = io.BytesIO()
+    save({}, buf)
+    buf.seek(0)
+    with pytest.raises(ValueError, match="mmap"):
+        load(buf, mmap=True)
+    save({"a": 1}, tmp_path / "p.pt")
+    assert load(tmp_path / "p.pt", mmap=True) == {"a": 1}

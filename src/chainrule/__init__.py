@@ -1,6 +1,6 @@
 """chainrule: a deep-learning framework on NumPy with reverse- and forward-mode autodiff."""
 
-from chainrule.tensor import Tensor  # isort: skip  (defines Tensor before the ops load)
+from chainrule.tensor import Size, Tensor  # isort: skip  (defines Tensor before the ops load)
 from chainrule.autodiff.function import Context, Function
 from chainrule.autodiff.gradcheck import GradcheckError, gradcheck, numerical_jacobian
 from chainrule.autodiff.inspect import evaluation_trace, to_dot
@@ -13,11 +13,14 @@ from chainrule.autodiff.modes import (
 )
 from chainrule.autodiff.transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from chainrule.creation import (
+    Generator,
     arange,
     as_tensor,
     empty,
+    empty_like,
     eye,
     full,
+    full_like,
     linspace,
     manual_seed,
     ones,
@@ -29,6 +32,7 @@ from chainrule.creation import (
     zeros,
     zeros_like,
 )
+from chainrule.device import device
 from chainrule.dtypes import (
     bool_,
     float16,
@@ -45,8 +49,9 @@ from chainrule.ops import __all__ as _ops_all
 __version__ = "0.1.0"
 
 __all__ = [
-    "Context", "Function", "GradcheckError", "Tensor", "arange", "as_tensor", "bool_",
-    "detect_anomaly", "empty", "enable_grad", "eye", "float16", "float32", "float64", "full",
+    "Context", "Function", "Generator", "GradcheckError", "Size", "Tensor", "arange",
+    "as_tensor", "bool_", "detect_anomaly", "device", "empty", "empty_like", "full_like",
+    "enable_grad", "eye", "float16", "float32", "float64", "full",
     "get_default_dtype", "grad", "gradcheck", "hessian", "int32", "int64", "is_grad_enabled",
     "jacobian", "jvp", "linspace", "manual_seed", "no_grad", "numerical_jacobian", "ones",
     "ones_like", "rand", "randint", "randn", "set_default_dtype", "set_grad_enabled", "tensor",

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.device import CPU, as_device
 from chainrule.dtypes import as_array, get_default_dtype
 from chainrule.tensor import Tensor
 
@@ -36,100 +37,230 @@ def set_rng_state(state: dict) -> None:
     default_rng().bit_generator.state = state
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A new tensor; ndarrays keep their dtype, Python floats take the default float dtype."""
+class Generator:
+    """PyTorch's ``torch.Generator`` over a ``numpy.random.Generator`` (``manual_seed``, ...)."""
+
+    def __init__(self, device: Any = "cpu") -> None:
+        as_device(device, "Generator")
+        self.device = CPU
+        self._seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        self._rng = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed; returns self."""
+        self._seed = int(seed)
+        self._rng = np.random.default_rng(self._seed)
+        return self
+
+    def seed(self) -> int:
+        """Reseed from the OS; returns the new seed."""
+        self.manual_seed(int(np.random.SeedSequence().entropy % (2 ** 63)))
+        return self._seed
+
+    def initial_seed(self) -> int:
+        """The seed last set."""
+        return self._seed
+
+    def get_state(self) -> dict:
+        """The generator's state (a dict)."""
+        return self._rng.bit_generator.state
+
+    def set_state(self, state: dict) -> Generator:
+        """Restore a state from get_state."""
+        self._rng.bit_generator.state = state
+        return self
+
+
+def as_rng(generator: Any = None) -> np.random.Generator:
+    """The numpy Generator behind generator= (a Generator, a numpy Generator, or None: global)."""
+    if generator is None:
+        return default_rng()
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if isinstance(generator, Generator):
+        return generator._rng
+    raise TypeError(f"generator: expected a chainrule Generator or a numpy Generator, "
+                    f"got {type(generator).__name__}")
+
+
+def _out(arr: np.ndarray, requires_grad: bool, device: Any, name: str) -> Tensor:
+    as_device(device, name)
+    return Tensor(arr, requires_grad=requires_grad)
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
+    """A new tensor (a copy); ndarrays keep their dtype, Python floats take the default."""
     if isinstance(data, Tensor):
         data = data._data.copy()
-    return Tensor(as_array(data, dtype), requires_grad=requires_grad)
+    elif isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in _flat(data)):
+        data = _nested_values(data)
+    elif isinstance(data, np.ndarray):
+        data = data.copy()
+    return _out(as_array(data, _np_dtype(dtype)), requires_grad, device, "tensor")
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+def _flat(data: Any) -> list:
+    out = []
+    for d in data:
+        out.extend(_flat(d) if isinstance(d, list | tuple) else [d])
+    return out
+
+
+def _nested_values(data: Any) -> Any:
+    if isinstance(data, list | tuple):
+        return [_nested_values(d) for d in data]
+    return data._data if isinstance(data, Tensor) else data
+
+
+def _np_dtype(dtype: Any) -> Any:
+    if dtype is None:
+        return None
+    from chainrule.ops.methods_convert import as_dtype
+
+    return as_dtype(dtype)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """data as a Tensor, sharing memory where possible."""
-    if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype):
+    as_device(device, "as_tensor")
+    dt = _np_dtype(dtype)
+    if isinstance(data, Tensor) and (dt is None or np.dtype(dt) == data.dtype):
         return data
-    return Tensor(as_array(data._data if isinstance(data, Tensor) else data, dtype))
+    return Tensor(as_array(data._data if isinstance(data, Tensor) else data, dt))
 
 
-def _shape(shape: tuple) -> tuple[int, ...]:
+def _shape(shape: tuple, size: Any = None) -> tuple[int, ...]:
+    if size is not None:
+        if shape:
+            raise TypeError("factory: give the shape positionally or as size=, not both")
+        shape = (size,)
     if len(shape) == 1 and isinstance(shape[0], tuple | list):
         shape = tuple(shape[0])
     return tuple(int(s) for s in shape)
 
 
 def _dt(dtype: Any) -> Any:
-    return get_default_dtype() if dtype is None else dtype
+    return get_default_dtype() if dtype is None else _np_dtype(dtype)
 
 
-def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False, **_: Any) -> Tensor:
     """A tensor of zeros."""
-    return Tensor(np.zeros(_shape(shape), _dt(dtype)), requires_grad=requires_grad)
+    return _out(np.zeros(_shape(shape, size), _dt(dtype)), requires_grad, device, "zeros")
 
 
-def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False, **_: Any) -> Tensor:
     """A tensor of ones."""
-    return Tensor(np.ones(_shape(shape), _dt(dtype)), requires_grad=requires_grad)
+    return _out(np.ones(_shape(shape, size), _dt(dtype)), requires_grad, device, "ones")
 
 
-def empty(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def empty(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False, **_: Any) -> Tensor:
     """An uninitialized tensor."""
-    return Tensor(np.empty(_shape(shape), _dt(dtype)), requires_grad=requires_grad)
+    return _out(np.empty(_shape(shape, size), _dt(dtype)), requires_grad, device, "empty")
 
 
-def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with fill_value."""
+def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False, **_: Any) -> Tensor:
+    """A tensor filled with fill_value (ints stay int64, bools bool, floats the default)."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
     if dtype is None:
         dtype = np.asarray(fill_value).dtype if not isinstance(fill_value, float) else None
-    return Tensor(np.full(shape, fill_value, _dt(dtype)), requires_grad=requires_grad)
+    return _out(np.full(shape, fill_value, _dt(dtype)), requires_grad, device, "full")
 
 
-def zeros_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def _like(x: Any, dtype: Any) -> tuple[tuple[int, ...], Any]:
+    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
+    return arr.shape, arr.dtype if dtype is None else _np_dtype(dtype)
+
+
+def zeros_like(x: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+               **_: Any) -> Tensor:
     """Zeros with x's shape and dtype."""
-    return Tensor(np.zeros_like(np.asarray(x), dtype=dtype), requires_grad=requires_grad)
+    shape, dt = _like(x, dtype)
+    return _out(np.zeros(shape, dt), requires_grad, device, "zeros_like")
 
 
-def ones_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones_like(x: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+              **_: Any) -> Tensor:
     """Ones with x's shape and dtype."""
-    return Tensor(np.ones_like(np.asarray(x), dtype=dtype), requires_grad=requires_grad)
+    shape, dt = _like(x, dtype)
+    return _out(np.ones(shape, dt), requires_grad, device, "ones_like")
 
 
-def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Tensor:
+def empty_like(x: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
+               **_: Any) -> Tensor:
+    """Uninitialized values with x's shape and dtype."""
+    shape, dt = _like(x, dtype)
+    return _out(np.empty(shape, dt), requires_grad, device, "empty_like")
+
+
+def full_like(x: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False, **_: Any) -> Tensor:
+    """fill_value with x's shape and dtype."""
+    shape, dt = _like(x, dtype)
+    return _out(np.full(shape, fill_value, dt), requires_grad, device, "full_like")
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
+           requires_grad: bool = False, *, end: Any = None, **_: Any) -> Tensor:
     """Evenly spaced values in [start, stop), as np.arange (floats take the default dtype)."""
-    arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    stop = end if stop is None else stop
+    vals = [v._data.item() if isinstance(v, Tensor) else v for v in (start, stop, step)]
+    arr = np.arange(vals[0], vals[1], vals[2]) if stop is not None else np.arange(vals[0])
     if dtype is None and arr.dtype.kind == "f":
         dtype = get_default_dtype()
-    return Tensor(arr if dtype is None else arr.astype(dtype))
+    return _out(arr if dtype is None else arr.astype(_np_dtype(dtype)), requires_grad, device,
+                "arange")
 
 
-def linspace(start: float, stop: float, num: int = 50, dtype: Any = None) -> Tensor:
-    """num evenly spaced values from start to stop inclusive."""
-    return Tensor(np.linspace(start, stop, num, dtype=_dt(dtype)))
+def linspace(start: float, stop: float, num: int = 50, dtype: Any = None, device: Any = None,
+             requires_grad: bool = False, *, end: Any = None, steps: Any = None,
+             **_: Any) -> Tensor:
+    """num (PyTorch: steps) evenly spaced values from start to stop inclusive."""
+    num = steps if steps is not None else num
+    stop = end if end is not None else stop
+    return _out(np.linspace(start, stop, num, dtype=_dt(dtype)), requires_grad, device,
+                "linspace")
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
+        requires_grad: bool = False, **_: Any) -> Tensor:
     """Identity matrix."""
-    return Tensor(np.eye(n, m, dtype=_dt(dtype)))
+    return _out(np.eye(n, m, dtype=_dt(dtype)), requires_grad, device, "eye")
 
 
-def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
-          rng: np.random.Generator | None = None) -> Tensor:
+def randn(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False, generator: Any = None,
+          rng: np.random.Generator | None = None, **_: Any) -> Tensor:
     """Standard normal samples."""
-    g = rng or default_rng()
-    return Tensor(g.standard_normal(_shape(shape), dtype=_dt(dtype)), requires_grad=requires_grad)
+    g = as_rng(rng if rng is not None else generator)
+    return _out(g.standard_normal(_shape(shape, size), dtype=_dt(dtype)), requires_grad, device,
+                "randn")
 
 
-def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False,
-         rng: np.random.Generator | None = None) -> Tensor:
+def rand(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False, generator: Any = None,
+         rng: np.random.Generator | None = None, **_: Any) -> Tensor:
     """Uniform samples in [0, 1)."""
-    g = rng or default_rng()
-    return Tensor(g.random(_shape(shape), dtype=_dt(dtype)), requires_grad=requires_grad)
+    g = as_rng(rng if rng is not None else generator)
+    return _out(g.random(_shape(shape, size), dtype=_dt(dtype)), requires_grad, device, "rand")
 
 
-def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = np.int64,
-            rng: np.random.Generator | None = None) -> Tensor:
-    """Random integers in [low, high) (in [0, low) when high is None)."""
-    g = rng or default_rng()
+def randint(low: int, high: Any = None, size: Any = (), dtype: Any = np.int64,
+            device: Any = None, requires_grad: bool = False, generator: Any = None,
+            rng: np.random.Generator | None = None, **_: Any) -> Tensor:
+    """Random integers in [low, high) (in [0, low) when high is None; torch's
+    ``randint(high, size)`` too)."""
+    g = as_rng(rng if rng is not None else generator)
+    if isinstance(high, tuple | list) and size == ():
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     size = (size,) if isinstance(size, int) else tuple(size)
-    return Tensor(g.integers(low, high, size=size, dtype=dtype))
+    return _out(g.integers(low, high, size=size, dtype=_np_dtype(dtype)), requires_grad, device,
+                "randint")

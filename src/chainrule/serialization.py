@@ -5,7 +5,8 @@ w}}`` and ``{"fc1.weight": w}`` both give ``fc1.weight``, PyTorch's name, so saf
 elsewhere see the usual keys). Everything else rides in the header's metadata as JSON: the whole
 structure with each array replaced by its name, so dicts with int keys, lists, tuples, numbers,
 strings and None come back exactly. A file without that metadata (written by another tool) loads
-as a flat dict of ndarrays.
+as a flat dict of ndarrays. ``save``/``load`` take a path (written atomically) or a binary file
+object, and torch.save/torch.load's other arguments, so ``torch.save``/``torch.load`` alias them.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import safetensors.numpy
 
+from chainrule.device import CPU, as_device, device
 from chainrule.tensor import Tensor
 
 __all__ = ["load", "save"]
@@ -40,7 +43,8 @@ class _Encoder:
     """Walks an object: arrays out into ``arrays`` (name -> ndarray), the rest into JSON nodes.
 
     Nodes: None, bool, int, str and finite floats as themselves; ``{"float": "nan"}`` for
-    non-finite floats; ``{"dict": [[key, node], ...]}``, ``{"list": [...]}``, ``{"tuple": [...]}``;
+    non-finite floats; ``{"dict": [[key, node], ...]}`` (with ``"type": "OrderedDict"`` for an
+    OrderedDict, as state dicts are), ``{"list": [...]}``, ``{"tuple": [...]}``;
     ``{"array": name}``, ``{"scalar": name}`` (NumPy scalar), ``{"tensor": name, "requires_grad":
     bool}``.
     """
@@ -72,13 +76,23 @@ class _Encoder:
                     raise TypeError(f"save: dict keys must be str or int, got {key!r} "
                                     f"({type(key).__name__}) at {_where(path)}")
                 items.append([key, self.encode(value, (*path, str(key)))])
+            if isinstance(obj, OrderedDict):
+                return {"dict": items, "type": "OrderedDict"}
             return {"dict": items}
         if isinstance(obj, list | tuple):
             nodes = [self.encode(v, (*path, str(i))) for i, v in enumerate(obj)]
             return {"tuple" if isinstance(obj, tuple) else "list": nodes}
+        if callable(getattr(obj, "state_dict", None)):
+            raise TypeError(
+                f"save: cannot store {type(obj).__name__} at {_where(path)}: chainrule saves "
+                "state, never whole objects (that would need pickle); save its state_dict() "
+                "instead, e.g. save(model.state_dict(), path), and rebuild it with "
+                "load_state_dict(load(path))"
+            )
         raise TypeError(
             f"save: cannot store {type(obj).__name__} at {_where(path)}; supported: dicts, "
-            "lists, tuples, ndarrays, Tensors, NumPy scalars, numbers, strings, None"
+            "lists, tuples, ndarrays, Tensors, NumPy scalars, numbers, strings, None (for a "
+            "model or an optimizer, save its state_dict())"
         )
 
     def _add(self, array: np.ndarray, path: tuple[str, ...]) -> str:
@@ -100,18 +114,27 @@ def _where(path: tuple[str, ...]) -> str:
     return repr(".".join(path)) if path else "the top level"
 
 
-def save(obj: Any, path: str | os.PathLike[str]) -> None:
-    """Write obj (a state dict: nested dicts/lists of arrays, Tensors, numbers, strings) to path.
+def save(obj: Any, f: str | os.PathLike[str] | Any, pickle_module: Any = None,
+         pickle_protocol: int = 2, _use_new_zipfile_serialization: bool = True) -> None:
+    """Write obj (a state dict: nested dicts/lists/tuples of arrays, Tensors, numbers, strings)
+    to f, a path or a binary file object (``open(p, "wb")``, ``io.BytesIO``).
 
-    The write is atomic: a temporary file in the same directory is written, flushed and fsynced,
-    then renamed over path, and the directory fsynced; on failure path is left as it was.
+    A write to a path is atomic: a temporary file in the same directory is written, flushed and
+    fsynced, then renamed over the path, and the directory fsynced; on failure the path is left
+    as it was. ``pickle_module`` and the other torch.save arguments are accepted and ignored:
+    the format is safetensors, never pickle.
     """
     encoder = _Encoder()
     structure = encoder.encode(obj, ())
     metadata = {_FORMAT_KEY: _FORMAT_VERSION,
                 _STRUCTURE_KEY: json.dumps(structure, separators=(",", ":"), allow_nan=False)}
     data = safetensors.numpy.save(encoder.arrays, metadata=metadata)
-    _atomic_write(Path(path), data)
+    if isinstance(f, str | os.PathLike):
+        _atomic_write(Path(f), data)
+    elif callable(getattr(f, "write", None)):
+        f.write(data)
+    else:
+        raise TypeError(f"save: f must be a path or a binary file object, got {type(f).__name__}")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -142,14 +165,29 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.close(dir_fd)
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+def load(f: str | os.PathLike[str] | Any, map_location: Any = None, pickle_module: Any = None,
+         *, weights_only: bool | None = None, mmap: bool | None = None) -> Any:
     """Read what ``save`` wrote, exactly; a file from another tool loads as {name: ndarray}.
 
-    Arrays come back as writable ndarrays (Tensors where a Tensor was saved). A corrupt or
-    truncated file raises ValueError naming path.
+    f is a path or a binary file object, read from its current position. Arrays come back as
+    writable ndarrays (Tensors where a Tensor was saved). ``map_location`` is PyTorch's: None,
+    ``"cpu"``, a device, a dict from saved location to new one, or ``fn(tensor, "cpu")``
+    returning a Tensor or None; every saved tensor is on the CPU, the only device chainrule has,
+    so a mapping to another device raises RuntimeError. ``weights_only`` is always true in effect
+    (nothing is unpickled); ``mmap`` is accepted (the file is read whole). A corrupt or
+    truncated file raises ValueError naming f.
     """
-    path = Path(path)
-    data = path.read_bytes()
+    relocate = _relocation(map_location)
+    if isinstance(f, str | os.PathLike):
+        path: Any = Path(f)
+        data = path.read_bytes()
+    elif callable(getattr(f, "read", None)):
+        if mmap:
+            raise ValueError("load: f must be a file path in order to use the mmap argument")
+        path = getattr(f, "name", None) or type(f).__name__
+        data = bytes(f.read())
+    else:
+        raise TypeError(f"load: f must be a path or a binary file object, got {type(f).__name__}")
     metadata = _metadata(data, path)
     try:
         views = safetensors.numpy.load(data)
@@ -159,13 +197,49 @@ def load(path: str | os.PathLike[str]) -> Any:
     if _STRUCTURE_KEY not in metadata:
         return arrays
     try:
-        return _decode(json.loads(metadata[_STRUCTURE_KEY]), arrays)
+        return _decode(json.loads(metadata[_STRUCTURE_KEY]), arrays, relocate)
     except (ValueError, KeyError, TypeError, IndexError) as e:
         raise ValueError(f"{path}: corrupt chainrule structure in metadata ({e!r})") from e
 
 
-def _metadata(data: bytes, path: Path) -> dict[str, str]:
+def _relocation(map_location: Any) -> Callable[[Tensor], Tensor]:
+    """What map_location does to a saved (CPU) tensor; a non-CPU target raises at once."""
+    if map_location is None:
+        return lambda t: t
+    if isinstance(map_location, str | device):
+        as_device(map_location, "load(map_location)")
+        return lambda t: t
+    if isinstance(map_location, Mapping):
+        for key, value in map_location.items():
+            if device(key) == CPU:
+                as_device(value, "load(map_location)")
+        return lambda t: t
+    if callable(map_location):
+        def relocate(t: Tensor) -> Tensor:
+            moved = map_location(t, "cpu")
+            if moved is None:
+                return t
+            if isinstance(moved, str | device):  # a target device rather than a tensor
+                as_device(moved, "load(map_location)")
+                return t
+            if not isinstance(moved, Tensor):
+                raise TypeError("load: map_location(tensor, location) must return a Tensor, a "
+                                f"device or None, got {type(moved).__name__}")
+            as_device(getattr(moved, "device", CPU), "load(map_location)")
+            return moved
+        return relocate
+    raise TypeError("load: map_location must be None, a string, a device, a dict or a callable, "
+                    f"got {type(map_location).__name__}")
+
+
+def _metadata(data: bytes, path: Any) -> dict[str, str]:
     """The header's ``__metadata__`` (safetensors: 8-byte little-endian length, JSON header)."""
+    if len(data) >= 8 and data[8:9] != b"{" and data[:4] == b"PK\x03\x04":
+        raise ValueError(
+            f"{path}: a PyTorch (zip of pickles) checkpoint, not a safetensors file; chainrule "
+            "never unpickles. Convert it in PyTorch with safetensors.torch.save_file(state_dict,"
+            " path)"
+        )
     if len(data) < 8:
         raise ValueError(f"{path}: not a safetensors file ({len(data)} bytes)")
     n = int.from_bytes(data[:8], "little")
@@ -186,22 +260,23 @@ def _metadata(data: bytes, path: Path) -> dict[str, str]:
     return metadata
 
 
-def _decode(node: Any, arrays: dict[str, np.ndarray]) -> Any:
+def _decode(node: Any, arrays: dict[str, np.ndarray],
+            relocate: Callable[[Tensor], Tensor]) -> Any:
     if node is None or isinstance(node, bool | int | float | str):
         return node
     if not isinstance(node, dict) or len(node) not in (1, 2):
         raise ValueError(f"unexpected node {node!r}")
     if "dict" in node:
-        out = {}
+        out = OrderedDict() if node.get("type") == "OrderedDict" else {}
         for key, value in node["dict"]:
             if isinstance(key, bool) or not isinstance(key, str | int):
                 raise TypeError(f"bad dict key {key!r}")
-            out[key] = _decode(value, arrays)
+            out[key] = _decode(value, arrays, relocate)
         return out
     if "list" in node:
-        return [_decode(v, arrays) for v in node["list"]]
+        return [_decode(v, arrays, relocate) for v in node["list"]]
     if "tuple" in node:
-        return tuple(_decode(v, arrays) for v in node["tuple"])
+        return tuple(_decode(v, arrays, relocate) for v in node["tuple"])
     if "float" in node:
         return _NONFINITE[node["float"]]
     if "array" in node:
@@ -209,5 +284,6 @@ def _decode(node: Any, arrays: dict[str, np.ndarray]) -> Any:
     if "scalar" in node:
         return arrays[node["scalar"]][()]
     if "tensor" in node:
-        return Tensor(arrays[node["tensor"]], requires_grad=bool(node.get("requires_grad")))
+        return relocate(Tensor(arrays[node["tensor"]],
+                               requires_grad=bool(node.get("requires_grad"))))
     raise ValueError(f"unexpected node {node!r}")

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autodiff.modes import STATE
+from chainrule.device import CPU, device
 from chainrule.dtypes import as_array, is_float
 
 
@@ -19,7 +19,7 @@ class Tensor:
         requires_grad: whether ops on this tensor are recorded.
     """
 
-    __slots__ = ("__weakref__", "_data", "_in_graph", "_node", "_tangents", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_data", "_node", "_tangents", "grad", "requires_grad")
     __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operator
     __hash__ = object.__hash__
 
@@ -30,7 +30,6 @@ class Tensor:
         self.grad: Tensor | None = None
         self._node = None
         self._tangents: dict | None = None
-        self._in_graph = False
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -44,7 +43,6 @@ class Tensor:
         t.requires_grad = requires_grad
         t._node = node
         t._tangents = None
-        t._in_graph = False
         return t
 
     # ----- attributes -----
@@ -73,12 +71,40 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def size(self) -> int:
+    def size(self) -> _Size:
+        """NumPy's element count, also callable as PyTorch's ``size()`` / ``size(dim)``."""
+        return _Size(self._data.size, self._data.shape)
+
+    def numel(self) -> int:
+        """Number of elements."""
         return self._data.size
+
+    def dim(self) -> int:
+        """Number of dimensions."""
+        return self._data.ndim
+
+    @property
+    def device(self) -> device:
+        return CPU
 
     @property
     def is_leaf(self) -> bool:
         return self._node is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The node that produced this tensor (None for leaves), as PyTorch's ``grad_fn``."""
+        if self._node is None or not self.requires_grad:
+            return None
+        from chainrule.autodiff.graph_view import GradFn
+
+        return GradFn(self._node)
+
+    @property
+    def _version(self) -> int:
+        from chainrule.autodiff.inplace import version
+
+        return version(self._data)
 
     @property
     def T(self) -> Tensor:
@@ -165,25 +191,26 @@ class Tensor:
 
         backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
-    def zero_(self) -> Tensor:
-        """Set all values to zero in place."""
-        self._check_write("zero_")
-        self._data[...] = 0
-        return self
-
-    def _check_write(self, op: str) -> None:
-        if STATE.grad_enabled and (self.requires_grad or self._in_graph):
-            what = "requires grad" if self.requires_grad else "was saved by a recorded op"
-            raise RuntimeError(
-                f"{op}: in-place write to a tensor that {what} would give wrong gradients; "
-                "write under cr.no_grad() or make a new tensor"
-            )
-
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_write("__setitem__")
-        if isinstance(value, Tensor):
-            value = value._data
-        self._data[_raw_index(index)] = value
+        from chainrule.ops.methods_inplace import setitem_
+
+        setitem_(self, index, value)
+
+    # in-place operators mutate the tensor (every reference sees it), as in PyTorch
+    def __iadd__(self, o: Any) -> Tensor:
+        return self.add_(o)
+
+    def __isub__(self, o: Any) -> Tensor:
+        return self.sub_(o)
+
+    def __imul__(self, o: Any) -> Tensor:
+        return self.mul_(o)
+
+    def __itruediv__(self, o: Any) -> Tensor:
+        return self.div_(o)
+
+    def __ipow__(self, o: Any) -> Tensor:
+        return self.pow_(o)
 
     # ----- operators -----
     def __add__(self, o: Any) -> Tensor:
@@ -264,6 +291,42 @@ class Tensor:
 
     def __or__(self, o: Any) -> Tensor:
         return self._compare(o, np.logical_or)
+
+
+class _Size(int):
+    """An element count (NumPy's ``t.size``) that is also PyTorch's ``t.size()`` when called."""
+
+    def __new__(cls, n: int, shape: tuple[int, ...]) -> _Size:
+        obj = super().__new__(cls, n)
+        obj._shape = shape
+        return obj
+
+    def __call__(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return Size(self._shape)
+        n = len(self._shape)
+        if not -n <= dim < n:
+            raise IndexError(
+                f"size: dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                f"but got {dim})"
+            )
+        return self._shape[dim]
+
+
+class Size(tuple):
+    """A shape, as PyTorch's ``torch.Size`` (a tuple of ints)."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """Product of the sizes."""
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
 
 
 def _raw_index(index: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Every loss, each reduction, against PyTorch: values and gradients (input and target)."""
+"""Every loss, each reduction, against PyTorch: values and gradients (input and target);
+smooth_l1_loss also at its kinks, for beta = 0 (L1), and by gradcheck."""
 
 from __future__ import annotations
 
@@ -74,6 +75,11 @@ def _cases(dtype, reduction, rng):
         "huber": (nn.HuberLoss(r), tn.HuberLoss(reduction=r), [2 * x, t], (0, 1)),
         "huber_0.5": (nn.HuberLoss(r, delta=0.5), tn.HuberLoss(reduction=r, delta=0.5),
                       [2 * x, t], (0, 1)),
+        "smooth_l1": (nn.SmoothL1Loss(r), tn.SmoothL1Loss(reduction=r), [2 * x, t], (0, 1)),
+        "smooth_l1_0.5": (nn.SmoothL1Loss(r, beta=0.5), tn.SmoothL1Loss(reduction=r, beta=0.5),
+                          [2 * x, t], (0, 1)),
+        "smooth_l1_0": (nn.SmoothL1Loss(r, beta=0.0), tn.SmoothL1Loss(reduction=r, beta=0.0),
+                        [x, t], (0, 1)),
         "euclidean": (nn.EuclideanLoss(r), TorchEuclidean(r), [x, t], (0, 1)),
         "euclidean_3d": (nn.EuclideanLoss(r), TorchEuclidean(r),
                          [rng.standard_normal((3, 2, 4)), rng.standard_normal((3, 2, 4))], (0, 1)),
@@ -133,7 +139,8 @@ def _cases(dtype, reduction, rng):
 
 
 NAMES = [
-    "mse", "l1", "huber", "huber_0.5", "euclidean", "euclidean_3d", "ce", "ce_weight",
+    "mse", "l1", "huber", "huber_0.5", "smooth_l1", "smooth_l1_0.5", "smooth_l1_0", "euclidean",
+    "euclidean_3d", "ce", "ce_weight",
     "ce_ignore", "ce_ignore_7", "ce_smooth", "ce_smooth_weight_ignore", "ce_kdim", "ce_1d",
     "ce_probs", "ce_probs_smooth_weight", "ce_probs_kdim", "nll", "nll_weight_ignore",
     "nll_kdim", "bce", "bce_weight", "bce_logits", "bce_logits_weights", "multi_margin",
@@ -228,10 +235,59 @@ def test_loss_errors():
         nn.MultiMarginLoss(p=3)
 
 
-@pytest.mark.parametrize("fn", [F.mse_loss, F.l1_loss, F.huber_loss, F.euclidean_loss,
+@pytest.mark.parametrize("fn", [F.mse_loss, F.l1_loss, F.huber_loss, F.smooth_l1_loss,
+                                F.euclidean_loss,
                                 F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
 def test_pointwise_losses_keep_float32(fn, rng):
     x = cr.tensor(_sigmoid(rng.standard_normal((3, 4))).astype(np.float32), requires_grad=True)
     loss = fn(x, rng.random((3, 4)).astype(np.float32))
     loss.backward()
     assert loss.dtype == x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 2.0])
+def test_smooth_l1_at_the_kinks_matches_torch(beta):
+    """Differences exactly at 0 and at +-beta (the switch between the branches): value and
+    gradient as PyTorch's; beta = 0 is the L1 loss."""
+    torch = pytest.importorskip("torch")
+    d = np.array([0.0, beta, -beta, 0.5 * beta, 3.0, -2.5, 1e-3])
+    target = np.linspace(-1, 1, d.size)
+    x = cr.tensor(target + d, requires_grad=True)
+    tx = torch.tensor(target + d, requires_grad=True)
+    for reduction in REDUCTIONS:
+        x.grad = None
+        tx.grad = None
+        loss = F.smooth_l1_loss(x, target, reduction, beta)
+        tloss = torch.nn.functional.smooth_l1_loss(tx, _t(target), reduction=reduction, beta=beta)
+        np.testing.assert_allclose(loss.numpy(), tloss.detach().numpy(), rtol=1e-12, atol=1e-15)
+        loss.sum().backward()
+        tloss.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+    if beta == 0:
+        np.testing.assert_allclose(F.smooth_l1_loss(x, target, beta=0.0).numpy(),
+                                   F.l1_loss(x, target).numpy(), rtol=1e-15)
+
+
+def test_smooth_l1_is_huber_over_beta(rng):
+    x, t = 3 * rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    for beta in (0.3, 1.0, 2.5):
+        np.testing.assert_allclose(F.smooth_l1_loss(x, t, "none", beta).numpy(),
+                                   F.huber_loss(x, t, "none", beta).numpy() / beta, rtol=1e-12)
+
+
+def test_smooth_l1_gradcheck(rng):
+    x, t = 3 * rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    assert cr.gradcheck(lambda a, b: F.smooth_l1_loss(a, b, "sum", 0.7), [x, t])
+
+
+def test_smooth_l1_errors():
+    x = cr.zeros(4, 3)
+    with pytest.raises(ValueError, match="smooth_l1_loss: beta must be non-negative"):
+        F.smooth_l1_loss(x, np.zeros((4, 3), np.float32), beta=-1.0)
+    with pytest.raises(ValueError, match="SmoothL1Loss: beta must be non-negative"):
+        nn.SmoothL1Loss(beta=-0.5)
+    with pytest.raises(ValueError, match=r"smooth_l1_loss: target of shape \(4,\) does not "
+                                         r"match input of shape \(4, 3\)"):
+        F.smooth_l1_loss(x, np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="reduction"):
+        nn.SmoothL1Loss(reduction="avg")

@@ -17,6 +17,7 @@ FULL_OPTIONS = {
     "AdamW": {"amsgrad": True},
     "RMSprop": {"centered": True, "momentum": 0.9, "weight_decay": 0.1, "maximize": True},
     "Adagrad": {"lr_decay": 0.1, "weight_decay": 0.1, "maximize": True},
+    "Adadelta": {"weight_decay": 0.1, "maximize": True},
 }
 
 
@@ -211,3 +212,42 @@ def test_numpy_scalar_hyperparameters_compute_as_python_floats() -> None:
     plain = run(0.01, (0.8, 0.9))
     numpy = run(np.float64(0.01), (np.float64(0.8), np.float64(0.9)))
     np.testing.assert_array_equal(numpy, plain)
+
+
+# ----- PyTorch's keyword arguments -----
+TORCH_KWARGS = {
+    "SGD": {"lr": 0.1, "maximize": True, "foreach": False, "differentiable": False, "fused": None},
+    "Adam": {"foreach": None, "maximize": True, "capturable": False, "differentiable": False,
+             "fused": False, "decoupled_weight_decay": False},
+    "AdamW": {"maximize": False, "foreach": True, "capturable": True, "differentiable": False,
+              "fused": None},
+    "RMSprop": {"capturable": False, "foreach": None, "maximize": True, "differentiable": False},
+    "Adagrad": {"foreach": None, "maximize": True, "differentiable": False, "fused": False},
+    "Adadelta": {"foreach": False, "capturable": True, "maximize": True, "differentiable": False},
+    "LBFGS": {"max_eval": 7, "line_search_fn": "strong_wolfe"},
+}
+
+
+@pytest.mark.parametrize("cls", TORCH_KWARGS)
+def test_pytorchs_keyword_arguments_are_accepted_and_kept_as_pytorch_keeps_them(cls: str) -> None:
+    torch = pytest.importorskip("torch")
+    kwargs = TORCH_KWARGS[cls]
+    got = getattr(optim, cls)([_param([1.0, 2.0])], **kwargs).param_groups[0]
+    want = getattr(torch.optim, cls)([torch.zeros(2, requires_grad=True)], **kwargs)
+    want = want.param_groups[0]
+    assert {k: v for k, v in got.items() if k != "params"} == {
+        k: v for k, v in want.items() if k != "params"}
+
+
+@pytest.mark.parametrize("cls", [c for c in TORCH_KWARGS if c != "LBFGS"])
+def test_differentiable_steps_are_refused(cls: str) -> None:
+    kwargs = {"lr": 0.1} if cls == "SGD" else {}
+    with pytest.raises(NotImplementedError, match="differentiable"):
+        getattr(optim, cls)([_param([1.0])], differentiable=True, **kwargs)
+
+
+@pytest.mark.parametrize("cls", ["SGD", "Adam", "AdamW", "Adagrad"])
+def test_fused_and_foreach_together_raise_as_in_torch(cls: str) -> None:
+    kwargs = {"lr": 0.1} if cls == "SGD" else {}
+    with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together"):
+        getattr(optim, cls)([_param([1.0])], fused=True, foreach=True, **kwargs)

@@ -47,7 +47,7 @@ def test_state_is_the_momentum_buffer_in_the_parameters_layout() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"lr": -1.0}, "lr"), ({"lr": 0.1, "momentum": -0.5}, "momentum"),
+    [({"lr": -1.0}, "learning rate"), ({"lr": 0.1, "momentum": -0.5}, "momentum"),
      ({"lr": 0.1, "nesterov": True}, "Nesterov"),
      ({"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": True}, "Nesterov")],
 )

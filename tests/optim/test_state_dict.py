@@ -25,6 +25,7 @@ CONFIGS = {
     "AdamW": ({"lr": 0.05, "amsgrad": True}, ({}, {"weight_decay": 0.2})),
     "RMSprop": ({"lr": 0.01, "momentum": 0.5, "centered": True}, ({}, {"alpha": 0.9})),
     "Adagrad": ({"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1}, ({}, {})),
+    "Adadelta": ({"lr": 0.5, "weight_decay": 0.01}, ({}, {"rho": 0.8})),
 }
 STATE_KEYS = {
     "SGD": {"momentum_buffer"},
@@ -32,6 +33,7 @@ STATE_KEYS = {
     "AdamW": {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
     "RMSprop": {"step", "square_avg", "momentum_buffer", "grad_avg"},
     "Adagrad": {"step", "sum"},
+    "Adadelta": {"step", "square_avg", "acc_delta"},
 }
 
 

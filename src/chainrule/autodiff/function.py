@@ -125,7 +125,7 @@ def _apply1(cls: Any, x: Tensor) -> Tensor:
     t = _new(Tensor)
     t._data = out if type(out) is np.ndarray else np.asarray(out)
     t.grad = t._node = t._tangents = None
-    t.requires_grad = t._in_graph = False
+    t.requires_grad = False
     return t
 
 
@@ -152,16 +152,12 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
     t = _new(Tensor)
     t._data = out
     t.grad = t._tangents = None
-    t._in_graph = False
     if record and STATE.grad_enabled:
         ctx.op = cls
         ctx.args = inputs
         ctx.seq = _next_seq()
         ctx.out_ndim = out.ndim
         ctx.out_id = out_id
-        for a in inputs:
-            if isinstance(a, Tensor):
-                a._in_graph = True
         t.requires_grad = True
         t._node = ctx
     else:

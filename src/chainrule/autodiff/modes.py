@@ -9,7 +9,8 @@ from collections.abc import Iterator
 class _State:
     """Process-wide switches read on every op (one object, attribute access only)."""
 
-    __slots__ = ("anomaly", "fw_levels", "grad_enabled", "next_level", "reverse_depth")
+    __slots__ = ("anomaly", "fw_levels", "grad_enabled", "last_write", "next_level",
+                 "reverse_depth")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -17,36 +18,47 @@ class _State:
         self.fw_levels: list[int] = []  # forward-mode levels active now, innermost last
         self.reverse_depth = 0  # reverse transforms (grad, vjp) running now
         self.next_level = 1
+        self.last_write = -1  # sequence number of the last in-place write (autodiff/inplace.py)
 
 
 STATE = _State()
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Context in which no op is recorded for reverse mode."""
-    prev = STATE.grad_enabled
-    STATE.grad_enabled = False
-    try:
-        yield
-    finally:
-        STATE.grad_enabled = prev
+class _GradMode(contextlib.ContextDecorator):
+    """Set grad mode for a ``with`` block or a decorated function, restoring it after."""
+
+    enabled = False
+
+    def __enter__(self) -> None:
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.grad_enabled = self._prev
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
-    """Context in which ops are recorded again (inside no_grad)."""
-    prev = STATE.grad_enabled
-    STATE.grad_enabled = True
-    try:
-        yield
-    finally:
-        STATE.grad_enabled = prev
+class no_grad(_GradMode):
+    """Context (or decorator) in which no op is recorded for reverse mode."""
+
+    enabled = False
 
 
-def set_grad_enabled(mode: bool) -> contextlib.AbstractContextManager[None]:
-    """Context that turns recording on or off."""
-    return enable_grad() if mode else no_grad()
+class enable_grad(_GradMode):
+    """Context (or decorator) in which ops are recorded again (inside no_grad)."""
+
+    enabled = True
+
+
+class set_grad_enabled(_GradMode):
+    """Turn recording on or off: at once when called, and back when used as a context."""
+
+    def __init__(self, mode: bool) -> None:
+        self.enabled = bool(mode)
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = self.enabled
+
+    def __enter__(self) -> None:
+        pass
 
 
 def is_grad_enabled() -> bool:

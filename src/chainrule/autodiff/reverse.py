@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import TensorContext, _name, check_finite, saved_tensors
+from chainrule.autodiff.inplace import HISTORY, check_saved, node_at
 from chainrule.autodiff.modes import STATE, enable_grad, no_grad
 from chainrule.tensor import Tensor
 
@@ -84,6 +85,8 @@ def run(
         heap.append((-node.seq, node))
     mode = enable_grad() if create_graph else no_grad()
     anomaly = STATE.anomaly
+    last_write = STATE.last_write
+    rebound = bool(HISTORY)
     pop, push = heapq.heappop, heapq.heappush
     with mode:
         while heap:
@@ -95,6 +98,8 @@ def run(
             args = node.args
             if args is None:
                 raise RuntimeError(_FREED.format(op=_name(node.op)))
+            if last_write > node.seq:
+                check_saved(node, _name(node.op))
             if tensor_mode:
                 nb = g._data.ndim - node.out_ndim
                 ctx: Any = TensorContext(node, saved_tensors(node, args, _out_of(node)), nb)
@@ -108,11 +113,18 @@ def run(
             if type(gins) is not tuple:  # a single input's rule may return a bare cotangent
                 gins = (gins,)
             for a, gi in zip(args, gins):
-                if gi is None or not isinstance(a, Tensor) or not a.requires_grad:
+                if gi is None or not isinstance(a, Tensor):
                     continue
+                if rebound:  # an in-place op rebound a's node after this node was recorded
+                    p, req = node_at(a, node.seq)
+                    if not req:
+                        continue
+                elif not a.requires_grad:
+                    continue
+                else:
+                    p = a._node
                 if anomaly:
                     check_finite(gi, f"{_name(node.op)} (backward)", node)
-                p = a._node
                 if p is None:
                     prev = leaves.get(a)
                     leaves[a] = gi if prev is None else prev + gi

@@ -14,9 +14,10 @@ from chainrule.nn.activation import (
     Softplus,
     Tanh,
 )
+from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.containers import Identity, ModuleDict, ModuleList, Residual, Sequential
-from chainrule.nn.conv import Conv1d, Conv2d
-from chainrule.nn.dropout import Dropout
+from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from chainrule.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from chainrule.nn.linear import Embedding, Flatten, Linear
 from chainrule.nn.loss import (
     BCELoss,
@@ -28,6 +29,7 @@ from chainrule.nn.loss import (
     MSELoss,
     MultiMarginLoss,
     NLLLoss,
+    SmoothL1Loss,
 )
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.pooling import (
@@ -41,14 +43,25 @@ from chainrule.nn.pooling import (
 from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.reservoir import EchoState
 from chainrule.nn.residual import BasicBlock
+from chainrule.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "ELU", "GELU", "GRU", "LSTM", "RNN", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d",
     "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BasicBlock", "BatchNorm1d", "BatchNorm2d",
-    "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "EchoState", "Embedding", "EuclideanLoss",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout",
+    "Dropout1d", "Dropout2d", "Dropout3d", "EchoState", "Embedding", "EuclideanLoss",
     "Flatten", "GRUCell", "HuberLoss", "Identity", "L1Loss", "LSTMCell", "LayerNorm", "LeakyReLU",
     "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict",
-    "ModuleList", "MultiMarginLoss", "NLLLoss", "NoisyReLU", "Parameter", "RNNCell", "ReLU",
-    "Residual", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init",
-    "utils",
+    "ModuleList", "MultiMarginLoss", "MultiheadAttention",
+    "NLLLoss", "NoisyReLU", "Parameter", "RNNCell", "ReLU",
+    "Residual", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
+    "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "functional", "init", "utils",
 ]

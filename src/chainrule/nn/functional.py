@@ -14,7 +14,10 @@ import numpy as np
 from chainrule import creation, ops
 from chainrule.autodiff.modes import no_grad
 from chainrule.dtypes import as_array, get_default_dtype
+from chainrule.nn.attention import scaled_dot_product_attention
+from chainrule.nn.dropout import dropout, dropout1d, dropout2d, dropout3d
 from chainrule.ops.conv import conv1d, conv2d
+from chainrule.ops.conv_transpose import conv_transpose1d, conv_transpose2d
 from chainrule.ops.nn import (
     cross_entropy_q,
     elu,
@@ -38,10 +41,12 @@ from chainrule.tensor import Tensor
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
-    "cross_entropy", "dropout", "elu", "embedding", "erf", "euclidean_loss", "gelu",
+    "conv_transpose1d", "conv_transpose2d", "cross_entropy", "dropout", "dropout1d",
+    "dropout2d", "dropout3d", "elu", "embedding", "erf", "euclidean_loss", "gelu",
     "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool1d",
     "max_pool2d", "mse_loss", "multi_margin_loss", "nll_loss", "noisy_relu", "normalize",
-    "relu", "sigmoid", "softmax", "softplus", "tanh",
+    "relu", "scaled_dot_product_attention", "sigmoid", "smooth_l1_loss", "softmax", "softplus",
+    "tanh",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -101,21 +106,6 @@ def noisy_relu(x: Any, sigma: float = 1.0, training: bool = True,
         return ops.relu(x)
     dtype = x.dtype if x.dtype.kind == "f" else get_default_dtype()
     return ops.relu(x + (_rng(rng).standard_normal(x.shape) * sigma).astype(dtype))
-
-
-def dropout(x: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
-            rng: np.random.Generator | None = None) -> Tensor:
-    """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
-    x = _t(x)
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return x * np.zeros(x.shape, x.dtype)
-    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    keep = _rng(rng).random(x.shape, dtype=dtype.type) >= p
-    return x * (keep * dtype.type(1.0 / (1.0 - p)))
 
 
 # ----- layers -----
@@ -275,6 +265,19 @@ def huber_loss(x: Any, target: Any, reduction: str = "mean", delta: float = 1.0)
     ad = ops.abs(d)
     loss = ops.where(ad._data < delta, 0.5 * (d * d), delta * (ad - 0.5 * delta))
     return _reduce(loss, reduction, "huber_loss")
+
+
+def smooth_l1_loss(x: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta; d = x - target (beta=0: L1)."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    x, target = _pair("smooth_l1_loss", x, target)
+    d = x - target
+    ad = ops.abs(d)
+    if beta == 0:
+        return _reduce(ad, reduction, "smooth_l1_loss")
+    loss = ops.where(ad._data < beta, (0.5 / beta) * (d * d), ad - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
 
 
 def euclidean_loss(x: Any, target: Any, reduction: str = "mean") -> Tensor:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.device import as_device
 from chainrule.dtypes import get_default_dtype
 from chainrule.nn import functional as F
 from chainrule.nn import init
@@ -29,8 +30,9 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
+        as_device(device, "Linear")
         self.in_features = in_features
         self.out_features = out_features
         dt = _dtype(dtype)
@@ -77,8 +79,10 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  max_norm: float | None = None, norm_type: float = 2.0,
                  scale_grad_by_freq: bool = False, sparse: bool = False,
-                 _weight: Any = None, dtype: Any = None) -> None:
+                 _weight: Any = None, _freeze: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
+        as_device(device, "Embedding")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         if padding_idx is not None:

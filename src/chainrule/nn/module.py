@@ -212,6 +212,41 @@ class Module:
                             t.grad = Tensor._make(t.grad._data.astype(dtype), False, None)
         return self
 
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``: in place, self."""
+        from chainrule.ops.methods_convert import as_dtype, parse_to
+
+        dtype, _ = parse_to("Module.to", args, kwargs)
+        if dtype is not None:
+            dtype = as_dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to: only floating dtypes are allowed, got {dtype}")
+            self.astype(dtype)
+        return self
+
+    def cpu(self) -> Module:
+        """self (parameters live on the CPU)."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Move to a CUDA device: not available in chainrule yet."""
+        from chainrule.device import as_device
+
+        as_device("cuda" if device is None else device, "Module.cuda")
+        return self
+
+    def share_memory(self) -> Module:
+        """self: parameters are already shared with forked worker processes."""
+        return self
+
+    def half(self) -> Module:
+        """Cast floating parameters and buffers to float16."""
+        return self.astype(np.float16)
+
+    def type(self, dst_type: Any) -> Module:
+        """Cast floating parameters and buffers to dst_type."""
+        return self.astype(dst_type)
+
     def double(self) -> Module:
         """Cast floating parameters and buffers to float64."""
         return self.astype(np.float64)

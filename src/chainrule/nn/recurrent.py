@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.device import as_device
 from chainrule.dtypes import get_default_dtype
 from chainrule.nn import functional as F
 from chainrule.nn import init
@@ -44,9 +45,10 @@ class RNNBase(Module):
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, dtype: Any = None) -> None:
+                 bidirectional: bool = False, dtype: Any = None, device: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
+        as_device(device, name)
         if not isinstance(hidden_size, int) or hidden_size <= 0:
             raise ValueError(f"{name}: hidden_size must be a positive integer, got {hidden_size}")
         if not isinstance(num_layers, int) or num_layers <= 0:
@@ -192,11 +194,12 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype: Any = None) -> None:
+                 dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: unknown nonlinearity {nonlinearity!r} (tanh or relu)")
         super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers,
-                         bias, batch_first, dropout, bidirectional, dtype)
+                         bias, batch_first, dropout, bidirectional, dtype, device)
         self.nonlinearity = nonlinearity
 
 
@@ -208,9 +211,11 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: Any = None) -> None:
+                 proj_size: int = 0, device: Any = None, dtype: Any = None) -> None:
+        if proj_size:
+            raise NotImplementedError("LSTM: proj_size > 0 is not supported yet")
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype)
+                         dropout, bidirectional, dtype, device)
 
 
 class GRU(RNNBase):
@@ -221,9 +226,9 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype)
+                         dropout, bidirectional, dtype, device)
 
 
 # ----- cells: one time step, run as the fused op over a sequence of length 1 -----
@@ -299,7 +304,8 @@ class RNNCell(RNNCellBase):
     """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act tanh or relu; forward(input, hx=None)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", dtype: Any = None) -> None:
+                 nonlinearity: str = "tanh", device: Any = None, dtype: Any = None) -> None:
+        as_device(device, "RNNCell")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r} (tanh or relu)")
         super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, bias, dtype)
@@ -314,7 +320,8 @@ class LSTMCell(RNNCellBase):
     """(h', c') from one LSTM step; forward(input, (h, c)=None)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None) -> None:
+        as_device(device, "LSTMCell")
         super().__init__("LSTM", input_size, hidden_size, bias, dtype)
 
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
@@ -328,7 +335,8 @@ class GRUCell(RNNCellBase):
     """h' = (1 - z) n + z h from one GRU step; forward(input, hx=None)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None) -> None:
+        as_device(device, "GRUCell")
         super().__init__("GRU", input_size, hidden_size, bias, dtype)
 
     def forward(self, input: Any, hx: Any = None) -> Tensor:

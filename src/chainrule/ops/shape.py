@@ -43,6 +43,25 @@ class Reshape(Function):
         return R.reshape(dx, dx.shape[: ctx.batch] + ctx.out_shape)
 
 
+class Clone(Function):
+    """A copy in new (C-contiguous) memory.  Reverse: g.  Forward: dx."""
+
+    name = "clone"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray) -> NDArray:
+        return np.array(x, order="C", copy=True)
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return g
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return dx
+
+
 class Transpose(Function):
     """Permute axes.  Reverse: the inverse permutation.  Forward: the same permutation."""
 
@@ -187,6 +206,11 @@ def _shape_arg(shape: tuple) -> tuple[int, ...]:
 def reshape(x: Any, *shape: Any) -> Tensor:
     """A tensor with the same data and a new shape (one -1 allowed)."""
     return Reshape.apply(_t(x), _shape_arg(shape))
+
+
+def clone(x: Any) -> Tensor:
+    """A copy of x in its own memory (differentiable)."""
+    return Clone.apply(_t(x))
 
 
 def transpose(x: Any, axes: Any = None) -> Tensor:

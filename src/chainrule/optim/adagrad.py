@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Hyperparams, Optimizer, ParamsT, check_hyperparam
+from chainrule.optim.optimizer import (
+    Hyperparams,
+    Optimizer,
+    ParamsT,
+    check_hyperparam,
+    implementation_flags,
+)
 
 
 class Adagrad(Optimizer):
@@ -18,7 +24,8 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False) -> None:
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
         check_hyperparam("lr", lr, lr >= 0.0)
         check_hyperparam("lr_decay", lr_decay, lr_decay >= 0.0)
         check_hyperparam("weight_decay", weight_decay, weight_decay >= 0.0)
@@ -28,7 +35,10 @@ class Adagrad(Optimizer):
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "eps": eps,
                                   "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value,
-                                  "maximize": maximize})
+                                  "maximize": maximize,
+                                  **implementation_flags("Adagrad", foreach=foreach,
+                                                         differentiable=differentiable,
+                                                         fused=fused)})
 
     def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any], h: Hyperparams) -> None:
         if not state:  # PyTorch fills this at construction; here at the first step

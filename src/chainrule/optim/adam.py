@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Hyperparams, Optimizer, ParamsT, check_hyperparam
+from chainrule.optim.optimizer import (
+    Hyperparams,
+    Optimizer,
+    ParamsT,
+    check_hyperparam,
+    implementation_flags,
+)
 
 
 class Adam(Optimizer):
@@ -18,7 +24,9 @@ class Adam(Optimizer):
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:
         check_hyperparam("lr", lr, lr >= 0.0)
         check_hyperparam("epsilon", eps, eps >= 0.0)
         check_hyperparam("beta parameter at index 0", betas[0], 0.0 <= betas[0] < 1.0)
@@ -27,7 +35,11 @@ class Adam(Optimizer):
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
                                   "weight_decay": weight_decay, "amsgrad": amsgrad,
                                   "maximize": maximize,
-                                  "decoupled_weight_decay": decoupled_weight_decay})
+                                  "decoupled_weight_decay": decoupled_weight_decay,
+                                  **implementation_flags(type(self).__name__, foreach=foreach,
+                                                         capturable=capturable,
+                                                         differentiable=differentiable,
+                                                         fused=fused)})
 
     def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any], h: Hyperparams) -> None:
         beta1, beta2 = h.betas

@@ -26,9 +26,26 @@ ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 
 def check_hyperparam(name: str, value: Any, valid: bool) -> None:
-    """Raise ValueError naming the hyperparameter when valid is False (as PyTorch's checks)."""
+    """Raise ValueError naming the hyperparameter when valid is False, in PyTorch's words."""
     if not valid:
-        raise ValueError(f"Invalid {name} value: {value}")
+        label = ("learning rate" if name == "lr" else name if name.startswith("beta parameter")
+                 else f"{name} value")
+        raise ValueError(f"Invalid {label}: {value}")
+
+
+def implementation_flags(name: str, **flags: Any) -> dict[str, Any]:
+    """PyTorch's implementation switches (foreach, fused, capturable, differentiable), as given.
+
+    They are kept in the groups, as PyTorch keeps them, so state dicts load both ways; they change
+    nothing here (NumPy has one implementation and one device), except differentiable=True, which
+    asks for a step recorded by autograd and is refused rather than silently not done.
+    """
+    if flags.get("differentiable"):
+        raise NotImplementedError(f"{name}: differentiable=True (autograd through the step) is "
+                                  "not supported")
+    if flags.get("fused") and flags.get("foreach"):
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    return flags
 
 
 class Hyperparams:
@@ -127,9 +144,7 @@ class Optimizer:
                                      f"for a parameter of shape {data.shape}")
                 if g.dtype != data.dtype:
                     g = g.astype(data.dtype)
-                if not data.flags.writeable:  # e.g. loaded from a read-only buffer
-                    p._data = data = data.copy()
-                self.update(data, g, self.state[p], h)
+                self.update(writeable_data(p), g, self.state[p], h)
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -209,8 +224,7 @@ class Optimizer:
             for p in group["params"]:
                 s = self.state.get(p)
                 if s:
-                    state[index[id(p)]] = {k: v.copy(order="K") if isinstance(v, np.ndarray) else v
-                                           for k, v in s.items()}
+                    state[index[id(p)]] = {k: _snapshot(v) for k, v in s.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -235,7 +249,7 @@ class Optimizer:
         for key, values in state_dict["state"].items():
             p = by_index.get(int(key))
             if p is not None:
-                state[p] = {k: _state_value(k, v, p._data, name) for k, v in values.items()}
+                state[p] = {k: self._load_state_value(k, v, p._data) for k, v in values.items()}
         groups = []
         for saved, group in zip(saved_groups, self.param_groups):
             new = {k: _plain(v, group.get(k)) for k, v in saved.items() if k != "params"}
@@ -244,6 +258,18 @@ class Optimizer:
         self.state = state
         self.param_groups = groups
 
+    def _load_state_value(self, key: str, value: Any, p: np.ndarray) -> Any:
+        """One loaded state entry of parameter p (rules with non-elementwise state override it)."""
+        return _state_value(key, value, p, type(self).__name__)
+
+
+def writeable_data(p: Tensor) -> np.ndarray:
+    """p's ndarray, replaced first by a writeable copy if it is read-only (e.g. loaded from a
+    read-only buffer), for the rules to update in place."""
+    if not p._data.flags.writeable:
+        p._data = p._data.copy()
+    return p._data
+
 
 def _ordered(params: Iterable[Any], where: str) -> list[Any]:
     """params as a list; a set is refused, as its order changes between runs."""
@@ -251,6 +277,15 @@ def _ordered(params: Iterable[Any], where: str) -> list[Any]:
         raise TypeError(f"{where}: params must be an ordered collection, not a set (the order "
                         "of a set changes between runs)")
     return list(params)
+
+
+def _snapshot(v: Any) -> Any:
+    """A state value with its arrays copied (also inside lists), so later steps do not change it."""
+    if isinstance(v, np.ndarray):
+        return v.copy(order="K")
+    if isinstance(v, list):
+        return [_snapshot(x) for x in v]
+    return v
 
 
 def _to_numpy(v: Any) -> Any:

@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Hyperparams, Optimizer, ParamsT, check_hyperparam
+from chainrule.optim.optimizer import (
+    Hyperparams,
+    Optimizer,
+    ParamsT,
+    check_hyperparam,
+    implementation_flags,
+)
 
 
 class RMSprop(Optimizer):
@@ -16,8 +22,9 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False) -> None:
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False) -> None:
         check_hyperparam("lr", lr, lr >= 0.0)
         check_hyperparam("epsilon", eps, eps >= 0.0)
         check_hyperparam("momentum", momentum, momentum >= 0.0)
@@ -25,7 +32,10 @@ class RMSprop(Optimizer):
         check_hyperparam("alpha", alpha, alpha >= 0.0)
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps,
                                   "weight_decay": weight_decay, "momentum": momentum,
-                                  "centered": centered, "maximize": maximize})
+                                  "centered": centered, "maximize": maximize,
+                                  **implementation_flags("RMSprop", capturable=capturable,
+                                                         foreach=foreach,
+                                                         differentiable=differentiable)})
 
     def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any], h: Hyperparams) -> None:
         alpha = h.alpha

@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Hyperparams, Optimizer, ParamsT, check_hyperparam
+from chainrule.optim.optimizer import (
+    Hyperparams,
+    Optimizer,
+    ParamsT,
+    check_hyperparam,
+    implementation_flags,
+)
 
 
 class SGD(Optimizer):
@@ -17,7 +23,8 @@ class SGD(Optimizer):
 
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
-                 maximize: bool = False) -> None:
+                 maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
         check_hyperparam("lr", lr, lr >= 0.0)
         check_hyperparam("momentum", momentum, momentum >= 0.0)
         check_hyperparam("weight_decay", weight_decay, weight_decay >= 0.0)
@@ -25,7 +32,10 @@ class SGD(Optimizer):
             raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "weight_decay": weight_decay, "nesterov": nesterov,
-                                  "maximize": maximize})
+                                  "maximize": maximize,
+                                  **implementation_flags("SGD", foreach=foreach,
+                                                         differentiable=differentiable,
+                                                         fused=fused)})
 
     def update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any], h: Hyperparams) -> None:
         g = self.grad_for_rule(p, g, h, h.weight_decay)
