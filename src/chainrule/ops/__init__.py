@@ -128,14 +128,14 @@ __all__ = [
 # Functions that are also Tensor methods with the same meaning in both dialects.
 _METHODS = (
     "abs", "clip", "cos", "exp", "flatten", "log", "log1p", "log_softmax", "relu", "sigmoid",
-    "sin", "softmax", "softplus", "sqrt", "squeeze", "tan", "tanh", "unsqueeze", "matmul", "dot",
+    "sin", "softmax", "softplus", "sqrt", "tan", "tanh", "unsqueeze", "matmul", "dot",
     "outer", "broadcast_to", "expand_dims", "swapaxes", "sign",
 )
 
 # PyTorch-dialect methods (ops/methods*.py): argument handling over the same ops.
 _TORCH_METHODS = {
     "methods": (
-        "view", "reshape", "view_as", "contiguous", "clone", "transpose", "t", "permute",
+        "view", "reshape", "squeeze", "view_as", "contiguous", "clone", "transpose", "t", "permute",
         "expand", "expand_as", "repeat", "split", "chunk", "unbind", "select", "narrow",
         "unflatten", "flip", "gather", "scatter", "scatter_add", "index_select", "masked_fill",
         "masked_select", "where", "max", "min", "amax", "amin", "sum", "mean", "prod", "var",

@@ -175,6 +175,18 @@ def narrow(self: Tensor, dim: int, start: int, length: int) -> Tensor:
     return I.getitem(self, (slice(None),) * (dim % self.ndim) + (slice(start, start + length),))
 
 
+def squeeze(self: Tensor, dim: Any = None, *, axis: Any = None) -> Tensor:
+    """Drop length-1 axes (those among dim); PyTorch leaves a dim that is not length 1 alone."""
+    if axis is not None:
+        return S.squeeze(self, axis)
+    if dim is None:
+        return S.squeeze(self)
+    dims = tuple(dim) if isinstance(dim, tuple | list) else (dim,)
+    n = builtins.max(self.ndim, 1)
+    keep = tuple(d % n for d in dims if self.ndim and self.shape[d] == 1)
+    return S.squeeze(self, keep) if keep else self
+
+
 def unflatten(self: Tensor, dim: int, sizes: Any) -> Tensor:
     """Split axis dim into sizes."""
     d = dim % self.ndim

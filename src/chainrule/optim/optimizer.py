@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autodiff.inplace import mark_written
 from chainrule.autodiff.modes import enable_grad
 from chainrule.tensor import Tensor
 
@@ -145,6 +146,7 @@ class Optimizer:
                 if g.dtype != data.dtype:
                     g = g.astype(data.dtype)
                 self.update(writeable_data(p), g, self.state[p], h)
+                mark_written(p._data)  # a graph still holding the old value must not reuse it
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
