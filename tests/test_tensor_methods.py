@@ -242,3 +242,31 @@ def test_factories_take_device_requires_grad_and_generator():
     assert cr.randint(5, (4,)).shape == (4,)
     assert cr.ones(3, dtype=np.float64, requires_grad=True).requires_grad
     assert cr.arange(0, 1, 0.25, device="cpu").dtype == np.float32
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_share_memory_is_seen_by_forked_processes():
+    import multiprocessing as mp
+
+    import chainrule.nn as nn
+
+    model = nn.Linear(2, 2).share_memory()
+    assert model.weight.is_shared()
+
+    def train(m):
+        with cr.no_grad():
+            m.weight.fill_(3.0)
+
+    p = mp.get_context("fork").Process(target=train, args=(model,))
+    p.start()
+    p.join()
+    assert p.exitcode == 0
+    np.testing.assert_array_equal(model.weight.numpy(), np.full((2, 2), 3.0))
+
+
+def test_format_and_flags():
+    assert f"{cr.tensor(2.5):.2f}" == "2.50"
+    assert f"{cr.tensor([1.5]):+.1f}" == "+1.5"
+    t = cr.ones(2)
+    assert not t.is_cuda
+    assert not t.is_sparse

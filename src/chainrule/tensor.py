@@ -129,6 +129,17 @@ class Tensor:
             return self._data.astype(dtype)
         return self._data
 
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0 or (spec and self._data.size == 1):
+            return format(self._data.item(), spec)
+        return format(str(self), spec)
+
+    is_cuda = False
+    is_sparse = False
+    is_quantized = False
+    is_meta = False
+    is_mps = False
+
     def __bool__(self) -> bool:
         return bool(self._data)
 

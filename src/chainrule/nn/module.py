@@ -236,7 +236,9 @@ class Module:
         return self
 
     def share_memory(self) -> Module:
-        """self: parameters are already shared with forked worker processes."""
+        """Move parameters and buffers into memory shared with processes forked later."""
+        for t in [*self.parameters(), *self.buffers()]:
+            t.share_memory_()
         return self
 
     def half(self) -> Module:

@@ -97,8 +97,8 @@ def are_deterministic_algorithms_enabled() -> bool:
     return _deterministic
 
 
-_SUBMODULES = ("accelerator", "autograd", "backends", "cuda", "nn", "optim", "random",
-               "return_types", "utils")
+_SUBMODULES = ("accelerator", "autograd", "backends", "cuda", "mps", "multiprocessing", "nn",
+               "onnx", "optim", "random", "return_types", "utils", "xpu")
 
 __getattr__ = namespace_getattr(
     __name__, lazy={name: f"chainrule.torch.{name}" for name in _SUBMODULES})

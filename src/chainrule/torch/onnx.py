@@ -1,0 +1,9 @@
+"""torch.onnx: importable, so scripts that import it run; export is not available yet."""
+
+from __future__ import annotations
+
+from chainrule.torch._missing import namespace_getattr
+
+__all__: list[str] = []
+
+__getattr__ = namespace_getattr(__name__, sources=("chainrule.onnx",))
