@@ -120,7 +120,9 @@ class Tensor:
         extra = ""
         if self._data.dtype != np.float32:
             extra += f", dtype={self._data.dtype}"
-        if self.requires_grad:
+        if self.requires_grad and self._node is not None:
+            extra += f", grad_fn=<{self.grad_fn.name()}>"
+        elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 

@@ -17,6 +17,18 @@ from chainrule.nn.activation import (
 from chainrule.nn.attention import MultiheadAttention
 from chainrule.nn.containers import Identity, ModuleDict, ModuleList, Residual, Sequential
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from chainrule.nn.distance import (
+    CosineEmbeddingLoss,
+    CosineSimilarity,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    KLDivLoss,
+    MarginRankingLoss,
+    PairwiseDistance,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+)
 from chainrule.nn.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from chainrule.nn.linear import Embedding, Flatten, Linear
 from chainrule.nn.loss import (
@@ -32,6 +44,23 @@ from chainrule.nn.loss import (
     SmoothL1Loss,
 )
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.pointwise import (
+    CELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
+    Mish,
+    PReLU,
+    ReLU6,
+    SiLU,
+    Softmin,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -43,6 +72,26 @@ from chainrule.nn.pooling import (
 from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.reservoir import EchoState
 from chainrule.nn.residual import BasicBlock
+from chainrule.nn.resize import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    Fold,
+    PixelShuffle,
+    PixelUnshuffle,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    Unflatten,
+    Unfold,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
 from chainrule.nn.transformer import (
     Transformer,
     TransformerDecoder,
@@ -64,4 +113,19 @@ __all__ = [
     "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
     "TransformerEncoderLayer",
     "functional", "init", "utils",
+]
+__all__ += [  # nn/pointwise.py
+    "CELU", "GLU", "SELU", "Hardsigmoid", "Hardswish", "Hardtanh", "LogSigmoid", "Mish", "PReLU",
+    "ReLU6", "SiLU", "Softmin", "Softsign", "Tanhshrink", "Threshold",
+]
+__all__ += [  # nn/distance.py
+    "CosineEmbeddingLoss", "CosineSimilarity", "GaussianNLLLoss", "HingeEmbeddingLoss", "KLDivLoss",
+    "MarginRankingLoss", "PairwiseDistance", "PoissonNLLLoss", "SoftMarginLoss",
+    "TripletMarginLoss",
+]
+__all__ += [  # nn/resize.py
+    "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "Fold", "PixelShuffle",
+    "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
+    "Unflatten", "Unfold", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d",
+    "ZeroPad2d",
 ]

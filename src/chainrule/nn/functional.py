@@ -15,7 +15,46 @@ from chainrule import creation, ops
 from chainrule.autodiff.modes import no_grad
 from chainrule.dtypes import as_array, get_default_dtype
 from chainrule.nn.attention import scaled_dot_product_attention
+from chainrule.nn.distance import (
+    cosine_embedding_loss,
+    cosine_similarity,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    kl_div,
+    margin_ranking_loss,
+    one_hot,
+    pairwise_distance,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
 from chainrule.nn.dropout import dropout, dropout1d, dropout2d, dropout3d
+from chainrule.nn.pointwise import (
+    celu,
+    glu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    silu,
+    softmin,
+    softsign,
+    tanhshrink,
+    threshold,
+)
+from chainrule.nn.resize import (
+    fold,
+    interpolate,
+    pad,
+    pixel_shuffle,
+    pixel_unshuffle,
+    unfold,
+    upsample,
+)
 from chainrule.ops.conv import conv1d, conv2d
 from chainrule.ops.conv_transpose import conv_transpose1d, conv_transpose2d
 from chainrule.ops.nn import (
@@ -47,6 +86,18 @@ __all__ = [
     "max_pool2d", "mse_loss", "multi_margin_loss", "nll_loss", "noisy_relu", "normalize",
     "relu", "scaled_dot_product_attention", "sigmoid", "smooth_l1_loss", "softmax", "softplus",
     "tanh",
+]
+__all__ += [  # nn/pointwise.py
+    "celu", "glu", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish", "prelu", "relu6",
+    "selu", "silu", "softmin", "softsign", "tanhshrink", "threshold",
+]
+__all__ += [  # nn/distance.py
+    "cosine_embedding_loss", "cosine_similarity", "gaussian_nll_loss", "hinge_embedding_loss",
+    "kl_div", "margin_ranking_loss", "one_hot", "pairwise_distance", "poisson_nll_loss",
+    "soft_margin_loss", "triplet_margin_loss",
+]
+__all__ += [  # nn/resize.py
+    "fold", "interpolate", "pad", "pixel_shuffle", "pixel_unshuffle", "unfold", "upsample",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
