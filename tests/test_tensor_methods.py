@@ -270,3 +270,40 @@ def test_format_and_flags():
     t = cr.ones(2)
     assert not t.is_cuda
     assert not t.is_sparse
+
+
+def _fill_three(m):
+    with cr.no_grad():
+        m.weight.fill_(3.0)
+
+
+def test_share_memory_reaches_spawned_processes():
+    import multiprocessing as mp
+    import pickle
+
+    import chainrule.nn as nn
+
+    model = nn.Linear(2, 2).share_memory()
+    p = mp.get_context("spawn").Process(target=_fill_three, args=(model,))
+    p.start()
+    p.join()
+    assert p.exitcode == 0
+    np.testing.assert_array_equal(model.weight.numpy(), np.full((2, 2), 3.0))
+    t = pickle.loads(pickle.dumps(cr.tensor([1.0, 2.0], requires_grad=True)))
+    assert t.requires_grad
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        pickle.dumps(t * 2)
+
+
+def test_deepcopy_copies_values_and_keeps_the_class():
+    import copy
+
+    import chainrule.nn as nn
+
+    layer = nn.Linear(2, 2).share_memory()
+    clone = copy.deepcopy(layer)
+    assert type(clone.weight) is type(layer.weight)
+    assert not clone.weight.is_shared()
+    with cr.no_grad():
+        clone.weight.fill_(0.0)
+    assert layer.weight.numpy().any()

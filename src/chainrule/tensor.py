@@ -142,6 +142,23 @@ class Tensor:
     is_meta = False
     is_mps = False
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        from chainrule.shared import reduce_tensor  # to another process, never to a file
+
+        return reduce_tensor(self)
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        if self._node is not None:
+            raise RuntimeError("deepcopy: only tensors created by the user (graph leaves) "
+                               "support the deepcopy protocol; use t.detach().clone()")
+        t = object.__new__(type(self))
+        t._data = self._data.copy()
+        t.requires_grad = self.requires_grad
+        t._node = t._tangents = None
+        t.grad = None if self.grad is None else self.grad.__deepcopy__(memo)
+        memo[id(self)] = t
+        return t
+
     def __bool__(self) -> bool:
         return bool(self._data)
 

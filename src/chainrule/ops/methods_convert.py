@@ -291,26 +291,18 @@ def mv(self: Tensor, vec: Any) -> Tensor:
 
 # ----- memory -----
 def share_memory_(self: Tensor) -> Tensor:
-    """Move the values into memory shared with processes forked later (hogwild training)."""
-    if not is_shared(self):
-        import mmap
+    """Move the values into shared memory, seen by processes started later (hogwild)."""
+    from chainrule.shared import share
 
-        data = self._data
-        buf = mmap.mmap(-1, max(data.nbytes, 1))
-        shared = np.frombuffer(buf, dtype=data.dtype, count=data.size).reshape(data.shape)
-        shared[...] = data
-        self._data = shared
+    self._data = share(self._data)
     return self
 
 
 def is_shared(self: Tensor) -> Any:
     """Whether the values live in shared memory (share_memory_)."""
-    import mmap
+    from chainrule.shared import is_shared as _is_shared
 
-    from chainrule.autodiff.inplace import storage
-
-    base = storage(self._data).base
-    return isinstance(getattr(base, "obj", base), mmap.mmap)
+    return _is_shared(self._data)
 
 
 def element_size(self: Tensor) -> Any:
