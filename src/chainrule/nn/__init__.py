@@ -44,6 +44,7 @@ from chainrule.nn.loss import (
     SmoothL1Loss,
 )
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.patches import Fold, Unfold
 from chainrule.nn.pointwise import (
     CELU,
     GLU,
@@ -77,7 +78,6 @@ from chainrule.nn.resize import (
     CircularPad2d,
     ConstantPad1d,
     ConstantPad2d,
-    Fold,
     PixelShuffle,
     PixelUnshuffle,
     ReflectionPad1d,
@@ -85,7 +85,6 @@ from chainrule.nn.resize import (
     ReplicationPad1d,
     ReplicationPad2d,
     Unflatten,
-    Unfold,
     Upsample,
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
@@ -123,7 +122,7 @@ __all__ += [  # nn/distance.py
     "MarginRankingLoss", "PairwiseDistance", "PoissonNLLLoss", "SoftMarginLoss",
     "TripletMarginLoss",
 ]
-__all__ += [  # nn/resize.py
+__all__ += [  # nn/resize.py, nn/patches.py
     "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "Fold", "PixelShuffle",
     "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
     "Unflatten", "Unfold", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d",

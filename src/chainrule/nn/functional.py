@@ -29,6 +29,7 @@ from chainrule.nn.distance import (
     triplet_margin_loss,
 )
 from chainrule.nn.dropout import dropout, dropout1d, dropout2d, dropout3d
+from chainrule.nn.patches import fold, unfold
 from chainrule.nn.pointwise import (
     celu,
     glu,
@@ -46,15 +47,7 @@ from chainrule.nn.pointwise import (
     tanhshrink,
     threshold,
 )
-from chainrule.nn.resize import (
-    fold,
-    interpolate,
-    pad,
-    pixel_shuffle,
-    pixel_unshuffle,
-    unfold,
-    upsample,
-)
+from chainrule.nn.resize import interpolate, pad, pixel_shuffle, pixel_unshuffle, upsample
 from chainrule.ops.conv import conv1d, conv2d
 from chainrule.ops.conv_transpose import conv_transpose1d, conv_transpose2d
 from chainrule.ops.nn import (
@@ -96,7 +89,7 @@ __all__ += [  # nn/distance.py
     "kl_div", "margin_ranking_loss", "one_hot", "pairwise_distance", "poisson_nll_loss",
     "soft_margin_loss", "triplet_margin_loss",
 ]
-__all__ += [  # nn/resize.py
+__all__ += [  # nn/resize.py, nn/patches.py
     "fold", "interpolate", "pad", "pixel_shuffle", "pixel_unshuffle", "unfold", "upsample",
 ]
 
