@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -314,14 +316,14 @@ def test_map_location_to_another_device_is_a_clear_error(tmp_path, map_location)
         load(tmp_path / "m.pt", map_location=map_location)
 
 
-def test_whole_modules_and_objects_are_refused_naming_state_dict(tmp_path):
+def test_optimizers_and_objects_are_refused_naming_state_dict(tmp_path):
     model = cr.nn.Linear(2, 2)
     opt = cr.optim.SGD(model.parameters(), lr=0.1)
-    for obj in (model, {"model": model}, opt, [object()]):
+    for obj in (opt, {"optimizer": opt, "model": model}, [object()]):
         with pytest.raises(TypeError, match=r"state_dict\(\)"):
             save(obj, tmp_path / "x.pt")
     with pytest.raises(TypeError, match=r"state_dict\(\)"):
-        save(model, io.BytesIO())
+        save(opt, io.BytesIO())
     assert list(tmp_path.iterdir()) == []
 
 
@@ -347,3 +349,325 @@ def test_bad_arguments(tmp_path):
         load(buf, mmap=True)
     save({"a": 1}, tmp_path / "p.pt")
     assert load(tmp_path / "p.pt", mmap=True) == {"a": 1}
+
+
+# ----- whole Modules (torch.save(model, f) / torch.load(f)), stored as data -----
+
+class WordLM(cr.nn.Module):
+    """word_language_model's RNNModel, with a Transformer encoder too; counts __init__ calls."""
+
+    inits = 0
+
+    def __init__(self, ntoken: int = 17, ninp: int = 8, nhid: int = 8, nlayers: int = 2) -> None:
+        super().__init__()
+        WordLM.inits += 1
+        nn = cr.nn
+        self.rnn_type = "LSTM"
+        self.drop = nn.Dropout(0.25)
+        self.encoder = nn.Embedding(ntoken, ninp)
+        self.transformer = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(ninp, 2, 16, dropout=0.1), 2)
+        self.rnn = nn.LSTM(ninp, nhid, nlayers, dropout=0.1)
+        self.decoder = nn.Linear(nhid, ntoken)
+        self.decoder.weight = self.encoder.weight  # tied
+        self.register_buffer("steps", cr.zeros(1))
+        self.register_buffer("scratch", cr.ones(2), persistent=False)
+        self.ntoken, self.nhid, self.nlayers, self.tied = ntoken, nhid, nlayers, True
+        self.extra = {"sizes": (ninp, nhid), "names": ["a", ("b", None)], "lr": 0.5,
+                      "ratio": float("inf")}
+
+    def forward(self, x: cr.Tensor, hidden: tuple) -> tuple:
+        emb = self.transformer(self.drop(self.encoder(x)))
+        out, hidden = self.rnn(emb, hidden)
+        return self.decoder(self.drop(out)).view(-1, self.ntoken), hidden
+
+    def init_hidden(self, bsz: int) -> tuple:
+        weight = next(self.parameters())
+        return (weight.new_zeros(self.nlayers, bsz, self.nhid),
+                weight.new_zeros(self.nlayers, bsz, self.nhid))
+
+
+class Holder(cr.nn.Module):
+    """A module that tests put odd attributes on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = cr.nn.Linear(2, 2)
+
+    def forward(self, x: cr.Tensor) -> cr.Tensor:
+        return self.head(x)
+
+
+def _word_lm() -> WordLM:
+    cr.manual_seed(0)
+    model = WordLM()
+    model.rnn.bias_hh_l0.requires_grad_(False)
+    model.eval()
+    model.transformer.layers[1].train()  # mixed flags come back as they were
+    return model
+
+
+def _assert_same_model(got: cr.nn.Module, want: cr.nn.Module) -> None:
+    assert type(got) is type(want)
+    names = [n for n, _ in want.named_modules()]
+    assert [n for n, _ in got.named_modules()] == names
+    for (_, g), (_, w) in zip(got.named_modules(), want.named_modules()):
+        assert type(g) is type(w)
+        assert g.training == w.training
+        assert g._non_persistent == w._non_persistent
+        plain = {k: v for k, v in w.__dict__.items() if not k.startswith("_")}
+        assert_same({k: v for k, v in g.__dict__.items() if not k.startswith("_")}, plain)
+    for (gn, g), (wn, w) in zip(got.named_parameters(), want.named_parameters(), strict=True):
+        assert gn == wn
+        assert type(g) is cr.nn.Parameter
+        assert g.requires_grad == w.requires_grad, gn
+        assert_same(g.numpy(), w.numpy(), gn)
+    assert_same(dict(got.named_buffers()), dict(want.named_buffers()))
+    assert_same(got.state_dict(), want.state_dict())
+
+
+def test_module_round_trip_keeps_tree_ties_flags_and_outputs(tmp_path):
+    model = _word_lm()
+    x = cr.randint(0, 17, (6, 3))
+    want, _ = model(x, model.init_hidden(3))
+    save(model, tmp_path / "model.pt")
+    inits = WordLM.inits
+    got = load(tmp_path / "model.pt", map_location="cpu", weights_only=True)
+    assert WordLM.inits == inits  # no __init__ ran
+    _assert_same_model(got, model)
+    assert got.decoder.weight is got.encoder.weight
+    assert got.transformer.layers[0].activation is cr.nn.functional.relu
+    assert got.extra["sizes"] == (8, 8)
+    assert isinstance(got.extra["names"][1], tuple)
+    assert got.transformer.layers[1].training
+    assert not got.training
+    got.transformer.layers[1].eval()
+    model.transformer.layers[1].eval()
+    output, hidden = got(x, got.init_hidden(3))
+    want, want_hidden = model(x, model.init_hidden(3))
+    np.testing.assert_array_equal(output.numpy(), want.numpy())
+    np.testing.assert_array_equal(hidden[0].numpy(), want_hidden[0].numpy())
+
+
+def test_training_continues_after_loading_a_module(tmp_path):
+    save(_word_lm(), tmp_path / "model.pt")
+    model = load(tmp_path / "model.pt")
+    model.train()
+    opt = cr.optim.SGD(model.parameters(), lr=0.5)
+    before = {n: p.numpy().copy() for n, p in model.named_parameters()}
+    x, y = cr.randint(0, 17, (5, 2)), cr.randint(0, 17, (10,))
+    output, _ = model(x, model.init_hidden(2))
+    loss = cr.nn.functional.cross_entropy(output, y)
+    loss.backward()
+    opt.step()
+    assert model.encoder.weight.grad is not None
+    assert model.rnn.bias_hh_l0.grad is None  # frozen when saved, still frozen
+    assert model.decoder.weight is model.encoder.weight
+    changed = [n for n, p in model.named_parameters() if not np.array_equal(p.numpy(), before[n])]
+    assert "encoder.weight" in changed
+    assert "rnn.weight_ih_l0" in changed
+    assert "rnn.bias_hh_l0" not in changed
+
+
+def test_module_round_trips_through_file_objects_and_checkpoints(tmp_path):
+    model = _word_lm()
+    with open(tmp_path / "m.pt", "wb") as f:
+        save(model, f)
+    with open(tmp_path / "m.pt", "rb") as f:
+        _assert_same_model(load(f), model)
+    buf = io.BytesIO()
+    save({"model": model, "encoder": model.encoder, "epoch": 3, "lrs": (0.1, 0.01)}, buf)
+    buf.seek(0)
+    got = load(buf)
+    _assert_same_model(got["model"], model)
+    assert got["encoder"] is got["model"].encoder
+    assert got["epoch"] == 3
+    assert got["lrs"] == (0.1, 0.01)
+
+
+def test_chainrule_torch_save_and_load_whole_models(tmp_path):
+    import chainrule.torch as torch
+
+    model = _word_lm()
+    with open(tmp_path / "model.pt", "wb") as f:
+        torch.save(model, f)
+    with open(tmp_path / "model.pt", "rb") as f:
+        got = torch.load(f)
+    _assert_same_model(got, model)
+
+
+def test_module_file_is_plain_safetensors_with_state_dict_names(tmp_path):
+    model = _word_lm()
+    save(model, tmp_path / "model.pt")
+    flat = safetensors.numpy.load_file(tmp_path / "model.pt")
+    state = model.state_dict()
+    # a tied weight is stored once; a non-persistent buffer is part of the module, so saved
+    assert set(flat) == set(state) - {"decoder.weight"} | {"scratch"}
+    state["scratch"] = model.scratch.numpy()
+    for name, array in flat.items():
+        np.testing.assert_array_equal(array, state[name])
+
+
+def test_shared_submodules_and_plain_modules_round_trip(tmp_path):
+    shared = cr.nn.Linear(2, 2)
+    model = cr.nn.Sequential(shared, cr.nn.ReLU(), shared)
+    model.norm_cls = cr.nn.LayerNorm  # a chainrule class, stored by name
+    save(model, tmp_path / "s.pt")
+    got = load(tmp_path / "s.pt")
+    assert got[0] is got[2]
+    assert got.norm_cls is cr.nn.LayerNorm
+    x = cr.randn(3, 2)
+    np.testing.assert_array_equal(got(x).numpy(), model(x).numpy())
+
+
+def test_saving_modules_never_pickles(tmp_path, monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("pickle used")
+
+    for name in ("dumps", "dump", "loads", "load", "Pickler", "Unpickler"):
+        monkeypatch.setattr(pickle, name, forbidden)
+    model = _word_lm()
+    save(model, tmp_path / "m.pt")
+    _assert_same_model(load(tmp_path / "m.pt"), model)
+
+
+def _user_function(x):
+    return x
+
+
+@pytest.mark.parametrize(("value", "what"), [
+    (lambda x: x, "function"),
+    (object(), "object"),
+    (_user_function, "function"),
+    ([1, {"f": print}], "builtin_function_or_method"),
+    ({1, 2}, "set"),
+    (np.float64, "type"),
+])
+def test_module_with_unsavable_attribute_is_refused_naming_it(tmp_path, value, what):
+    model = Holder()
+    model.head.act = value
+    with pytest.raises(TypeError, match=rf"'head\.act'.*{what}.*state_dict\(\)"):
+        save(model, tmp_path / "m.pt")
+    with pytest.raises(TypeError, match=r"state_dict\(\)"):
+        save({"model": model}, io.BytesIO())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_module_with_open_file_attribute_is_refused(tmp_path):
+    model = Holder()
+    with open(tmp_path / "log.txt", "w") as log:
+        model.log = log
+        with pytest.raises(TypeError, match=r"'log'.*TextIOWrapper.*state_dict\(\)"):
+            save(model, tmp_path / "m.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["log.txt"]
+
+
+def test_class_defined_in_a_function_is_refused(tmp_path):
+    class Local(cr.nn.Module):
+        pass
+
+    with pytest.raises(TypeError, match=r"module level.*state_dict\(\)"):
+        save(Local(), tmp_path / "m.pt")
+
+
+# ----- loading modules from edited (hostile) metadata -----
+
+def _saved_holder(tmp_path: Path) -> Path:
+    model = Holder()
+    model.head.act = cr.nn.functional.relu
+    model.head.sizes = [1, (2, 3)]
+    save(model, tmp_path / "m.pt")
+    return tmp_path / "m.pt"
+
+
+def _edit(path: Path, edit) -> None:
+    """Rewrite path with its module records (a list of dicts) passed through edit."""
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    metadata = json.loads(data[8:8 + n])["__metadata__"]
+    records = json.loads(metadata["chainrule.modules"])
+    edit(records, metadata)
+    deep = '{"list": [' * 3000 + "]}" * 3000  # too deep to build as objects: spliced in
+    metadata["chainrule.modules"] = json.dumps(records).replace('"@deep"', deep)
+    path.write_bytes(safetensors.numpy.save(safetensors.numpy.load(data), metadata=metadata))
+
+
+def _set(record: dict, key: str, name: str, node) -> None:
+    record[key] = [[k, node if k == name else v] for k, v in record[key]]
+
+
+def test_edited_holder_file_loads_when_untouched(tmp_path):
+    path = _saved_holder(tmp_path)
+    _edit(path, lambda records, metadata: None)
+    got = load(path)
+    assert got.head.act is cr.nn.functional.relu
+    assert got.head.sizes == [1, (2, 3)]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda r, m: r[0].update({"class": ["not_imported_module_xyz", "Holder"]}),
+     r"not_imported_module_xyz\.Holder is not loaded.*import the module"),
+    (lambda r, m: r[0].update({"class": ["this", "Holder"]}),
+     r"this\.Holder is not loaded.*import the module"),
+    (lambda r, m: r[0].update({"class": [Holder.__module__, "Missing"]}), r"Missing.*import"),
+    (lambda r, m: r[0].update({"class": [Holder.__module__, "Holder.<locals>.X"]}), "import"),
+    (lambda r, m: r[1].update({"class": ["collections", "OrderedDict"]}),
+     r"collections\.OrderedDict is not a chainrule\.nn\.Module subclass"),
+    (lambda r, m: r[1].update({"class": ["os", "system"]}), "not a chainrule.nn.Module"),
+    (lambda r, m: r[1].update({"class": ["chainrule.optim", "SGD"]}), "not a chainrule.nn.Module"),
+    (lambda r, m: r[1].update({"class": ["chainrule", "nn"]}), "not a chainrule.nn.Module"),
+    (lambda r, m: r[1].update({"class": "chainrule.nn.Linear"}), r"\[module, qualname\]"),
+    (lambda r, m: _set(r[1], "attributes", "act", {"callable": ["os", "system"]}),
+     r"os\.system is outside the chainrule package"),
+    (lambda r, m: _set(r[1], "attributes", "act", {"callable": ["builtins", "eval"]}),
+     "outside the chainrule package"),
+    (lambda r, m: _set(r[1], "attributes", "act", {"callable": ["chainrule_evil", "f"]}),
+     "outside the chainrule package"),
+    (lambda r, m: _set(r[1], "attributes", "act", {"callable": ["chainrule.nn.functional",
+                                                                 "nope"]}),
+     "not a function or class"),
+    (lambda r, m: _set(r[1], "attributes", "act", {"callable": ["chainrule.nn", "functional"]}),
+     "not a function or class"),
+    (lambda r, m: r[1].update({"training": "yes"}), "training"),
+    (lambda r, m: r[1].update({"parameters": {"weight": None}}), "parameters"),
+    (lambda r, m: r[1].update({"attributes": [["_parameters", 1]]}), "not allowed"),
+    (lambda r, m: r[1].update({"attributes": [["__class__", 1]]}), "not allowed"),
+    (lambda r, m: r[1].update({"code": "print(1)"}), "malformed module record"),
+    (lambda r, m: _set(r[0], "modules", "head", 7), "bad module index 7"),
+    (lambda r, m: _set(r[0], "modules", "head", True), "bad module index"),
+    (lambda r, m: _set(r[1], "parameters", "bias", {"scalar": "head.weight"}), "not a tensor"),
+    (lambda r, m: m.update({"chainrule.structure": '{"callable": ["chainrule.nn", "Linear"]}'}),
+     "callable outside a module"),
+    (lambda r, m: m.update({"chainrule.structure": '{"module": 5}'}), "bad module index"),
+    (lambda r, m: _set(r[1], "attributes", "sizes", "@deep"), "structure"),
+    (lambda r, m: _set(r[1], "attributes", "sizes", json.loads('{"list": [' * 300 + "]}" * 300)),
+     "deeper than"),
+    (lambda r, m: r.append(r[0]) or r[-1].update({"attributes": [["x", {"tensor": 3}]]}),
+     "structure"),
+    (lambda r, m: m.update({"chainrule.format": "99"}), "newer"),
+])
+def test_hostile_module_metadata_raises_value_error_without_importing(tmp_path, edit, message):
+    path = _saved_holder(tmp_path)
+    had_this = "this" in sys.modules
+    _edit(path, edit)
+    with pytest.raises(ValueError, match=message):
+        load(path)
+    assert "not_imported_module_xyz" not in sys.modules
+    assert ("this" in sys.modules) == had_this
+
+
+def test_class_of_a_module_not_imported_is_a_clear_error(tmp_path, monkeypatch):
+    path = _saved_holder(tmp_path)
+    monkeypatch.delitem(sys.modules, Holder.__module__)
+    with pytest.raises(ValueError, match=rf"{Holder.__module__}\.Holder is not loaded.*import"):
+        load(path)
+    monkeypatch.undo()
+    assert type(load(path)) is Holder
+
+
+def test_too_deep_nesting_is_refused_on_save(tmp_path):
+    deep: list = []
+    for _ in range(300):
+        deep = [deep]
+    with pytest.raises(TypeError, match="deeper than"):
+        save({"x": deep}, tmp_path / "d.pt")

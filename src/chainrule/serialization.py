@@ -7,6 +7,10 @@ structure with each array replaced by its name, so dicts with int keys, lists, t
 strings and None come back exactly. A file without that metadata (written by another tool) loads
 as a flat dict of ndarrays. ``save``/``load`` take a path (written atomically) or a binary file
 object, and torch.save/torch.load's other arguments, so ``torch.save``/``torch.load`` alias them.
+
+A whole Module (``save(model, f)``, as PyTorch scripts do) is stored as data too, never pickled:
+its class by name, its plain attributes, parameters and buffers (each tensor object once, so tied
+weights stay tied), submodules and training flags; see ``chainrule.serialization_modules``.
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ from typing import Any
 import numpy as np
 import safetensors.numpy
 
+from chainrule import serialization_modules as modules
 from chainrule.device import CPU, as_device, device
+from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
 
 __all__ = ["load", "save"]
 
 _FORMAT_KEY = "chainrule.format"
 _STRUCTURE_KEY = "chainrule.structure"
-_FORMAT_VERSION = "1"
+_MODULES_KEY = "chainrule.modules"
+_FORMAT_VERSION = "1"  # "2" when the file holds Modules (older readers refuse those files)
+_MAX_DEPTH = 200  # nesting of containers, on save and on load
 # The dtypes safetensors stores and NumPy has.
 _DTYPES = frozenset(np.dtype(t) for t in (
     np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
@@ -46,17 +54,51 @@ class _Encoder:
     non-finite floats; ``{"dict": [[key, node], ...]}`` (with ``"type": "OrderedDict"`` for an
     OrderedDict, as state dicts are), ``{"list": [...]}``, ``{"tuple": [...]}``;
     ``{"array": name}``, ``{"scalar": name}`` (NumPy scalar), ``{"tensor": name, "requires_grad":
-    bool}``.
+    bool}`` and ``{"parameter": name, "requires_grad": bool}`` (a tensor object seen again refers
+    to the same name, so it loads as the same object); ``{"module": index}`` into ``modules``
+    and, in a module's attributes only, ``{"callable": [module, qualname]}``.
     """
 
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
+        self.modules: list[dict[str, Any]] = []
+        self.callables = False  # chainrule functions/classes allowed (in module attributes)
+        self._tensors: dict[int, tuple[Tensor, str]] = {}
+        self._module_index: dict[int, int] = {}
+        self._pending: list[tuple[Module, tuple[str, ...]]] = []  # in index order
 
-    def encode(self, obj: Any, path: tuple[str, ...]) -> Any:
+    def encode_all(self, obj: Any) -> Any:
+        """The node of obj; every Module met on the way gets its record in ``modules``."""
+        structure = self.encode(obj, ())
+        i = 0
+        while i < len(self._pending):  # breadth first: records may add modules to the queue
+            module, path = self._pending[i]
+            self.modules[i] = modules.module_record(module, self, path)
+            i += 1
+        return structure
+
+    def module_index(self, module: Module, path: tuple[str, ...]) -> int:
+        """module's index in ``modules``, its record made later (so deep trees need no stack)."""
+        index = self._module_index.get(id(module))
+        if index is None:
+            index = self._module_index[id(module)] = len(self.modules)
+            self.modules.append({})
+            self._pending.append((module, path))
+        return index
+
+    def encode(self, obj: Any, path: tuple[str, ...], depth: int = 0) -> Any:
         if obj is None or type(obj) in (bool, int, str):
             return obj
+        if depth > _MAX_DEPTH:
+            raise TypeError(f"save: nested deeper than {_MAX_DEPTH} levels at {_where(path)}")
         if isinstance(obj, Tensor):
-            return {"tensor": self._add(obj._data, path), "requires_grad": obj.requires_grad}
+            kind = "parameter" if isinstance(obj, Parameter) else "tensor"
+            seen = self._tensors.get(id(obj))
+            if seen is None:
+                seen = self._tensors[id(obj)] = (obj, self._add(obj._data, path))
+            return {kind: seen[1], "requires_grad": obj.requires_grad}
+        if isinstance(obj, Module):
+            return {"module": self.module_index(obj, path)}
         if isinstance(obj, np.ndarray):
             return {"array": self._add(obj, path)}
         if isinstance(obj, np.generic):  # before float: np.float64 is a float
@@ -75,13 +117,15 @@ class _Encoder:
                 if isinstance(key, bool) or not isinstance(key, str | int):
                     raise TypeError(f"save: dict keys must be str or int, got {key!r} "
                                     f"({type(key).__name__}) at {_where(path)}")
-                items.append([key, self.encode(value, (*path, str(key)))])
+                items.append([key, self.encode(value, (*path, str(key)), depth + 1)])
             if isinstance(obj, OrderedDict):
                 return {"dict": items, "type": "OrderedDict"}
             return {"dict": items}
         if isinstance(obj, list | tuple):
-            nodes = [self.encode(v, (*path, str(i))) for i, v in enumerate(obj)]
+            nodes = [self.encode(v, (*path, str(i)), depth + 1) for i, v in enumerate(obj)]
             return {"tuple" if isinstance(obj, tuple) else "list": nodes}
+        if self.callables and callable(obj):
+            return modules.callable_node(obj, path)
         if callable(getattr(obj, "state_dict", None)):
             raise TypeError(
                 f"save: cannot store {type(obj).__name__} at {_where(path)}: chainrule saves "
@@ -116,8 +160,16 @@ def _where(path: tuple[str, ...]) -> str:
 
 def save(obj: Any, f: str | os.PathLike[str] | Any, pickle_module: Any = None,
          pickle_protocol: int = 2, _use_new_zipfile_serialization: bool = True) -> None:
-    """Write obj (a state dict: nested dicts/lists/tuples of arrays, Tensors, numbers, strings)
-    to f, a path or a binary file object (``open(p, "wb")``, ``io.BytesIO``).
+    """Write obj (a state dict: nested dicts/lists/tuples of arrays, Tensors, numbers, strings;
+    or a whole Module) to f, a path or a binary file object (``open(p, "wb")``, ``io.BytesIO``).
+
+    A Module is stored as data: for it and each submodule, its class as (module, qualname), its
+    training flag, parameters and buffers (each tensor object stored once: a Parameter shared by
+    two modules, as tied weights are, loads shared), submodules, and plain attributes, which may
+    hold only None, bool, int, float, str, lists/tuples/dicts of those, tensors, arrays and
+    functions or classes defined inside chainrule (``F.relu``, stored by name). Any other
+    attribute (an object, a lambda, a user function, a file) raises TypeError naming it: save
+    the ``state_dict()`` instead. Optimizers and other objects are refused the same way.
 
     A write to a path is atomic: a temporary file in the same directory is written, flushed and
     fsynced, then renamed over the path, and the directory fsynced; on failure the path is left
@@ -125,9 +177,13 @@ def save(obj: Any, f: str | os.PathLike[str] | Any, pickle_module: Any = None,
     the format is safetensors, never pickle.
     """
     encoder = _Encoder()
-    structure = encoder.encode(obj, ())
+    structure = encoder.encode_all(obj)
     metadata = {_FORMAT_KEY: _FORMAT_VERSION,
                 _STRUCTURE_KEY: json.dumps(structure, separators=(",", ":"), allow_nan=False)}
+    if encoder.modules:
+        metadata[_FORMAT_KEY] = "2"
+        metadata[_MODULES_KEY] = json.dumps(encoder.modules, separators=(",", ":"),
+                                            allow_nan=False)
     data = safetensors.numpy.save(encoder.arrays, metadata=metadata)
     if isinstance(f, str | os.PathLike):
         _atomic_write(Path(f), data)
@@ -176,6 +232,16 @@ def load(f: str | os.PathLike[str] | Any, map_location: Any = None, pickle_modul
     so a mapping to another device raises RuntimeError. ``weights_only`` is always true in effect
     (nothing is unpickled); ``mmap`` is accepted (the file is read whole). A corrupt or
     truncated file raises ValueError naming f.
+
+    A saved Module comes back whole, with ``weights_only=True`` (the default) too, as only data
+    and classes the program has already imported are involved: load imports nothing and runs
+    no ``__init__``. Each class is looked up by (module, qualname) in ``sys.modules`` and must
+    subclass chainrule.nn.Module, so import the module defining the model's class first (a
+    script's own class lives in ``__main__``); it is built with ``cls.__new__(cls)`` and
+    Module's base setup, then given its attributes, parameters (Parameters, requires_grad as
+    saved, shared ones shared), buffers, submodules and training flags. Callables resolve only
+    to chainrule's own functions and classes. An unknown or non-Module class, a callable outside
+    chainrule or malformed metadata raises ValueError.
     """
     relocate = _relocation(map_location)
     if isinstance(f, str | os.PathLike):
@@ -196,9 +262,18 @@ def load(f: str | os.PathLike[str] | Any, map_location: Any = None, pickle_modul
     arrays = {name: np.array(v) for name, v in views.items()}  # own, aligned, writable copies
     if _STRUCTURE_KEY not in metadata:
         return arrays
+    version = metadata.get(_FORMAT_KEY, _FORMAT_VERSION)
+    if version not in ("1", "2"):
+        raise ValueError(f"{path}: chainrule format {version!r} is newer than this chainrule "
+                         "reads; upgrade chainrule")
+    decoder = _Decoder(arrays, relocate)
     try:
-        return _decode(json.loads(metadata[_STRUCTURE_KEY]), arrays, relocate)
-    except (ValueError, KeyError, TypeError, IndexError) as e:
+        if _MODULES_KEY in metadata:
+            decoder.load_modules(json.loads(metadata[_MODULES_KEY]))
+        return decoder.decode(json.loads(metadata[_STRUCTURE_KEY]))
+    except modules.LoadError as e:
+        raise ValueError(f"{path}: cannot load the saved module: {e}") from None
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError) as e:
         raise ValueError(f"{path}: corrupt chainrule structure in metadata ({e!r})") from e
 
 
@@ -260,30 +335,80 @@ def _metadata(data: bytes, path: Any) -> dict[str, str]:
     return metadata
 
 
-def _decode(node: Any, arrays: dict[str, np.ndarray],
-            relocate: Callable[[Tensor], Tensor]) -> Any:
-    if node is None or isinstance(node, bool | int | float | str):
-        return node
-    if not isinstance(node, dict) or len(node) not in (1, 2):
-        raise ValueError(f"unexpected node {node!r}")
-    if "dict" in node:
-        out = OrderedDict() if node.get("type") == "OrderedDict" else {}
-        for key, value in node["dict"]:
-            if isinstance(key, bool) or not isinstance(key, str | int):
-                raise TypeError(f"bad dict key {key!r}")
-            out[key] = _decode(value, arrays, relocate)
-        return out
-    if "list" in node:
-        return [_decode(v, arrays, relocate) for v in node["list"]]
-    if "tuple" in node:
-        return tuple(_decode(v, arrays, relocate) for v in node["tuple"])
-    if "float" in node:
-        return _NONFINITE[node["float"]]
-    if "array" in node:
-        return arrays[node["array"]]
-    if "scalar" in node:
-        return arrays[node["scalar"]][()]
-    if "tensor" in node:
-        return relocate(Tensor(arrays[node["tensor"]],
-                               requires_grad=bool(node.get("requires_grad"))))
-    raise ValueError(f"unexpected node {node!r}")
+class _Decoder:
+    """Turns JSON nodes back into objects (``_Encoder``'s inverse), modules included."""
+
+    def __init__(self, arrays: dict[str, np.ndarray],
+                 relocate: Callable[[Tensor], Tensor]) -> None:
+        self.arrays = arrays
+        self.relocate = relocate
+        self.callables = False  # callable nodes allowed (in module attributes only)
+        self._tensors: dict[str, Tensor] = {}
+        self._modules: list[Module] = []
+
+    def load_modules(self, records: Any) -> None:
+        """Build every module of the file: all instances first, then their contents."""
+        if not isinstance(records, list):
+            raise modules.LoadError("the module table is not a list")
+        self._modules = [modules.new_module(r) for r in records]
+        for module, record in zip(self._modules, records, strict=True):
+            modules.fill_module(module, record, self)
+
+    def module(self, index: Any) -> Module:
+        """The module at index of the file's table."""
+        if isinstance(index, bool) or not isinstance(index, int) or not (
+                0 <= index < len(self._modules)):
+            raise modules.LoadError(f"bad module index {index!r}")
+        return self._modules[index]
+
+    def decode(self, node: Any, depth: int = 0) -> Any:
+        if node is None or isinstance(node, bool | int | float | str):
+            return node
+        if depth > _MAX_DEPTH:
+            raise ValueError(f"nested deeper than {_MAX_DEPTH} levels")
+        if not isinstance(node, dict) or len(node) not in (1, 2):
+            raise ValueError(f"unexpected node {str(node)[:200]}")
+        if "dict" in node:
+            out = OrderedDict() if node.get("type") == "OrderedDict" else {}
+            for key, value in node["dict"]:
+                if isinstance(key, bool) or not isinstance(key, str | int):
+                    raise TypeError(f"bad dict key {key!r}")
+                out[key] = self.decode(value, depth + 1)
+            return out
+        if "list" in node:
+            return [self.decode(v, depth + 1) for v in node["list"]]
+        if "tuple" in node:
+            return tuple(self.decode(v, depth + 1) for v in node["tuple"])
+        if "float" in node:
+            return _NONFINITE[node["float"]]
+        if "array" in node:
+            return self.arrays[node["array"]]
+        if "scalar" in node:
+            return self.arrays[node["scalar"]][()]
+        if "tensor" in node or "parameter" in node:
+            return self._tensor(node)
+        if "module" in node and len(node) == 1:
+            return self.module(node["module"])
+        if "callable" in node and len(node) == 1:
+            if not self.callables:
+                raise ValueError("a callable outside a module's attributes")
+            return modules.resolve_callable(node["callable"])
+        raise ValueError(f"unexpected node {str(node)[:200]}")
+
+    def _tensor(self, node: dict[str, Any]) -> Tensor:
+        """The Tensor or Parameter a node names, made once per name (shared ones stay shared)."""
+        is_param = "parameter" in node
+        name = node["parameter" if is_param else "tensor"]
+        if not isinstance(name, str):
+            raise TypeError(f"bad tensor name {name!r}")
+        if name not in self._tensors:
+            requires_grad = bool(node.get("requires_grad"))
+            if is_param:
+                param = Parameter(self.arrays[name], requires_grad=requires_grad)
+                moved = self.relocate(param)
+                self._tensors[name] = moved if isinstance(moved, Parameter) else Parameter(
+                    moved, requires_grad=requires_grad)
+            else:
+                self._tensors[name] = self.relocate(
+                    Tensor(self.arrays[name], requires_grad=requires_grad))
+        return self._tensors[name]

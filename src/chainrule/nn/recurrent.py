@@ -120,6 +120,9 @@ class RNNBase(Module):
                              f"the {kind} input of shape {x.shape} (expected {want})")
         return hx if batched else ops.expand_dims(hx, 1)
 
+    def flatten_parameters(self) -> None:
+        """A no-op: the weights are already laid out for the fused kernel (PyTorch/cuDNN)."""
+
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Any]:
         x = _as_tensor(input)
         batched = self._check_input(x)

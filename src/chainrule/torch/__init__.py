@@ -62,7 +62,7 @@ _deterministic = False
 
 
 def save(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
-    """Save tensors and state dicts (safetensors, never pickle; a whole Module is refused)."""
+    """Save tensors, state dicts and whole Modules (safetensors, never pickle)."""
     from chainrule.serialization import save as _save
 
     _save(obj, f, *args, **kwargs)
