@@ -227,3 +227,15 @@ def test_save_load_round_trip(tmp_path) -> None:
     ct.save(net.state_dict(), tmp_path / "w.pt")
     sd = ct.load(tmp_path / "w.pt", map_location="cpu")
     np.testing.assert_array_equal(np.asarray(sd["weight"]), net.weight.numpy())
+
+
+def test_nn_modules_paths_and_safe_globals() -> None:
+    import chainrule.nn as crnn
+    import chainrule.torch as ctorch
+
+    assert ctorch.nn.modules.rnn.LSTM is crnn.LSTM
+    assert ctorch.nn.modules.linear.Linear is crnn.Linear
+    assert issubclass(ctorch.nn.modules.linear.NonDynamicallyQuantizableLinear, crnn.Linear)
+    with ctorch.serialization.safe_globals([crnn.LSTM]):
+        assert crnn.LSTM in ctorch.serialization.get_safe_globals()
+    assert crnn.LSTM not in ctorch.serialization.get_safe_globals()

@@ -98,7 +98,7 @@ def are_deterministic_algorithms_enabled() -> bool:
 
 
 _SUBMODULES = ("accelerator", "autograd", "backends", "cuda", "mps", "multiprocessing", "nn",
-               "onnx", "optim", "random", "return_types", "utils", "xpu")
+               "onnx", "optim", "random", "return_types", "serialization", "utils", "xpu")
 
 __getattr__ = namespace_getattr(
     __name__, lazy={name: f"chainrule.torch.{name}" for name in _SUBMODULES})

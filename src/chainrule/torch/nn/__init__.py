@@ -16,4 +16,5 @@ functional, init, parallel, parameter, utils = (
 __all__ = [name for name in _nn_all if name not in ("functional", "init", "utils")]
 __all__ += ["Module", "Parameter", "functional", "init", "parallel", "parameter", "utils"]
 
-__getattr__ = namespace_getattr(__name__, ("chainrule.nn",))
+__getattr__ = namespace_getattr(__name__, ("chainrule.nn",),
+                                lazy={"modules": "chainrule.torch.nn.modules"})
