@@ -186,14 +186,16 @@ def _correlate(xp: NDArray, w: NDArray, groups: int, stride: tuple[int, ...],
            else np.empty((n, groups, og, q), xp.dtype))
     blocks = _blocks(view, wide, out_size)
     buf = scratch("cols", (max((b[4].size for b in blocks), default=0),), xp.dtype)
+    before_positions = -2 if wide else -1 - len(out_size)
     for s, e, p0, p1, block in blocks:
-        cols = buf[:block.size].reshape(block.shape)
-        np.copyto(cols, block)
-        cols = cols.reshape(e - s, groups, ck, p1 - p0)
-        if p1 - p0 == q:
-            np.matmul(w3, cols, out=out[s:e])
-        else:
-            out[s:e, ..., p0:p1] = np.matmul(w3, cols)
+        # One product per group over all the block's samples and positions (small per-sample
+        # products leave BLAS idle when the output is small).
+        src = np.moveaxis(block, 0, before_positions)
+        cols = buf[:block.size].reshape(src.shape)
+        np.copyto(cols, src)
+        m, p = e - s, p1 - p0
+        res = np.matmul(w3, cols.reshape(groups, ck, m * p)).reshape(groups, og, m, p)
+        out[s:e, ..., p0:p1] = np.moveaxis(res, 2, 0)
     out = out.reshape(n, o, q)
     return _crop(out, xp, out_size) if crop else out.reshape(n, o, *out_size)
 
@@ -284,11 +286,16 @@ def conv_weight_grad_forward(x: NDArray, g: NDArray, geom: ConvGeometry) -> NDAr
     acc = np.zeros((*lead, groups, og, ck), xp.dtype)
     blocks = _blocks(view, wide, geom.out_size)
     buf = scratch("cols", (max((b[4].size for b in blocks), default=0),), xp.dtype)
+    before_positions = -2 if wide else -1 - nd
     for s, e, p0, p1, block in blocks:
-        cols = buf[:block.size].reshape(block.shape)
-        np.copyto(cols, block)
-        cols = cols.reshape(e - s, groups, ck, p1 - p0).swapaxes(-1, -2)
-        acc += np.matmul(gq[..., s:e, :, :, p0:p1], cols).sum(axis=-4)
+        # Samples next to positions in both factors, so one product sums over both (a product
+        # per sample would materialise (samples, O, C K) before summing).
+        src = np.moveaxis(block, 0, before_positions)
+        cols = buf[:block.size].reshape(src.shape)
+        np.copyto(cols, src)
+        mp = (e - s) * (p1 - p0)
+        gb = np.moveaxis(gq[..., s:e, :, :, p0:p1], -4, -2).reshape(*lead, groups, og, mp)
+        acc += np.matmul(gb, cols.reshape(groups, ck, mp).swapaxes(-1, -2))
     return acc.reshape(*lead, o, cg, *ksize)
 
 
