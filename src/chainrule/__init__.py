@@ -59,7 +59,7 @@ __all__ = [
     "evaluation_trace", "to_dot",
 ]
 
-_SUBMODULES = ("data", "datasets", "models", "nn", "optim", "training")
+_SUBMODULES = ("data", "datasets", "models", "nn", "onnx", "optim", "training")
 
 
 def __getattr__(name: str) -> object:
@@ -70,4 +70,6 @@ def __getattr__(name: str) -> object:
         return importlib.import_module(f"chainrule.{name}")
     if name in ("save", "load"):
         return getattr(importlib.import_module("chainrule.serialization"), name)
+    if name == "draw_graph":  # matplotlib loads only when a graph is drawn without Graphviz
+        return importlib.import_module("chainrule.autodiff.draw").draw_graph
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

@@ -8,18 +8,41 @@ import sys
 
 def _survey(args: argparse.Namespace) -> int:
     import chainrule as cr
+    from chainrule.demos.expression import ExpressionError, as_function, bind, parse, parse_at
 
-    def f(x1: cr.Tensor, x2: cr.Tensor) -> cr.Tensor:
-        return cr.log(x1) + x1 * x2 - cr.sin(x2)
+    try:
+        expr = parse(args.expr)
+        at = parse_at(args.at) if args.at else {"x1": args.x1, "x2": args.x2}
+        names, xs = bind(expr, at)
+        wrt = names.index(args.wrt) if args.wrt in names else int(args.wrt)
+        if not 0 <= wrt < len(names):
+            raise ExpressionError(f"--wrt {args.wrt}: no such input (inputs: {', '.join(names)})")
+    except (ExpressionError, ValueError) as e:
+        print(f"chainrule trace: error: {e}", file=sys.stderr)
+        return 2
+    f = as_function(expr, names)
+    print(f"f({', '.join(names)}) = {expr.text}\n")
+    print(cr.evaluation_trace(f, *xs, wrt=wrt, names=names))
+    if args.graph:
+        leaves = [x.detach().requires_grad_() for x in xs]
+        cr.draw_graph(f(*leaves), args.graph, dict(zip(names, leaves)),
+                      title=f"f({', '.join(names)}) = {expr.text}")
+        print(f"\ngraph written to {args.graph}")
+    return 0
 
-    x1 = cr.tensor(args.x1, dtype=cr.float64)
-    x2 = cr.tensor(args.x2, dtype=cr.float64)
-    trace = getattr(cr, "evaluation_trace", None)
-    if trace is not None:
-        print(trace(f, x1, x2, wrt=args.wrt))
-    else:
-        y, grads = cr.value_and_grad(f, argnums=(0, 1))(x1, x2)
-        print(f"y = {y.item():.3f}; gradient = ({grads[0].item():.3f}, {grads[1].item():.3f})")
+
+def _demo(args: argparse.Namespace) -> int:
+    from chainrule.demos import DEMOS, run_demo
+
+    if args.list or not args.name:
+        for name, (_, description) in DEMOS.items():
+            print(f"{name:<24} {description}")
+        return 0
+    if args.name not in DEMOS:
+        print(f"chainrule demo: error: no demo {args.name!r}; `chainrule demo --list` lists "
+              "them", file=sys.stderr)
+        return 2
+    run_demo(args.name, args.out)
     return 0
 
 
@@ -52,6 +75,17 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from chainrule.onnx.run import export_run
+
+    try:
+        print(f"wrote {export_run(args.run_dir, args.out)}")
+    except (ImportError, NotImplementedError) as e:  # the onnx extra missing; an op unsupported
+        print(f"chainrule export: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors and exit status 2."""
 
@@ -73,13 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     trace = sub.add_parser(
         "trace",
-        help="print the evaluation trace (primal, tangent, adjoint) of the AD survey's example "
-        "f(x1, x2) = ln(x1) + x1*x2 - sin(x2)",
+        help="print the evaluation trace (primal, tangent, adjoint) of an expression (default "
+        "the AD survey's example f(x1, x2) = ln(x1) + x1*x2 - sin(x2))",
     )
+    trace.add_argument("--expr", default="log(x1) + x1*x2 - sin(x2)",
+                       help="expression of named scalar inputs: names, numbers, + - * / **, "
+                       "and log exp sin cos tan tanh sigmoid relu softplus sqrt abs log1p")
+    trace.add_argument("--at", default=None, metavar="NAME=V,...",
+                       help="input values, e.g. x1=2,x2=5 (default: --x1 and --x2)")
     trace.add_argument("--x1", type=float, default=2.0, help="value of x1 (default 2)")
     trace.add_argument("--x2", type=float, default=5.0, help="value of x2 (default 5)")
-    trace.add_argument("--wrt", type=int, default=0, choices=(0, 1),
-                       help="input of the forward tangent trace (default 0)")
+    trace.add_argument("--wrt", default="0",
+                       help="input (name or position) of the forward tangent trace (default 0)")
+    trace.add_argument("--graph", default=None, metavar="FILE",
+                       help="also draw the graph to FILE (.png or .svg)")
     trace.set_defaults(run=_survey)
 
     tr = sub.add_parser("train", help="train a model (default: an MLP on the bundled digits)")
@@ -117,6 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="re-evaluate a run's checkpoint on its test split")
     ev.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by chainrule train")
     ev.set_defaults(run=_eval)
+
+    ex = sub.add_parser("export", help="export a run's trained model (ONNX; needs the onnx "
+                        "extra: pip install chainrule[onnx])")
+    ex.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by chainrule train")
+    ex.add_argument("--format", choices=["onnx"], default="onnx", help="(default onnx)")
+    ex.add_argument("--out", default=None, metavar="FILE",
+                    help="output file (default RUN_DIR/model.onnx)")
+    ex.set_defaults(run=_export)
+
+    demo = sub.add_parser("demo", help="run a lecture demo: print its numbers, write its "
+                          "figures (`chainrule demo --list` lists them)")
+    demo.add_argument("name", nargs="?", metavar="NAME", help="the demo to run")
+    demo.add_argument("--list", action="store_true", help="list the demos, one per line")
+    demo.add_argument("--out", default="demos", help="folder for the figures (default demos/)")
+    demo.set_defaults(run=_demo)
     return parser
 
 

@@ -292,8 +292,12 @@ class Tensor:
         return F.getitem(self, index)
 
     def _compare(self, o: Any, fn: Any) -> Tensor:
-        return Tensor._make(np.asarray(fn(self._data, o._data if isinstance(o, Tensor) else o)),
-                            False, None)
+        other = o._data if isinstance(o, Tensor) else o
+        try:
+            return Tensor._make(np.asarray(fn(self._data, other)), False, None)
+        except ValueError:
+            raise ValueError(f"{fn.__name__}: operands could not be broadcast together with "
+                             f"shapes {self._data.shape} and {np.shape(other)}") from None
 
     def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
         return self._compare(o, np.equal)

@@ -275,6 +275,7 @@ def evaluation_trace(
     wrt: int = 0,
     tangent: Any = None,
     cotangent: Any = None,
+    names: Sequence[str] | None = None,
 ) -> EvaluationTrace:
     """Evaluate f once and tabulate its primal, tangent and adjoint traces (Baydin et al.).
 
@@ -283,8 +284,9 @@ def evaluation_trace(
     gives ∂/∂x) and the others by 0; the adjoint trace walks the nodes from the output back
     applying each op's vjp rule to ``cotangent`` (default ones, so a scalar output gives the
     gradient). Print the result for the tables; read its attributes for the numbers.
+    ``names`` names the inputs in the tables (default x1, x2, ...).
     """
-    n = len(inputs)
+    n, input_names = len(inputs), names
     if n == 0:
         raise ValueError("evaluation_trace: f needs at least one input")
     if not -n <= wrt < n:
@@ -298,7 +300,9 @@ def evaluation_trace(
         raise TypeError(f"evaluation_trace: f must return a float Tensor, got {what}")
     nodes, values = _graph(out, "evaluation_trace")
     names = _Names(leaves, nodes)
-    xs = tuple(f"x{i + 1}" for i in range(n))
+    xs = tuple(input_names) if input_names is not None else tuple(f"x{i + 1}" for i in range(n))
+    if len(xs) != n:
+        raise ValueError(f"evaluation_trace: {len(xs)} names for {n} inputs")
 
     # Forward: primal rows, and tangents pushed through each op's jvp rule.
     tans: dict[int, Any] = {id(t): ZERO for t in leaves}

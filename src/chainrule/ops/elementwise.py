@@ -200,7 +200,10 @@ class Pow(Function):
     def forward(ctx: Context, a: NDArray, b: NDArray) -> NDArray:
         a, b = promote("pow", a, b)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = a**b
+            try:
+                out = a**b
+            except ValueError:
+                raise broadcast_error("pow", a, b) from None
         ctx.saved = (a, b, out)
         return out
 
@@ -529,10 +532,15 @@ class Clip(Function):
         ctx.saved = (x,)
         ctx.lo, ctx.hi = lo, hi
         out = x
-        if lo is not None:
-            out = np.maximum(out, np.asarray(lo, x.dtype))
-        if hi is not None:
-            out = np.minimum(out, np.asarray(hi, x.dtype))
+        try:
+            if lo is not None:
+                out = np.maximum(out, np.asarray(lo, x.dtype))
+            if hi is not None:
+                out = np.minimum(out, np.asarray(hi, x.dtype))
+        except ValueError:
+            raise ValueError(f"clip: the tensor's shape {x.shape} and the bounds' shapes "
+                             f"{np.shape(lo)} and {np.shape(hi)} cannot be broadcast "
+                             "together") from None
         return out if out is not x else x.copy()
 
     @staticmethod

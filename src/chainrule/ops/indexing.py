@@ -8,6 +8,7 @@ import numpy as np
 
 from chainrule.autodiff.function import Context, Function
 from chainrule.ops import rules as R
+from chainrule.ops.axes import check_axis
 from chainrule.tensor import Tensor, _raw_index
 
 NDArray = np.ndarray
@@ -154,5 +155,5 @@ def getitem(x: Any, index: Any) -> Tensor:
 def take(x: Any, indices: Any, axis: int = 0) -> Tensor:
     """Elements of x at indices along axis (as np.take)."""
     x = x if isinstance(x, Tensor) else Tensor(x)
-    ax = axis % x.ndim
+    ax = check_axis("take", axis, x.ndim)
     return getitem(x, (slice(None),) * ax + (_raw_index(indices),))

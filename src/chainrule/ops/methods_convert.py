@@ -209,7 +209,7 @@ def new_tensor(self: Tensor, data: Any, *, dtype: Any = None, device: Any = None
 # ----- comparisons (not differentiable) -----
 def _cmp(fn: Any, name: str) -> Any:
     def method(self: Tensor, other: Any) -> Tensor:
-        return _const(fn(self._data, _raw(other)))
+        return self._compare(other, fn)
 
     method.__name__ = name
     method.__doc__ = f"Elementwise {name} (a bool tensor)."

@@ -9,6 +9,7 @@ import numpy as np
 
 from chainrule.autodiff.function import Context, Function
 from chainrule.ops import rules as R
+from chainrule.ops.axes import AxisError
 from chainrule.tensor import Tensor
 
 NDArray = np.ndarray
@@ -23,7 +24,7 @@ def normalize_axes(name: str, axis: Any, ndim: int) -> tuple[int, ...]:
     for a in axes:
         a = int(a)
         if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise ValueError(f"{name}: axis {a} is out of range for a tensor of {ndim} dimensions")
+            raise AxisError(f"{name}: axis {a} is out of bounds for a tensor of {ndim} dimensions")
         out.append(a - ndim if a >= 0 else a)
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: repeated axis in {axis}")
@@ -67,9 +68,10 @@ class Max(Function):
 
     @classmethod
     def forward(cls, ctx: Context, x: NDArray, axis: Any, keepdims: bool) -> NDArray:
-        if x.size == 0:
-            raise ValueError(f"{cls.name}: cannot reduce an empty tensor of shape {x.shape}")
         ctx.axes = axes = normalize_axes(cls.name, axis, x.ndim)
+        if x.size == 0 and any(x.shape[a] == 0 for a in axes):
+            raise ValueError(f"{cls.name}: cannot reduce a zero-size axis of a tensor of shape "
+                             f"{x.shape} (the {cls.name} of nothing is undefined)")
         ctx.keepdims = keepdims
         m = cls.reduce(x, axis=axes, keepdims=True)
         mask = x == m

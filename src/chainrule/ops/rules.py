@@ -6,6 +6,7 @@ A rule calls these instead of NumPy so that one rule serves a fast first-order b
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -123,10 +124,11 @@ def matmul(a: Any, b: Any) -> Any:
     if a.ndim == 2 and b.ndim > 2:
         # a @ b[i] for all i at once: (m, n) @ (n, batch*p), not one small product per i
         n, p = b.shape[-2:]
-        folded = np.moveaxis(b, -2, 0).reshape(n, -1)
+        folded = np.moveaxis(b, -2, 0).reshape(n, math.prod(b.shape[:-2]) * p)
         return np.moveaxis((a @ folded).reshape(a.shape[0], *b.shape[:-2], p), 0, -2)
     if b.ndim == 2 and a.ndim > 2:
-        return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+        rows = math.prod(a.shape[:-1])
+        return (a.reshape(rows, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
     return a @ b
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from chainrule.autodiff.function import Context, Function, _apply, _constant
 from chainrule.autodiff.zero import ZERO
 from chainrule.ops import rules as R
+from chainrule.ops.axes import check_axes, check_axis
 from chainrule.ops.elementwise import promote_all
 from chainrule.tensor import Tensor
 
@@ -72,7 +73,9 @@ class Transpose(Function):
     def forward(ctx: Context, x: NDArray, axes: Any) -> NDArray:
         if axes is None:
             axes = tuple(range(x.ndim))[::-1]
-        axes = tuple(int(a) % x.ndim if x.ndim else int(a) for a in axes)
+        if len(axes) != x.ndim:
+            raise ValueError(f"transpose: axes {tuple(axes)} do not match a {x.ndim}-d shape")
+        axes = tuple(check_axis("transpose", a, x.ndim) for a in axes)
         if sorted(axes) != list(range(x.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of a {x.ndim}-d shape")
         ctx.perm = axes
@@ -128,8 +131,7 @@ class Concatenate(Function):
         nd = arrays[0].ndim
         if nd == 0:
             raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
-        if not -nd <= axis < nd:
-            raise ValueError(f"concatenate: axis {axis} out of range for {nd}-d tensors")
+        check_axis("concatenate", axis, nd)
         try:
             out = np.concatenate(arrays, axis=axis)
         except ValueError:
@@ -227,7 +229,7 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     """Swap two axes."""
     x = _t(x)
     perm = list(range(x.ndim))
-    a, b = axis1 % x.ndim, axis2 % x.ndim
+    a, b = check_axis("swapaxes", axis1, x.ndim), check_axis("swapaxes", axis2, x.ndim)
     perm[a], perm[b] = perm[b], perm[a]
     return Transpose.apply(x, tuple(perm))
 
@@ -245,6 +247,9 @@ def broadcast_to_batched(x: Tensor, shape: tuple[int, ...]) -> Tensor:
 def expand_dims(x: Any, axis: Any) -> Tensor:
     """Insert length-1 axes at axis (int or tuple)."""
     x = _t(x)
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out_nd = x.ndim + len(axes)
+    check_axes("expand_dims", axes, out_nd)
     return Reshape.apply(x, np.expand_dims(np.empty(x.shape, dtype=np.bool_), axis).shape)
 
 
@@ -257,6 +262,8 @@ def squeeze(x: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
     """Remove length-1 axes (all of them, or those given)."""
     x = _t(x)
     axis = dim if axis is None else axis
+    if axis is not None:
+        check_axes("squeeze", (axis,) if isinstance(axis, int | np.integer) else axis, x.ndim)
     try:
         shape = np.squeeze(np.empty(x.shape, dtype=np.bool_), axis).shape
     except ValueError:
@@ -269,7 +276,9 @@ def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     x = _t(x)
     if x.ndim == 0:
         return Reshape.apply(x, (1,))
-    s, e = start_dim % x.ndim, end_dim % x.ndim
+    s, e = check_axis("flatten", start_dim, x.ndim), check_axis("flatten", end_dim, x.ndim)
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = (*x.shape[:s], int(np.prod(x.shape[s:e + 1])), *x.shape[e + 1:])
     return Reshape.apply(x, shape)
 
@@ -299,17 +308,22 @@ def stack(tensors: Any, axis: int = 0, *, dim: int | None = None) -> Tensor:
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     """Split into pieces along axis, as np.split (a number of equal sections, or indices)."""
     x = _t(x)
-    n = x.shape[axis]
-    if isinstance(indices_or_sections, int):
+    if x.ndim == 0:
+        raise ValueError("split: a 0-d tensor cannot be split")
+    ax = check_axis("split", axis, x.ndim)
+    n = x.shape[ax]
+    if isinstance(indices_or_sections, int | np.integer):
+        if indices_or_sections <= 0:
+            raise ValueError(f"split: the number of sections must be positive, got "
+                             f"{indices_or_sections}")
         if n % indices_or_sections:
             raise ValueError(
                 f"split: axis {axis} of length {n} does not divide into {indices_or_sections}"
             )
         step = n // indices_or_sections
-        bounds = list(range(0, n + 1, step))
+        bounds = [i * step for i in range(int(indices_or_sections) + 1)]
     else:
-        bounds = [0, *[int(i) for i in indices_or_sections], n]
-    ax = axis % x.ndim
+        bounds = [0, *[int(i) for i in indices_or_sections], n]  # slices, as np.split
     return [x[(slice(None),) * ax + (slice(a, b),)] for a, b in itertools.pairwise(bounds)]
 
 

@@ -1,4 +1,4 @@
-"""torch.onnx: importable, so scripts that import it run; export is not available yet."""
+"""torch.onnx: chainrule.onnx's export (and load), resolved on first use."""
 
 from __future__ import annotations
 
