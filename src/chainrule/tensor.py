@@ -221,6 +221,16 @@ class Tensor:
 
         backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
+    def register_post_accumulate_grad_hook(self, hook: Any) -> Any:
+        """Call ``hook(self)`` in each backward right after this leaf's ``.grad`` is final.
+
+        As PyTorch's: leaves that require grad only; returns a handle whose ``remove()``
+        unregisters it. Fired as soon as no remaining node of the backward can reach this leaf.
+        """
+        from chainrule.autodiff.hooks import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
     def __setitem__(self, index: Any, value: Any) -> None:
         from chainrule.ops.methods_inplace import setitem_
 
@@ -274,6 +284,8 @@ class Tensor:
         return F.power(o, self)
 
     def __matmul__(self, o: Any) -> Tensor:
+        if not isinstance(o, Tensor) and getattr(o, "is_sparse", False) is True:
+            return o.__rmatmul__(self)
         return F.matmul(self, o)
 
     def __rmatmul__(self, o: Any) -> Tensor:

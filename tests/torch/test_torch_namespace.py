@@ -185,7 +185,8 @@ def test_submodules_reexport_chainrule() -> None:
     assert ct.optim.lr_scheduler.StepLR is cr.optim.lr_scheduler.StepLR
     assert ct.utils.data.DataLoader is cr.data.DataLoader
     assert ct.nn.functional.cross_entropy is cr.nn.functional.cross_entropy
-    assert ct.Tensor is cr.Tensor
+    assert isinstance(cr.ones(2), ct.Tensor)  # torch.Tensor also builds legacy tensors
+    assert issubclass(cr.nn.Parameter, ct.Tensor)
     assert ct.Size is Size
     assert ct.nn.init.__name__ == "chainrule.torch.nn.init"
     assert ct.optim.lr_scheduler.__name__ == "chainrule.torch.optim.lr_scheduler"

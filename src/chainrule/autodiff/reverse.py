@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autodiff import hooks
 from chainrule.autodiff.function import TensorContext, _name, check_finite, saved_tensors
 from chainrule.autodiff.inplace import HISTORY, check_saved, node_at
 from chainrule.autodiff.modes import STATE, enable_grad, no_grad
@@ -86,6 +87,10 @@ def run(
     mode = enable_grad() if create_graph else no_grad()
     anomaly = STATE.anomaly
     last_write = STATE.last_write
+    # hooked leaves by the seq of their last consumer; gate: the next seq at which work is due
+    hooked = _hooked_leaves(root) if hooks.HOOKED and inputs is None else None
+    gate = max(last_write, hooked[-1][0]) if hooked else last_write
+    seen: set[int] = set()
     rebound = bool(HISTORY)
     pop, push = heapq.heappop, heapq.heappush
     with mode:
@@ -98,8 +103,12 @@ def run(
             args = node.args
             if args is None:
                 raise RuntimeError(_FREED.format(op=_name(node.op)))
-            if last_write > node.seq:
-                check_saved(node, _name(node.op))
+            if gate > node.seq:
+                if last_write > node.seq:
+                    check_saved(node, _name(node.op))
+                if hooked and hooked[-1][0] > node.seq:
+                    _fire_until(node.seq, hooked, leaves, tensor_mode, seen)
+                    gate = max(last_write, hooked[-1][0]) if hooked else last_write
             if tensor_mode:
                 nb = g._data.ndim - node.out_ndim
                 ctx: Any = TensorContext(node, saved_tensors(node, args, _out_of(node)), nb)
@@ -138,8 +147,31 @@ def run(
             if leaf in targets:
                 results[targets[leaf]] = gl
         return results
-    _accumulate(leaves, tensor_mode)
+    if hooked:
+        _fire_until(-2, hooked, leaves, tensor_mode, seen)
+    _accumulate(leaves, tensor_mode, seen)
+    if hooks.CALLBACKS:
+        hooks.run_callbacks()
     return None
+
+
+def _hooked_leaves(root: Tensor) -> list[tuple[int, Tensor]]:
+    """The hooked leaves this backward reaches, by increasing seq of their last consumer."""
+    hooks.CALLBACKS.clear()  # left over by a backward that raised
+    if root._node is None:
+        return [(-1, root)] if id(root) in hooks.HOOKED else []
+    return hooks.last_consumers(root._node)
+
+
+def _fire_until(
+    seq: int, hooked: list, leaves: dict[Tensor, Any], tensor_mode: bool, seen: set[int]
+) -> None:
+    """Accumulate and fire the hooked leaves whose last consumer's seq is above seq."""
+    while hooked and hooked[-1][0] > seq:
+        leaf = hooked.pop()[1]
+        if leaf in leaves:  # else no cotangent reached it: as PyTorch, no hook
+            _accumulate({leaf: leaves.pop(leaf)}, tensor_mode, seen)
+            hooks.fire(leaf)
 
 
 def _out_of(node: Any) -> Any:
@@ -156,9 +188,11 @@ def _out_of(node: Any) -> Any:
     return make
 
 
-def _accumulate(leaves: dict[Tensor, Any], tensor_mode: bool) -> None:
-    """Add each leaf's cotangent into its .grad, C-contiguous and in its own dtype."""
-    seen: set[int] = set()
+def _accumulate(leaves: dict[Tensor, Any], tensor_mode: bool, seen: set[int]) -> None:
+    """Add each leaf's cotangent into its .grad, C-contiguous and in its own dtype.
+
+    ``seen`` holds the ids of cotangents already adopted as a .grad in this pass (never twice).
+    """
     for leaf, g in leaves.items():
         if tensor_mode:
             leaf.grad = g if leaf.grad is None else leaf.grad + g

@@ -10,6 +10,7 @@ from chainrule.data.dataset import (
     TensorDataset,
     random_split,
 )
+from chainrule.data.distributed import DistributedSampler
 from chainrule.data.loader import DataLoader
 from chainrule.data.sampler import (
     BatchSampler,
@@ -27,6 +28,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "IterableDataset",
     "RandomSampler",
     "Sampler",

@@ -128,3 +128,12 @@ __all__ += [  # nn/resize.py, nn/patches.py
     "Unflatten", "Unfold", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d",
     "ZeroPad2d",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``nn.parallel`` loads on first use (it sits on chainrule.distributed)."""
+    if name == "parallel":
+        import importlib
+
+        return importlib.import_module("chainrule.nn.parallel")
+    raise AttributeError(f"module 'chainrule.nn' has no attribute {name!r}")

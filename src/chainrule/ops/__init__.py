@@ -151,6 +151,7 @@ _TORCH_METHODS = {
         "greater", "greater_equal", "logical_and", "logical_or", "logical_xor", "logical_not",
         "isnan", "isinf", "isfinite", "equal", "allclose", "nonzero", "mm", "bmm", "mv",
         "element_size", "stride", "is_contiguous", "data_ptr", "share_memory_", "is_shared",
+        "to_sparse", "to_dense",
     ),
     "methods_inplace": (
         "add_", "sub_", "mul_", "div_", "pow_", "addcmul_", "addcdiv_", "lerp_", "neg_",

@@ -269,7 +269,9 @@ def nonzero(self: Tensor, *, as_tuple: Any = False) -> Any:
 
 # ----- products -----
 def mm(self: Tensor, other: Any) -> Tensor:
-    """Matrix product of two 2-D tensors."""
+    """Matrix product of two 2-D tensors (other may be sparse)."""
+    if getattr(other, "is_sparse", False) is True:
+        return other.__rmatmul__(self)
     if self.ndim != 2 or np.ndim(_raw(other)) != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got shapes {self.shape} and "
                            f"{np.shape(_raw(other))}")
@@ -287,6 +289,18 @@ def bmm(self: Tensor, other: Any) -> Tensor:
 def mv(self: Tensor, vec: Any) -> Tensor:
     """Matrix-vector product."""
     return L.matmul(self, vec)
+
+
+def to_sparse(self: Tensor, sparse_dim: Any = None) -> Any:
+    """The non-zero entries as a COO sparse tensor (chainrule.sparse.SparseTensor)."""
+    from chainrule.sparse import to_sparse as _to_sparse
+
+    return _to_sparse(self, sparse_dim)
+
+
+def to_dense(self: Tensor) -> Tensor:
+    """self (already dense)."""
+    return self
 
 
 # ----- memory -----

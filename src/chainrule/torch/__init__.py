@@ -14,7 +14,7 @@ from typing import Any
 
 import chainrule as _cr
 from chainrule.device import device
-from chainrule.tensor import Size, Tensor
+from chainrule.tensor import Size
 from chainrule.torch import _dtypes
 from chainrule.torch._dtypes import *  # noqa: F403
 from chainrule.torch._dtypes import (
@@ -33,6 +33,7 @@ from chainrule.torch._functions import *  # noqa: F403
 from chainrule.torch._functions import __all__ as _functions_all
 from chainrule.torch._grad_mode import *  # noqa: F403
 from chainrule.torch._grad_mode import __all__ as _grad_mode_all
+from chainrule.torch._legacy import Tensor, sparse_coo_tensor, spmm
 from chainrule.torch._missing import namespace_getattr
 from chainrule.torch.random import (
     Generator,
@@ -53,8 +54,8 @@ __all__ = [
     "are_deterministic_algorithms_enabled", "default_generator", "device", "e", "finfo",
     "get_default_dtype", "get_num_threads", "get_rng_state", "iinfo", "inf", "initial_seed",
     "is_complex", "is_floating_point", "load", "manual_seed", "nan", "pi", "promote_types",
-    "save", "seed", "set_default_dtype", "set_num_threads", "set_rng_state",
-    "use_deterministic_algorithms",
+    "save", "seed", "set_default_dtype", "set_num_threads", "set_rng_state", "sparse_coo_tensor",
+    "spmm", "use_deterministic_algorithms",
 ]
 
 _num_threads = 1
@@ -97,8 +98,9 @@ def are_deterministic_algorithms_enabled() -> bool:
     return _deterministic
 
 
-_SUBMODULES = ("accelerator", "autograd", "backends", "cuda", "mps", "multiprocessing", "nn",
-               "onnx", "optim", "random", "return_types", "serialization", "utils", "xpu")
+_SUBMODULES = ("accelerator", "autograd", "backends", "cuda", "distributed", "mps",
+               "multiprocessing", "nn", "onnx", "optim", "random", "return_types",
+               "serialization", "sparse", "utils", "xpu")
 
 __getattr__ = namespace_getattr(
     __name__, lazy={name: f"chainrule.torch.{name}" for name in _SUBMODULES})

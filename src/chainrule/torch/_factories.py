@@ -80,8 +80,14 @@ def scalar_tensor(s: Any, *, dtype: Any = None, device: Any = None,
 def _filled(name: str, fn: Any) -> Any:
     def factory(*size: Any, out: Any = None, dtype: Any = None, layout: Any = None,
                 device: Any = None, requires_grad: bool = False, pin_memory: bool = False,
-                memory_format: Any = None) -> Tensor:
+                memory_format: Any = None, **kw: Any) -> Tensor:
         as_device(device, name)
+        if "size" in kw:  # torch.empty(size=(2, 3))
+            if size:
+                raise TypeError(f"{name}: give the size positionally or as size=, not both")
+            size = (kw.pop("size"),)
+        if kw:
+            raise TypeError(f"{name}: unexpected keyword arguments {sorted(kw)}")
         return fn(*_size(size), dtype=to_dtype(dtype), requires_grad=requires_grad)
 
     factory.__name__ = factory.__qualname__ = name

@@ -36,7 +36,9 @@ METHOD_FUNCTIONS = (
 
 def as_input(x: Any) -> Tensor:
     """x as a Tensor (numbers and arrays wrapped, as torch's functions accept tensors)."""
-    return x if isinstance(x, Tensor) else cr.tensor(x)
+    if isinstance(x, Tensor) or getattr(x, "is_sparse", False) is True:
+        return x
+    return cr.tensor(x)
 
 
 def _method_function(name: str) -> Any:
