@@ -38,6 +38,10 @@ CHUNK_BYTES = 1 << 20
 _SCRATCH = threading.local()
 
 
+# Below this many output positions per product, samples are folded into one product per group.
+FOLD_BELOW = 64
+
+
 def scratch(slot: str, shape: tuple[int, ...], dtype: Any) -> NDArray:
     """An uninitialized work array kept between calls (per thread), valid until the next
     request for the same slot: fresh large temporaries cost a page fault per 4 KiB touched
@@ -188,12 +192,21 @@ def _correlate(xp: NDArray, w: NDArray, groups: int, stride: tuple[int, ...],
     buf = scratch("cols", (max((b[4].size for b in blocks), default=0),), xp.dtype)
     before_positions = -2 if wide else -1 - len(out_size)
     for s, e, p0, p1, block in blocks:
-        # One product per group over all the block's samples and positions (small per-sample
-        # products leave BLAS idle when the output is small).
+        m, p = e - s, p1 - p0
+        if p >= FOLD_BELOW:  # one product per sample: big enough for BLAS, no reordering
+            cols = buf[:block.size].reshape(block.shape)
+            np.copyto(cols, block)
+            cols = cols.reshape(m, groups, ck, p)
+            if p == q:
+                np.matmul(w3, cols, out=out[s:e])
+            else:
+                out[s:e, ..., p0:p1] = np.matmul(w3, cols)
+            continue
+        # Few positions: one product per group over all the block's samples (small
+        # per-sample products leave BLAS idle).
         src = np.moveaxis(block, 0, before_positions)
         cols = buf[:block.size].reshape(src.shape)
         np.copyto(cols, src)
-        m, p = e - s, p1 - p0
         res = np.matmul(w3, cols.reshape(groups, ck, m * p)).reshape(groups, og, m, p)
         out[s:e, ..., p0:p1] = np.moveaxis(res, 2, 0)
     out = out.reshape(n, o, q)
@@ -288,8 +301,14 @@ def conv_weight_grad_forward(x: NDArray, g: NDArray, geom: ConvGeometry) -> NDAr
     buf = scratch("cols", (max((b[4].size for b in blocks), default=0),), xp.dtype)
     before_positions = -2 if wide else -1 - nd
     for s, e, p0, p1, block in blocks:
-        # Samples next to positions in both factors, so one product sums over both (a product
-        # per sample would materialise (samples, O, C K) before summing).
+        if p1 - p0 >= FOLD_BELOW:  # per-sample products, summed: cheap next to their work
+            cols = buf[:block.size].reshape(block.shape)
+            np.copyto(cols, block)
+            cols = cols.reshape(e - s, groups, ck, p1 - p0).swapaxes(-1, -2)
+            acc += np.matmul(gq[..., s:e, :, :, p0:p1], cols).sum(axis=-4)
+            continue
+        # Few positions: samples next to positions in both factors, so one product sums over
+        # both (per-sample products would materialise (samples, O, C K) for little work).
         src = np.moveaxis(block, 0, before_positions)
         cols = buf[:block.size].reshape(src.shape)
         np.copyto(cols, src)
