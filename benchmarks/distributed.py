@@ -89,6 +89,12 @@ def main() -> None:
     p.add_argument("--bucket-cap-mb", type=float, default=0.25,
                    help="DDP bucket size (default 0.25: several buckets even for the MLP)")
     args = p.parse_args()
+    try:  # one BLAS thread per process, as `chainrule train`: N processes on N cores
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+    except ImportError:
+        pass
     dist.init_process_group("mpi", timeout=300)
     rank, n = dist.get_rank(), dist.get_world_size()
     steps = 3 if args.quick else 20

@@ -468,6 +468,15 @@ OP_SPECS: list[OpSpec] = [
             case((3, 2), indices=np.array(2), axis=0))),
 ]
 
+# NumPy's further functions have their rows in op_specs_numpy (it imports the helpers above)
+from op_specs_numpy import NUMPY_SPECS  # noqa: E402
+
+OP_SPECS += NUMPY_SPECS
+
+# cr.linalg's rows are in op_specs_linalg (named "linalg.<function>")
+from op_specs_linalg import LINALG_SPECS  # noqa: E402
+
+OP_SPECS += LINALG_SPECS
 
 ELEMENTWISE_SPECS = [s for s in OP_SPECS if s.elementwise]
 

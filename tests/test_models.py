@@ -40,3 +40,13 @@ def test_lenet5_on_digits_reaches_98_percent(tmp_path):
                    log=lambda m: None)
     assert result.test_accuracy >= 0.98
     assert result.seconds < 120
+
+
+@pytest.mark.parametrize("name", sorted(models.ACTIVATIONS))
+def test_mlp_takes_every_activation(name):
+    model = models.build("mlp", (1, 8, 8), 10, hidden=(16, 8), activation=name)
+    acts = [type(m) for m in model if type(m) is models.ACTIVATIONS[name]]
+    assert len(acts) == 2
+    assert model(cr.randn(3, 1, 8, 8)).shape == (3, 10)
+    with pytest.raises(ValueError, match="unknown activation 'swish2'"):
+        models.build("mlp", (1, 8, 8), 10, activation="swish2")

@@ -132,3 +132,22 @@ def test_help_lists_every_command(tmp_path):
     assert proc.returncode == 0
     for command in ("train", "eval", "trace"):
         assert command in proc.stdout
+
+
+def test_activation_option_reaches_the_mlp_and_its_checkpoint(tmp_path):
+    with pytest.raises(TrainError, match="unknown activation 'swish2'"):
+        train(_small(tmp_path, activation="swish2"))
+    proc = _cli("train", "--epochs", "1", "--hidden", "16", "--activation", "tanh",
+                "--no-progress", "--out", str(tmp_path / "run"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    from chainrule.training import _Run, config_of, read_checkpoint
+
+    cfg = config_of(read_checkpoint(tmp_path / "run"))
+    assert cfg.activation == "tanh"
+    cfg.validate()
+    kinds = {type(m).__name__ for m in _Run(cfg).model}
+    assert "Tanh" in kinds
+    assert "ReLU" not in kinds
+    proc = _cli("eval", str(tmp_path / "run"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "--activation" in _cli("train", "--help", cwd=tmp_path).stdout

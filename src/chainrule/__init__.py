@@ -59,7 +59,8 @@ __all__ = [
     "evaluation_trace", "to_dot",
 ]
 
-_SUBMODULES = ("data", "datasets", "distributed", "models", "nn", "onnx", "optim", "training")
+_SUBMODULES = ("data", "datasets", "distributed", "linalg", "models", "nn", "onnx", "optim",
+               "training")
 
 
 def __getattr__(name: str) -> object:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 
 def _survey(args: argparse.Namespace) -> int:
@@ -49,9 +50,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from chainrule.training import TrainConfig, train
 
-    if args.resume:
-        result = train(resume=args.resume)
-    else:
+    cfg = None
+    if not args.resume:
         cfg = TrainConfig(
             model=args.model, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
             batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
@@ -59,9 +59,19 @@ def _train(args: argparse.Namespace) -> int:
             weight_decay=args.weight_decay,
             out=args.out or f"runs/{args.data}-{args.model}-seed{args.seed}",
             checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-            threads=args.threads, dropout=args.dropout,
+            threads=args.threads, dropout=args.dropout, activation=args.activation,
         )
-        result = train(cfg)
+    overrides = None
+    if args.resume:  # options given with --resume: checked against the run's config
+        from chainrule.config_check import explicit_options
+
+        overrides = explicit_options(build_parser(), args.argv)
+    from chainrule.training_distributed import launched_size, run_cli
+
+    if args.distributed or launched_size() > 1:
+        return run_cli(cfg, args.resume, args.dist_timeout, overrides=overrides,
+                       allow_nan=args.allow_nan)
+    result = train(cfg, resume=args.resume, overrides=overrides, allow_nan=args.allow_nan)
     print(f"test accuracy {result.test_accuracy:.4f} (loss {result.test_loss:.4f}) after "
           f"{result.epochs} epochs in {result.seconds:.1f} s; run folder {result.run_dir}")
     return 0
@@ -70,7 +80,11 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from chainrule.training import evaluate_run
 
-    loss, acc = evaluate_run(args.run_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        loss, acc = evaluate_run(args.run_dir)
+    for w in caught:  # NaN/Inf weights: one line each
+        print(f"chainrule eval: warning: {w.message}", file=sys.stderr)
     print(f"test accuracy {acc:.4f} (loss {loss:.4f})")
     return 0
 
@@ -95,6 +109,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command."""
+    from chainrule.models import ACTIVATIONS
     from chainrule.training import DATASETS, OPTIMIZERS, SCHEDULERS, TrainConfig
 
     d = TrainConfig()
@@ -140,9 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
                     f"(default {d.scheduler})")
     tr.add_argument("--hidden", type=int, nargs="+", default=list(d.hidden),
                     help="hidden layer widths of the MLP (default "
-                    f"{' '.join(map(str, d.hidden))})")
+                    f"{' '.join(map(str, d.hidden))}; 0: no hidden layer, i.e. multinomial "
+                    "logistic regression)")
     tr.add_argument("--dropout", type=float, default=d.dropout,
                     help=f"dropout after each hidden layer of the MLP (default {d.dropout})")
+    tr.add_argument("--activation", default=d.activation, metavar="NAME",
+                    help=f"hidden activation of the MLP: {', '.join(ACTIVATIONS)} "
+                    f"(default {d.activation})")
     tr.add_argument("--threads", type=int, default=d.threads,
                     help=f"BLAS threads (default {d.threads}: small models are fastest on one)")
     tr.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
@@ -150,9 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every,
                     help=f"steps between mid-epoch checkpoints (default {d.checkpoint_every})")
     tr.add_argument("--resume", metavar="RUN_DIR", default=None,
-                    help="continue the run in RUN_DIR from its last checkpoint")
+                    help="continue the run in RUN_DIR from its last checkpoint (--epochs N "
+                    "extends it; options that contradict the run's config are refused)")
+    tr.add_argument("--allow-nan", action="store_true",
+                    help="with --resume: continue even if the checkpoint holds NaN/Inf")
     tr.add_argument("--no-progress", action="store_true", help="print a line per epoch instead "
                     "of a progress bar")
+    tr.add_argument("--distributed", action="store_true", help="train data-parallel on MPI "
+                    "(implied under mpiexec -n N, N > 1; needs the mpi extra)")
+    tr.add_argument("--dist-timeout", type=float, default=300.0, metavar="SECONDS",
+                    help="longest wait for the other processes before failing (default 300)")
     tr.set_defaults(run=_train)
 
     ev = sub.add_parser("eval", help="re-evaluate a run's checkpoint on its test split")
@@ -190,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from chainrule.training import TrainError
 
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
         return args.run(args)
     except TrainError as e:

@@ -9,14 +9,27 @@ import numpy as np
 from chainrule import nn
 from chainrule.tensor import Tensor
 
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "gelu": nn.GELU,
+    "silu": nn.SiLU, "mish": nn.Mish, "softplus": nn.Softplus, "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid, "noisy_relu": nn.NoisyReLU,
+}
+
+
+def _activation(name: str) -> nn.Module:
+    """A fresh activation module by name (one of ACTIVATIONS)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
 
 def mlp(input_shape: tuple[int, ...], num_classes: int, hidden: tuple[int, ...] = (128,),
-        dropout: float = 0.0) -> nn.Module:
-    """Flatten -> (Linear -> ReLU [-> Dropout]) per hidden size -> Linear."""
+        dropout: float = 0.0, activation: str = "relu") -> nn.Module:
+    """Flatten -> (Linear -> activation [-> Dropout]) per hidden size -> Linear."""
     layers: list[nn.Module] = [nn.Flatten()]
     width = int(np.prod(input_shape))
     for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU()]
+        layers += [nn.Linear(width, h), _activation(activation)]
         if dropout:
             layers.append(nn.Dropout(dropout))
         width = h

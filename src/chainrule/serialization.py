@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
+import stat
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -32,13 +34,15 @@ from chainrule.device import CPU, as_device, device
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
 
-__all__ = ["load", "save"]
+__all__ = ["load", "remove_stale_temporaries", "save"]
 
 _FORMAT_KEY = "chainrule.format"
 _STRUCTURE_KEY = "chainrule.structure"
 _MODULES_KEY = "chainrule.modules"
 _FORMAT_VERSION = "1"  # "2" when the file holds Modules (older readers refuse those files)
 _MAX_DEPTH = 200  # nesting of containers, on save and on load
+_MAX_HEADER = 100_000_000  # bytes of JSON header, safetensors' own limit
+_CHUNK = 1 << 24  # bytes read at a time, so memory follows the data actually there
 # The dtypes safetensors stores and NumPy has.
 _DTYPES = frozenset(np.dtype(t) for t in (
     np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
@@ -193,11 +197,30 @@ def save(obj: Any, f: str | os.PathLike[str] | Any, pickle_module: Any = None,
         raise TypeError(f"save: f must be a path or a binary file object, got {type(f).__name__}")
 
 
+_TMP_HEX = 12  # hex digits in a temporary's name
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporaries that writes of path by killed processes left (``.NAME.HEX.tmp``).
+
+    Only for a path that no other process is writing now (its own run folder); returns the
+    files removed.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{{_TMP_HEX}}}\.tmp")
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        if pattern.fullmatch(tmp.name) and tmp.is_file() and not tmp.is_symlink():
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write data to path so that a crash leaves either the old file or the whole new one."""
     directory = path.parent
     while True:  # O_EXCL with a random name; os.open applies the umask, unlike mkstemp's 0600
-        tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        tmp = directory / f".{path.name}.{secrets.token_hex(_TMP_HEX // 2)}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                          0o666)
@@ -246,15 +269,14 @@ def load(f: str | os.PathLike[str] | Any, map_location: Any = None, pickle_modul
     relocate = _relocation(map_location)
     if isinstance(f, str | os.PathLike):
         path: Any = Path(f)
-        data = path.read_bytes()
+        data, metadata = _read_path(path)
     elif callable(getattr(f, "read", None)):
         if mmap:
             raise ValueError("load: f must be a file path in order to use the mmap argument")
         path = getattr(f, "name", None) or type(f).__name__
-        data = bytes(f.read())
+        data, metadata = _read_declared(f, path, None)
     else:
         raise TypeError(f"load: f must be a path or a binary file object, got {type(f).__name__}")
-    metadata = _metadata(data, path)
     try:
         views = safetensors.numpy.load(data)
     except Exception as e:  # SafetensorError and dtype errors from safetensors
@@ -307,32 +329,81 @@ def _relocation(map_location: Any) -> Callable[[Tensor], Tensor]:
                     f"got {type(map_location).__name__}")
 
 
-def _metadata(data: bytes, path: Any) -> dict[str, str]:
-    """The header's ``__metadata__`` (safetensors: 8-byte little-endian length, JSON header)."""
-    if len(data) >= 8 and data[8:9] != b"{" and data[:4] == b"PK\x03\x04":
+def _read_path(path: Path) -> tuple[bytes, dict[str, str]]:
+    """Read a safetensors file at path: a regular file only (not a FIFO, a device or a
+    directory; links are followed), no further than the size its header declares."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ValueError(f"{path}: not a regular file (a directory, FIFO, socket or device); "
+                         "load reads only files")
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        return _read_declared(f, path, info.st_size)
+
+
+def _read_exact(f: Any, n: int) -> bytes:
+    """Up to n bytes of f (fewer only at its end), read in chunks."""
+    parts, left = [], n
+    while left > 0:
+        part = f.read(min(left, _CHUNK))
+        if not part:
+            break
+        parts.append(bytes(part))
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _read_declared(f: Any, path: Any, size: int | None) -> tuple[bytes, dict[str, str]]:
+    """The bytes of one safetensors file read from f (size: the file's, when known) and the
+    header's ``__metadata__``; reads nothing past the end that the header declares."""
+    head = _read_exact(f, 8)
+    if head[:4] == b"PK\x03\x04":
         raise ValueError(
             f"{path}: a PyTorch (zip of pickles) checkpoint, not a safetensors file; chainrule "
             "never unpickles. Convert it in PyTorch with safetensors.torch.save_file(state_dict,"
             " path)"
         )
-    if len(data) < 8:
-        raise ValueError(f"{path}: not a safetensors file ({len(data)} bytes)")
-    n = int.from_bytes(data[:8], "little")
-    if n > len(data) - 8:
-        raise ValueError(
-            f"{path}: truncated or corrupt safetensors file (header of {n} bytes, "
-            f"file of {len(data)})"
-        )
+    if len(head) < 8:
+        raise ValueError(f"{path}: not a safetensors file ({len(head)} bytes)")
+    n = int.from_bytes(head, "little")
+    if n > _MAX_HEADER or (size is not None and n > size - 8):
+        raise ValueError(f"{path}: truncated or corrupt safetensors file (header of {n} bytes, "
+                         f"file of {size if size is not None else 'unknown size'})")
+    raw = _read_exact(f, n)
+    if len(raw) < n:
+        raise ValueError(f"{path}: truncated safetensors header ({len(raw)} of {n} bytes)")
     try:
-        header = json.loads(data[8:8 + n])
+        header = json.loads(raw)
+    except RecursionError:
+        raise ValueError(f"{path}: corrupt safetensors header (JSON nested too deeply)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: corrupt safetensors header ({e})") from e
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: corrupt safetensors header (not a JSON object)")
+    end = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(
+                type(o) is int and o >= 0 for o in offsets)):
+            raise ValueError(f"{path}: corrupt safetensors header (tensor {str(name)[:80]!r} "
+                             "has no valid data_offsets)")
+        end = max(end, offsets[1])
+    if size is not None and size != 8 + n + end:
+        raise ValueError(f"{path}: truncated or corrupt safetensors file (the header declares "
+                         f"{8 + n + end} bytes, the file has {size})")
+    body = _read_exact(f, end)
+    if len(body) < end:
+        raise ValueError(f"{path}: truncated safetensors file ({8 + n + len(body)} bytes, the "
+                         f"header declares {8 + n + end})")
+    metadata = header.get("__metadata__")
     if metadata is None:
-        return {}
+        metadata = {}
     if not isinstance(metadata, dict):
         raise ValueError(f"{path}: corrupt safetensors header (metadata is not a dict)")
-    return metadata
+    return head + raw + body, metadata
 
 
 class _Decoder:

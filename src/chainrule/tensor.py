@@ -283,6 +283,12 @@ class Tensor:
     def __rpow__(self, o: Any) -> Tensor:
         return F.power(o, self)
 
+    def __mod__(self, o: Any) -> Tensor:
+        return F.mod(self, o)
+
+    def __rmod__(self, o: Any) -> Tensor:
+        return F.mod(o, self)
+
     def __matmul__(self, o: Any) -> Tensor:
         if not isinstance(o, Tensor) and getattr(o, "is_sparse", False) is True:
             return o.__rmatmul__(self)

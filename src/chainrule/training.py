@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import chainrule as cr
-from chainrule import models, nn, optim
+from chainrule import config_check, models, nn, optim
+from chainrule.config_check import TrainError
 from chainrule.creation import get_rng_state, set_rng_state
 from chainrule.data import DataLoader
+from chainrule.serialization import remove_stale_temporaries
 
 CHECKPOINT = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
@@ -35,10 +39,6 @@ MODEL_DEFAULTS: dict[str, dict[str, float]] = {
 }
 
 
-class TrainError(Exception):
-    """A problem the user can fix (bad option, missing data, corrupt checkpoint)."""
-
-
 @dataclasses.dataclass
 class TrainConfig:
     """Everything that defines a training run (saved in its checkpoint)."""
@@ -55,6 +55,7 @@ class TrainConfig:
     scheduler: str = "cosine"
     hidden: tuple[int, ...] = (256, 256)
     dropout: float = 0.2
+    activation: str = "relu"  # the MLP's hidden activation (models.ACTIVATIONS)
     seed: int = 0
     out: str = "runs/digits-mlp"
     checkpoint_every: int = 50  # steps between mid-epoch checkpoints
@@ -85,8 +86,12 @@ class TrainConfig:
                                  f"got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise TrainError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.activation not in models.ACTIVATIONS:
+            raise TrainError(f"unknown activation {self.activation!r}; choose one of "
+                             f"{', '.join(models.ACTIVATIONS)}")
         if not self.lr > 0:
             raise TrainError(f"--lr must be positive, got {self.lr}")
+        config_check.check_options(self)  # finite values, seed range, --hidden 0: no layer
 
 
 @dataclasses.dataclass
@@ -182,14 +187,18 @@ def evaluate(model: nn.Module, dataset: Any, batch_size: int = 1000) -> tuple[fl
 class _Run:
     """The state of one run: model, optimizer, schedule, loader and counters."""
 
-    def __init__(self, cfg: TrainConfig) -> None:
+    def __init__(self, cfg: TrainConfig, saved_model: Mapping[str, Any] | None = None) -> None:
         self.cfg = cfg
         cr.manual_seed(cfg.seed)
         self.train_set, self.test_set = load_data(cfg)
+        config_check.check_data(cfg, self.train_set, self.test_set)
         x0, _ = _arrays(self.train_set)
         num_classes = _num_classes(self.train_set, self.test_set)
+        # before allocating: a checkpoint's config may not size the model past its own tensors
+        config_check.check_model_size(cfg, x0.shape, num_classes, saved_model)
         kwargs: dict[str, Any] = (
-            {"hidden": tuple(cfg.hidden), "dropout": cfg.dropout} if cfg.model == "mlp" else {})
+            {"hidden": tuple(cfg.hidden), "dropout": cfg.dropout, "activation": cfg.activation}
+            if cfg.model == "mlp" else {})
         self.model = models.build(cfg.model, x0.shape, num_classes, **kwargs)
         self.opt = make_optimizer(cfg, self.model)
         self.sched = make_scheduler(cfg, self.opt)
@@ -199,6 +208,26 @@ class _Run:
         self.step = 0
         self.sums = {"loss": 0.0, "correct": 0, "seen": 0}
         self.history: list[dict[str, float]] = []
+        self.net: nn.Module = self.model  # what training batches go through
+        self.writer = True  # whether this process writes the run folder
+
+    def totals(self) -> dict[str, Any]:
+        """This epoch's loss sum, correct count and samples seen so far."""
+        return self.sums
+
+    def evaluate(self) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy on the test split."""
+        return evaluate(self.model, self.test_set)
+
+    def save(self, path: Path) -> None:
+        """Write the checkpoint (atomically); never weights that became NaN/Inf."""
+        config_check.check_finite_model(list(self.model.parameters()), self.epoch, self.step,
+                                        path.parent)
+        try:
+            cr.save(self.state(), path)
+        except OSError as e:  # a full disk, a file-size limit
+            raise TrainError(f"cannot write {str(path)!r} ({e.strerror or e}); the previous "
+                             "checkpoint is kept") from None
 
     def state(self) -> dict[str, Any]:
         """Everything needed to continue the run exactly."""
@@ -235,17 +264,22 @@ def read_checkpoint(run_dir: Path) -> dict[str, Any]:
         raise TrainError(f"no checkpoint at {str(path)!r}")
     try:
         state = cr.load(path)
-        json.loads(state["json"])
+        config_check.check_checkpoint(state)
         return state
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, TrainError) as e:
         raise TrainError(f"corrupt checkpoint {str(path)!r}: {e}") from None
 
 
 def config_of(state: dict[str, Any]) -> TrainConfig:
-    """The TrainConfig saved in a checkpoint."""
-    raw = json.loads(state["json"])["config"]
-    raw["hidden"] = tuple(raw.get("hidden", TrainConfig.hidden))
-    return TrainConfig(**raw)
+    """The TrainConfig saved in a checkpoint (checked by read_checkpoint), validated."""
+    cfg = TrainConfig(**config_check.resume_config(json.loads(state["json"])["config"]))
+    try:
+        cfg.validate()
+        # a lower bound before the data are known: inputs and classes of size 1
+        config_check.check_model_size(cfg, (1,), 1, state["model"])
+    except TrainError as e:
+        raise TrainError(f"checkpoint config: {e}") from None
+    return cfg
 
 
 def _write_metrics(run_dir: Path, history: list[dict[str, float]]) -> None:
@@ -287,21 +321,41 @@ def plot_curves(history: list[dict[str, float]], path: Path) -> None:
 
 def train(cfg: TrainConfig | None = None, resume: str | Path | None = None,
           on_step: Callable[[int], None] | None = None,
-          log: Callable[[str], None] = print) -> TrainResult:
+          log: Callable[[str], None] = print, *, overrides: Mapping[str, Any] | None = None,
+          allow_nan: bool = False) -> TrainResult:
     """Train cfg's model on cfg's data, or continue the run in ``resume``; returns the result.
 
     Writes the run folder: checkpoint (model, optimizer, schedule, loader position, RNG),
-    metrics.jsonl (one JSON line per epoch) and curves.png.
+    metrics.jsonl (one JSON line per epoch) and curves.png. With ``resume``, ``overrides``
+    (TrainConfig fields) may change ``epochs`` (extending the run), ``progress``, ``threads``
+    and ``checkpoint_every``; any other field that differs from the run's is refused. A
+    checkpoint holding NaN/Inf is refused unless ``allow_nan``. A run whose loss becomes
+    NaN/Inf stops with TrainError, its last checkpoint from before the divergence.
     """
+    cfg, state = prepare(cfg, resume, overrides=overrides, allow_nan=allow_nan)
+    make_run = _Run if state is None else functools.partial(_Run, saved_model=state["model"])
+    # overflow to Inf/NaN is reported once, as divergence (check_loss), not as NumPy warnings
+    with _blas_threads(cfg.threads), np.errstate(over="ignore", invalid="ignore"):
+        return _train(cfg, state, resume, on_step, log, make_run)
+
+
+def prepare(cfg: TrainConfig | None, resume: str | Path | None, *,
+            overrides: Mapping[str, Any] | None = None, allow_nan: bool = False,
+            ) -> tuple[TrainConfig, dict[str, Any] | None]:
+    """The validated config of a run, and the checkpoint to resume from (None: a new run)."""
     state = None
     if resume is not None:
         state = read_checkpoint(Path(resume))
         cfg = config_of(state)
         cfg.out = str(resume)
+        config_check.apply_overrides(cfg, overrides or {}, state["progress"]["epoch"])
+        if not allow_nan:
+            config_check.check_finite_weights(state, str(resume))
     cfg = cfg or TrainConfig()
     cfg.validate()
-    with _blas_threads(cfg.threads):
-        return _train(cfg, state, resume, on_step, log)
+    if resume is None:
+        config_check.check_out_dir(cfg.out)
+    return cfg, state
 
 
 def _blas_threads(n: int) -> Any:
@@ -316,15 +370,25 @@ def _blas_threads(n: int) -> Any:
 
 
 def _train(cfg: TrainConfig, state: dict[str, Any] | None, resume: str | Path | None,
-           on_step: Callable[[int], None] | None, log: Callable[[str], None]) -> TrainResult:
-    run = _Run(cfg)
+           on_step: Callable[[int], None] | None, log: Callable[[str], None],
+           make_run: Callable[[TrainConfig], _Run] = _Run) -> TrainResult:
+    run = make_run(cfg)
     if state is not None:
+        fresh = run.sched.state_dict() if run.sched is not None else {}
         try:
+            config_check.check_resume_state(state, run.opt, run.sched)
             run.restore(state)
-        except (KeyError, ValueError, RuntimeError) as e:
+        except (KeyError, ValueError, RuntimeError, TrainError) as e:
             raise TrainError(f"corrupt checkpoint in {str(resume)!r}: {e}") from None
+        config_check.extend_schedule(run.sched, fresh, config_of(state).epochs, cfg.epochs)
     run_dir = Path(cfg.out)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run.writer:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TrainError(f"cannot create the run folder {cfg.out!r} ({e.strerror or e})"
+                             ) from None
+        remove_stale_temporaries(run_dir / CHECKPOINT)  # left by a killed run
     loss_fn = nn.CrossEntropyLoss()
     start = time.perf_counter()
     model, opt = run.model, run.opt
@@ -332,8 +396,9 @@ def _train(cfg: TrainConfig, state: dict[str, Any] | None, resume: str | Path | 
     while run.epoch < cfg.epochs:
         bar = _progress(run, cfg)
         for xb, yb in run.loader:
-            out = model(xb)
+            out = run.net(xb)
             loss = loss_fn(out, yb)
+            config_check.check_loss(float(loss.item()), run.epoch, run.step + 1, run_dir)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -347,31 +412,33 @@ def _train(cfg: TrainConfig, state: dict[str, Any] | None, resume: str | Path | 
                 bar.set_postfix(loss=f"{run.sums['loss'] / run.sums['seen']:.4f}",
                                 acc=f"{run.sums['correct'] / run.sums['seen']:.3f}")
             if run.step % cfg.checkpoint_every == 0:
-                cr.save(run.state(), run_dir / CHECKPOINT)
+                run.save(run_dir / CHECKPOINT)
             if on_step is not None:
                 on_step(run.step)
         if run.sched is not None:
             run.sched.step()
-        test_loss, test_acc = evaluate(model, run.test_set)
+        test_loss, test_acc = run.evaluate()
+        sums = run.totals()
+        seen = max(sums["seen"], 1)
         if bar is not None:
-            bar.set_postfix(loss=f"{run.sums['loss'] / max(run.sums['seen'], 1):.4f}",
-                            acc=f"{run.sums['correct'] / max(run.sums['seen'], 1):.3f}",
-                            test_acc=f"{test_acc:.3f}")
+            bar.set_postfix(loss=f"{sums['loss'] / seen:.4f}",
+                            acc=f"{sums['correct'] / seen:.3f}", test_acc=f"{test_acc:.3f}")
             bar.close()
-        seen = max(run.sums["seen"], 1)
         row = {"epoch": run.epoch + 1, "step": run.step,
-               "train_loss": run.sums["loss"] / seen, "train_accuracy": run.sums["correct"] / seen,
+               "train_loss": sums["loss"] / seen, "train_accuracy": sums["correct"] / seen,
                "test_loss": test_loss, "test_accuracy": test_acc,
                "lr": float(opt.param_groups[0]["lr"])}
         run.history.append(row)
         run.epoch += 1
         run.sums = {"loss": 0.0, "correct": 0, "seen": 0}
-        cr.save(run.state(), run_dir / CHECKPOINT)
-        _write_metrics(run_dir, run.history)
+        run.save(run_dir / CHECKPOINT)
+        if run.writer:
+            _write_metrics(run_dir, run.history)
         if not cfg.progress:
             log(f"epoch {row['epoch']}/{cfg.epochs}: train loss {row['train_loss']:.4f}, "
                 f"test accuracy {test_acc:.4f}")
-    plot_curves(run.history, run_dir / PLOT)
+    if run.writer:
+        plot_curves(run.history, run_dir / PLOT)
     last = run.history[-1]
     return TrainResult(test_accuracy=last["test_accuracy"], test_loss=last["test_loss"],
                        epochs=cfg.epochs, seconds=time.perf_counter() - start, run_dir=run_dir,
@@ -396,9 +463,15 @@ def evaluate_run(run_dir: str | Path) -> tuple[float, float]:
     """Re-evaluate the checkpoint of a run folder on its test split: (loss, accuracy)."""
     state = read_checkpoint(Path(run_dir))
     cfg = config_of(state)
-    run = _Run(cfg)
+    run = _Run(cfg, saved_model=state["model"])
     try:
         run.model.load_state_dict(state["model"])
     except (KeyError, ValueError, RuntimeError) as e:
         raise TrainError(f"corrupt checkpoint in {str(run_dir)!r}: {e}") from None
+    bad = list(config_check.nonfinite_tensors(state["model"]))
+    if bad:
+        warnings.warn(f"checkpoint in {str(run_dir)!r}: NaN/Inf in {', '.join(bad[:3])}",
+                      RuntimeWarning, stacklevel=2)
+        with np.errstate(all="ignore"):  # the warning above says it all
+            return evaluate(run.model, run.test_set)
     return evaluate(run.model, run.test_set)

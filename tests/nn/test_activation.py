@@ -123,3 +123,36 @@ def test_noisy_relu_gradient_follows_the_noisy_mask():
 def test_gelu_rejects_unknown_approximation():
     with pytest.raises(ValueError, match="approximate"):
         nn.GELU("fast")
+
+
+def test_noisy_relu_input_dependent_noise_has_variance_sigmoid_x():
+    # the lecture's eps ~ N(0, sigma(x)): variance sigmoid(x), so std -> 1 for large x, -> 0 below
+    x = np.repeat(np.array([-12.0, -2.0, 0.0, 2.0, 12.0]), 40000).reshape(5, -1)
+    m = nn.NoisyReLU("sigmoid", rng=np.random.default_rng(7))
+    y = m(cr.tensor(x)).numpy()
+    sig = 1 / (1 + np.exp(-x))
+    noise = np.sqrt(sig) * np.random.default_rng(7).standard_normal(x.shape)
+    np.testing.assert_allclose(y, np.maximum(x + noise, 0), rtol=1e-12, atol=1e-15)
+    assert abs(y[4].std() - np.sqrt(sig[4, 0])) < 0.01  # x = 12: std ~ 1
+    assert (y[0] == 0).all()  # x = -12: noise std 0.0025 never lifts it above 0
+    assert repr(m) == "NoisyReLU(sigma='sigmoid')"
+    np.testing.assert_array_equal(m.eval()(cr.tensor(x)).numpy(), np.maximum(x, 0))
+
+
+def test_noisy_relu_callable_sigma_and_default_unchanged():
+    x = np.linspace(-3, 3, 600).reshape(20, 30)
+    y = nn.NoisyReLU(lambda a: 0.1 * np.abs(a), rng=np.random.default_rng(1))(cr.tensor(x))
+    want = np.maximum(x + 0.1 * np.abs(x) * np.random.default_rng(1).standard_normal(x.shape), 0)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)
+    default = nn.NoisyReLU(rng=np.random.default_rng(2))(cr.tensor(x)).numpy()  # sigma = 1
+    np.testing.assert_allclose(
+        default, np.maximum(x + np.random.default_rng(2).standard_normal(x.shape), 0), rtol=1e-12)
+    xf = cr.tensor(x.astype(np.float32), requires_grad=True)
+    yf = nn.NoisyReLU("sigmoid")(xf)
+    yf.sum().backward()
+    assert yf.dtype == xf.grad.dtype == np.float32
+    np.testing.assert_array_equal(xf.grad.numpy(), (yf.numpy() > 0).astype(np.float32))
+    with pytest.raises(ValueError, match="'sigmoid' or a callable"):
+        nn.NoisyReLU("tanh")
+    with pytest.raises(ValueError, match="non-negative"):
+        nn.NoisyReLU(-1.0)

@@ -131,3 +131,38 @@ def test_layernorm_matches_torch(case, dtype, rng):
 def test_layernorm_rejects_mismatched_shape():
     with pytest.raises(ValueError, match="normalized_shape"):
         nn.LayerNorm(4)(cr.zeros(2, 5))
+
+
+class _TorchNormalize:
+    """torch has F.normalize only: the same call as a parameterless module for compare_module."""
+
+    def __init__(self, p: float, dim: int) -> None:
+        self.p, self.dim = p, dim
+
+    def __call__(self, x):
+        import torch
+
+        return torch.nn.functional.normalize(x, self.p, self.dim)
+
+    def named_parameters(self):
+        return iter(())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("p", "dim"), [(2.0, 1), (1.0, 1), (2.0, -1), (3.0, 0), (np.inf, 1)])
+def test_normalize_module_matches_torch_functional(p, dim, dtype, rng):
+    pytest.importorskip("torch")
+    x = rng.standard_normal((4, 5, 3))
+    compare_module(nn.Normalize(p=p, dim=dim), _TorchNormalize(p, dim), [x], dtype, rng)
+
+
+def test_normalize_l2_rows_have_unit_norm_and_l1_rows_unit_sum(rng):
+    x = rng.standard_normal((6, 8))
+    np.testing.assert_allclose(np.linalg.norm(nn.Normalize()(cr.tensor(x)).numpy(), axis=1), 1)
+    np.testing.assert_allclose(np.abs(nn.Normalize(p=1)(cr.tensor(x)).numpy()).sum(1), 1)
+    zero = nn.Normalize()(cr.zeros((2, 3))).numpy()  # eps keeps a zero row finite
+    np.testing.assert_array_equal(zero, 0)
+    assert repr(nn.Normalize(p=1, dim=0)) == "Normalize(p=1, dim=0, eps=1e-12)"
+    assert list(nn.Normalize().parameters()) == []
+    with pytest.raises(ValueError, match="p must be positive"):
+        nn.Normalize(p=0)

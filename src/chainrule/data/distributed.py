@@ -49,12 +49,15 @@ class DistributedSampler(Sampler[int]):
         self.shuffle = shuffle
         self.seed = seed
 
+    def order(self, n: int) -> np.ndarray:
+        """The whole dataset's order in this epoch, before padding and sharding."""
+        if self.shuffle:
+            return np.random.default_rng(self.seed + self.epoch).permutation(n)
+        return np.arange(n)
+
     def __iter__(self) -> Iterator[int]:
         n = len(self.dataset)
-        if self.shuffle:
-            order = np.random.default_rng(self.seed + self.epoch).permutation(n)
-        else:
-            order = np.arange(n)
+        order = self.order(n)
         if self.drop_last:
             order = order[: self.total_size]
         elif self.total_size > n:

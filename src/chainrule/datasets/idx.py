@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import math
 import os
 import zlib
 from pathlib import Path
@@ -39,7 +41,7 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if len(data) < header:
         raise ValueError(f"{name}: truncated IDX header ({len(data)} bytes, {header} expected)")
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(dims) * dtype.itemsize
     if len(data) != expected:
         raise ValueError(
             f"{name}: IDX size mismatch: dims {dims} of {dtype.name} need {expected} bytes, "
@@ -57,10 +59,39 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
+            data = _gunzip_declared(data, str(path))
         except (OSError, EOFError, zlib.error) as e:
             raise ValueError(f"{path}: corrupt gzip data ({e})") from e
     return parse_idx(data, str(path))
+
+
+_CHUNK = 1 << 24
+_MAX_RATIO = 1100  # deflate cannot compress more than 1032:1
+
+
+def _gunzip_declared(data: bytes, name: str) -> bytes:
+    """Decompress gzip data no further than the size the IDX header inside declares (plus one
+    byte, so parse_idx can report the excess); a declared size beyond what gzip data of this
+    length can hold is refused before decompressing. Guards against gzip bombs."""
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+        head = f.read(4)
+        ndim = head[3] if len(head) == 4 else 0
+        head += f.read(4 * ndim)
+        if len(head) < 4 + 4 * ndim or ndim == 0 or head[2] not in IDX_DTYPES:
+            return head  # parse_idx names the problem
+        dims = np.frombuffer(head, dtype=">u4", count=ndim, offset=4)
+        size = math.prod(int(d) for d in dims) * IDX_DTYPES[head[2]].itemsize
+        if size > _MAX_RATIO * len(data):
+            raise ValueError(f"{name}: IDX header declares dims {tuple(map(int, dims))} "
+                             f"({size} bytes), more than {len(data)} bytes of gzip data hold")
+        parts, left = [head], size + 1
+        while left > 0:
+            part = f.read(min(left, _CHUNK))
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+    return b"".join(parts)
 
 
 # ----- MNIST and Fashion-MNIST: the same four IDX files -----

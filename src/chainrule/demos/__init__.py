@@ -23,6 +23,17 @@ DEMOS: dict[str, tuple[str, str]] = {
                                 "w x + b) through chosen knots, error falling with units"),
     "activations": ("activations", "modular-learning lecture: activations and derivatives; "
                     "vanishing gradients in deep sigmoid / tanh / ReLU nets"),
+    "rnn-gradients": ("rnn_gradients", "deep-learning lecture (special architectures): "
+                      "||dh_T/dh_0|| ~ rho^T for spectral radius below, at, above 1; clipping"),
+    "cnn-properties": ("cnn_properties", "deep-learning lecture (special architectures): "
+                       "translation equivariance, not rotation; max-pool invariance; "
+                       "receptive field 1 + 2*depth"),
+    "echo-state": ("echo_state", "deep-learning lecture (special architectures): a fixed "
+                   "reservoir, a trained readout; the spectral radius effect"),
+    "optimizers": ("optimizers", "Kolter's deep-learning lecture: GD vs SGD vs minibatch SGD "
+                   "(and momentum, Adam) on the same problem"),
+    "spirals": ("spirals", "representation-learning lecture: an MLP's decision boundary on two "
+                "spirals as training proceeds"),
 }
 
 

@@ -43,7 +43,7 @@ from chainrule.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, Normalize
 from chainrule.nn.patches import Fold, Unfold
 from chainrule.nn.pointwise import (
     CELU,
@@ -107,7 +107,7 @@ __all__ = [
     "Flatten", "GRUCell", "HuberLoss", "Identity", "L1Loss", "LSTMCell", "LayerNorm", "LeakyReLU",
     "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict",
     "ModuleList", "MultiMarginLoss", "MultiheadAttention",
-    "NLLLoss", "NoisyReLU", "Parameter", "RNNCell", "ReLU",
+    "NLLLoss", "NoisyReLU", "Normalize", "Parameter", "RNNCell", "ReLU",
     "Residual", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
     "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
     "TransformerEncoderLayer",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from chainrule.nn import functional as F
@@ -54,14 +56,22 @@ class Softplus(Module):
 
 
 class NoisyReLU(Module):
-    """max(0, x + sigma * n), n ~ N(0, 1), in training; ReLU in eval mode.
+    """max(0, x + s * n), n ~ N(0, 1), in training; ReLU in eval mode.
 
-    Noise comes from ``rng`` when given, else from chainrule's global generator.
+    s = ``sigma`` (a number, default 1); ``sigma="sigmoid"`` makes the noise input-dependent
+    as in the lecture, eps ~ N(0, sigmoid(x)) (variance sigmoid(x)); a callable maps x's
+    values to s elementwise. Noise comes from ``rng`` when given, else from chainrule's
+    global generator.
     """
 
-    def __init__(self, sigma: float = 1.0, rng: np.random.Generator | None = None) -> None:
+    def __init__(self, sigma: float | str | Callable[[np.ndarray], np.ndarray] = 1.0,
+                 rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        if sigma < 0:
+        if isinstance(sigma, str):
+            if sigma != "sigmoid":
+                raise ValueError(f"NoisyReLU: sigma must be a number, 'sigmoid' or a callable, "
+                                 f"got {sigma!r}")
+        elif not callable(sigma) and sigma < 0:
             raise ValueError(f"NoisyReLU: sigma must be non-negative, got {sigma}")
         self.sigma = sigma
         self.rng = rng
@@ -70,7 +80,8 @@ class NoisyReLU(Module):
         return F.noisy_relu(x, self.sigma, self.training, self.rng)
 
     def extra_repr(self) -> str:
-        return f"sigma={self.sigma}"
+        return f"sigma={self.sigma!r}" if isinstance(self.sigma, str | float | int) else (
+            f"sigma={getattr(self.sigma, '__name__', 'callable')}")
 
 
 class Sigmoid(Module):

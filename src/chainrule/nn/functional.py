@@ -142,14 +142,26 @@ def log_softmax(x: Any, dim: int | None = None) -> Tensor:
     return ops.log_softmax(_t(x), axis=-1 if dim is None else dim)
 
 
-def noisy_relu(x: Any, sigma: float = 1.0, training: bool = True,
+def noisy_relu(x: Any, sigma: Any = 1.0, training: bool = True,
                rng: np.random.Generator | None = None) -> Tensor:
-    """max(0, x + sigma * n), n ~ N(0, 1) drawn afresh, in training; max(0, x) otherwise."""
+    """max(0, x + s * n), n ~ N(0, 1) drawn afresh, in training; max(0, x) otherwise.
+
+    s = sigma (a number); "sigmoid": variance sigmoid(x), the lecture's eps ~ N(0, sigma(x));
+    a callable: s = sigma(x's array). The noise is not differentiated (gradient: the mask).
+    """
     x = _t(x)
-    if not training or sigma == 0:
+    if isinstance(sigma, str) and sigma != "sigmoid":
+        raise ValueError(f"noisy_relu: sigma must be a number, 'sigmoid' or a callable: {sigma!r}")
+    if not training or (isinstance(sigma, int | float) and sigma == 0):
         return ops.relu(x)
     dtype = x.dtype if x.dtype.kind == "f" else get_default_dtype()
-    return ops.relu(x + (_rng(rng).standard_normal(x.shape) * sigma).astype(dtype))
+    if isinstance(sigma, str):
+        std = np.sqrt(0.5 + 0.5 * np.tanh(0.5 * x._data.astype(dtype)))  # overflow-free sigmoid
+    elif callable(sigma):
+        std = np.asarray(sigma(x._data), dtype=dtype)
+    else:
+        std = sigma
+    return ops.relu(x + (_rng(rng).standard_normal(x.shape) * std).astype(dtype))
 
 
 # ----- layers -----

@@ -1,4 +1,5 @@
-"""BatchNorm1d, BatchNorm2d and LayerNorm (PyTorch's parameters, buffers and update rules)."""
+"""BatchNorm1d, BatchNorm2d and LayerNorm (PyTorch's parameters, buffers and update rules), and
+Normalize (l_p normalization, the modular-learning lecture's l1 / l2 normalization modules)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "Normalize"]
 
 
 class _BatchNorm(Module):
@@ -143,3 +144,24 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
+
+
+class Normalize(Module):
+    """x / max(||x||_p, eps) along dim: l2 (p=2) or l1 (p=1) normalization, any p > 0 or inf.
+
+    The module form of ``F.normalize`` (PyTorch has only the function); no parameters.
+    """
+
+    def __init__(self, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> None:
+        super().__init__()
+        if not p > 0:
+            raise ValueError(f"Normalize: p must be positive, got {p}")
+        self.p = p
+        self.dim = dim
+        self.eps = eps
+
+    def forward(self, x: Any) -> Tensor:
+        return F.normalize(x, self.p, self.dim, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, dim={self.dim}, eps={self.eps}"

@@ -625,8 +625,17 @@ def minimum(a: Any, b: Any) -> Tensor:
     return Minimum.apply(a, b)
 
 
-def where(condition: Any, x: Any, y: Any) -> Tensor:
-    """x where condition holds, else y; gradients flow only to the branch taken."""
+def where(condition: Any, x: Any = None, y: Any = None) -> Any:
+    """x where condition holds, else y; gradients flow only to the branch taken.
+
+    With the condition alone, its nonzero indices (as np.where).
+    """
+    if x is None and y is None:
+        from chainrule.ops.selection import nonzero
+
+        return nonzero(condition)
+    if x is None or y is None:
+        raise ValueError("where: either both or neither of x and y should be given")
     c = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if c.dtype != np.bool_:
         c = c.astype(bool)

@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 
 from chainrule.ops import elementwise as E
+from chainrule.ops import elementwise_more as EM
 from chainrule.ops import indexing as I
-from chainrule.ops import linalg as L
 from chainrule.ops import reduction as R
+from chainrule.ops import scan as SC
 from chainrule.ops import shape as S
+from chainrule.ops import shape_more as SM
 from chainrule.tensor import Tensor
 
 # torch.return_types: named (values, indices) pairs
@@ -127,11 +129,7 @@ def repeat(self: Tensor, *sizes: Any) -> Tensor:
     if len(sizes) < self.ndim:
         raise RuntimeError("repeat: number of repeat dims can not be smaller than number of "
                            f"dimensions of tensor ({len(sizes)} < {self.ndim})")
-    x = S.reshape(self, (1,) * (len(sizes) - self.ndim) + self.shape)
-    inter = tuple(d for pair in zip((1,) * x.ndim, x.shape) for d in pair)
-    big = tuple(d for pair in zip(sizes, x.shape) for d in pair)
-    out = S.broadcast_to(S.reshape(x, inter), big)
-    return S.reshape(out, tuple(r * n for r, n in zip(sizes, x.shape)))
+    return SM.tile(self, sizes)
 
 
 def split(self: Tensor, split_size_or_sections: Any, dim: int = 0, *,
@@ -427,12 +425,8 @@ def norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
 
 
 def cumsum(self: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
-    """Running sum along dim (differentiable: a product with a triangular matrix of ones)."""
-    x = self if dtype is None else E.astype(self, dtype)
-    n = x.shape[dim]
-    tri = np.triu(np.ones((n, n), dtype=x.dtype if x.dtype.kind == "f" else np.int64))
-    moved = S.swapaxes(x, dim, -1)
-    return S.swapaxes(L.matmul(moved, tri), dim, -1)
+    """Running sum along dim."""
+    return SC.cumsum(self, dim, dtype)
 
 
 # ----- elementwise -----
@@ -523,15 +517,24 @@ def _rounding(fn: Any) -> Any:
     return method
 
 
-floor, ceil, trunc = _rounding(np.floor), _rounding(np.ceil), _rounding(np.trunc)
-round = _rounding(np.round)
+trunc, round = _rounding(np.trunc), _rounding(np.round)
+
+
+def floor(self: Tensor) -> Tensor:
+    """Round down (derivative 0, as PyTorch; integer tensors stay integers)."""
+    return EM.floor(self) if self.dtype.kind == "f" else _const(self._data.copy())
+
+
+def ceil(self: Tensor) -> Tensor:
+    """Round up (derivative 0, as PyTorch; integer tensors stay integers)."""
+    return EM.ceil(self) if self.dtype.kind == "f" else _const(self._data.copy())
 
 
 def log2(self: Tensor) -> Tensor:
     """Base-2 logarithm."""
-    return E.log(self) * (1.0 / math.log(2.0))
+    return EM.log2(self)
 
 
 def log10(self: Tensor) -> Tensor:
     """Base-10 logarithm."""
-    return E.log(self) * (1.0 / math.log(10.0))
+    return EM.log10(self)

@@ -1,0 +1,218 @@
+"""Scans and orderings along an axis: cumsum, cumprod, diff, gradient, sort."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.function import Context, Function
+from chainrule.ops import rules as R
+from chainrule.ops.axes import check_axis
+from chainrule.ops.elementwise import astype, where
+from chainrule.ops.indexing import getitem
+from chainrule.ops.reduction import prod
+from chainrule.ops.shape import broadcast_to, concatenate, reshape, swapaxes
+from chainrule.tensor import Tensor
+
+NDArray = np.ndarray
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _cumsum(x: NDArray, axis: int, reverse: bool) -> NDArray:
+    if not reverse:
+        return np.cumsum(x, axis)
+    flip = (Ellipsis, slice(None, None, -1)) + (slice(None),) * (-axis - 1)
+    return np.cumsum(x[flip], axis)[flip]
+
+
+class Cumsum(Function):
+    """Running sum along an axis.  Reverse: the running sum of g from the end.  Forward: cumsum."""
+
+    name = "cumsum"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, axis: int, reverse: bool = False) -> NDArray:
+        ctx.axis, ctx.reverse = axis, reverse
+        return _cumsum(x, axis, reverse)
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return R.apply_op(Cumsum, g, ctx.axis, not ctx.reverse)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return R.apply_op(Cumsum, dx, ctx.axis, ctx.reverse)
+
+
+class Cumprod(Function):
+    """Running product along an axis, for inputs without zeros (cumprod routes the others).
+
+    Reverse: revcumsum(g y) / x.  Forward: y cumsum(dx / x).
+    """
+
+    name = "cumprod"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, axis: int) -> NDArray:
+        ctx.axis = axis
+        y = np.cumprod(x, axis)
+        ctx.saved = (x, y)
+        return y
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        x, y = ctx.saved
+        return R.apply_op(Cumsum, g * y, ctx.axis, True) / x
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        x, y = ctx.saved
+        return y * R.apply_op(Cumsum, dx / x, ctx.axis, False)
+
+
+class TakePermutation(Function):
+    """x reordered along an axis by a permutation per line (take_along_axis).  Reverse: the
+    inverse permutation.  Forward: the same permutation."""
+
+    name = "take_permutation"
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: NDArray, perm: NDArray, inverse: NDArray, axis: int) -> NDArray:
+        ctx.perm, ctx.inverse, ctx.axis = perm, inverse, axis
+        return np.take_along_axis(x, np.broadcast_to(perm, x.shape), axis)
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return R.apply_op(TakePermutation, g, ctx.inverse, ctx.perm, ctx.axis)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return R.apply_op(TakePermutation, dx, ctx.perm, ctx.inverse, ctx.axis)
+
+
+# ----- public functions -----
+def _flat_or_axis(op: str, a: Tensor, axis: Any) -> tuple[Tensor, int]:
+    """(a, axis from the end), a flattened when axis is None (NumPy's convention)."""
+    if axis is None:
+        return reshape(a, (-1,)), -1
+    return a, check_axis(op, axis, a.ndim) - a.ndim
+
+
+def cumsum(a: Any, axis: int | None = None, dtype: Any = None, *, dim: Any = None) -> Tensor:
+    """Running sum along axis (of the flattened tensor when None), as np.cumsum."""
+    a = _t(a)
+    if dtype is not None:
+        a = astype(a, dtype)
+    a, ax = _flat_or_axis("cumsum", a, axis if dim is None else dim)
+    if a.ndim == 0:
+        a = reshape(a, (1,))
+    return Cumsum.apply(a, ax, False)
+
+
+def cumprod(a: Any, axis: int | None = None, dtype: Any = None, *, dim: Any = None) -> Tensor:
+    """Running product along axis (of the flattened tensor when None), as np.cumprod.
+
+    Inputs with zeros take an exact O(n^2) route (products of masked copies), so every order of
+    derivative stays right there; the others an O(n) rule.
+    """
+    a = _t(a)
+    if dtype is not None:
+        a = astype(a, dtype)
+    a, ax = _flat_or_axis("cumprod", a, axis if dim is None else dim)
+    if a.ndim == 0:
+        a = reshape(a, (1,))
+    if a.dtype.kind != "f" or (a._data != 0).all():
+        return Cumprod.apply(a, ax)
+    n = a.shape[ax]
+    moved = reshape(swapaxes(a, ax, -1), (*swapaxes(a, ax, -1).shape[:-1], 1, n))
+    upper = np.tri(n, dtype=bool)  # row i keeps elements j <= i, the others become 1
+    return swapaxes(prod(where(upper, moved, np.ones((), a.dtype)), axis=-1), ax, -1)
+
+
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None, *,
+         dim: Any = None) -> Tensor:
+    """The n-th forward difference a[i+1] - a[i] along axis, as np.diff."""
+    a = _t(a)
+    if n < 0:
+        raise ValueError(f"diff: order must be non-negative, got {n}")
+    if a.ndim == 0:
+        raise ValueError("diff requires input that is at least one dimensional")
+    ax = check_axis("diff", axis if dim is None else dim, a.ndim)
+    parts = []
+    for extra in (prepend, a, append):
+        if extra is None:
+            continue
+        e = extra if isinstance(extra, Tensor) else Tensor(np.asarray(extra, dtype=a.dtype))
+        if e.ndim == 0:  # a scalar is broadcast to a length-1 slab along axis
+            e = broadcast_to(e, (*a.shape[:ax], 1, *a.shape[ax + 1:]))
+        parts.append(e)
+    if len(parts) > 1:
+        a = concatenate(parts, axis=ax)
+    lead = (slice(None),) * ax
+    for _ in range(n):
+        a = getitem(a, (*lead, slice(1, None))) - getitem(a, (*lead, slice(None, -1)))
+    return a
+
+
+def _gradient_one(f: Tensor, h: float, ax: int, edge_order: int) -> Tensor:
+    lead = (slice(None),) * ax
+
+    def at(s: Any) -> Tensor:
+        return getitem(f, (*lead, s))
+
+    interior = (at(slice(2, None)) - at(slice(None, -2))) * (0.5 / h)
+    if edge_order == 1:
+        first = (at(slice(1, 2)) - at(slice(0, 1))) * (1.0 / h)
+        last = (at(slice(-1, None)) - at(slice(-2, -1))) * (1.0 / h)
+    else:
+        first = (at(slice(0, 1)) * -1.5 + at(slice(1, 2)) * 2.0 - at(slice(2, 3)) * 0.5) / h
+        last = (at(slice(-3, -2)) * 0.5 - at(slice(-2, -1)) * 2.0 + at(slice(-1, None)) * 1.5) / h
+    return concatenate([first, interior, last], axis=ax)
+
+
+def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> Any:
+    """Central differences inside, one-sided (edge_order 1 or 2) at the ends, as np.gradient
+    with uniform spacing (one scalar, or one per axis); a list when several axes."""
+    f = _t(f)
+    axes = (tuple(range(f.ndim)) if axis is None else
+            (axis,) if isinstance(axis, int | np.integer) else tuple(axis))
+    axes = tuple(check_axis("gradient", a, f.ndim) for a in axes)
+    if not varargs:
+        spacing = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        spacing = [float(varargs[0])] * len(axes)
+    elif len(varargs) == len(axes) and all(np.ndim(v) == 0 for v in varargs):
+        spacing = [float(v) for v in varargs]
+    else:
+        raise ValueError("gradient: only uniform spacing (scalars) is supported")
+    if edge_order not in (1, 2):
+        raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+    out = []
+    for ax, h in zip(axes, spacing):
+        if f.shape[ax] < edge_order + 1:
+            raise ValueError("gradient: shape of the array too small to calculate a numerical "
+                             "gradient, at least (edge_order + 1) elements are required")
+        out.append(_gradient_one(f, h, ax, edge_order))
+    return out[0] if len(out) == 1 else out
+
+
+def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, *,
+         stable: Any = None) -> Tensor:
+    """Sorted copy along axis (of the flattened tensor when None).  Differentiable in the values
+    as the permutation of a stable sort: tied entries keep their order (JAX's choice)."""
+    a = _t(a)
+    if order is not None:
+        raise ValueError("sort: order= (structured arrays) is not supported")
+    a, ax = _flat_or_axis("sort", a, axis)
+    if a.ndim == 0:
+        return getitem(a, ())
+    perm = np.argsort(a._data, axis=ax, kind="stable")
+    inverse = np.argsort(perm, axis=ax, kind="stable")
+    return TakePermutation.apply(a, perm, inverse, ax)

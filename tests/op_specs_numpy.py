@@ -1,0 +1,260 @@
+"""Rows of the op table for NumPy's further functions (elementwise_more, shape_more, scan,
+products, selection); op_specs.OP_SPECS takes them in, so every generic test covers them.
+Import op_specs (which imports this module), not this module directly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from op_specs import (
+    UNARY,
+    OpSpec,
+    _away,
+    _each,
+    _normal,
+    away_from_zero,
+    binary,
+    case,
+    distinct,
+    normal,
+    positive,
+    unary,
+    with_a_zero,
+)
+
+import chainrule as cr
+
+try:
+    import torch
+except ImportError:  # only the torch tests call the torch column, and they skip without it
+    torch = None
+
+inside_08 = _each(lambda rng, s: rng.uniform(-0.8, 0.8, s))
+above_one = _each(lambda rng, s: rng.uniform(1.2, 3.0, s))
+normal_by_away = _each(_normal, _away)
+
+
+def with_nonfinite(rng: np.random.Generator, shapes: Any, dtype: Any) -> tuple:
+    """Normal values with a NaN, a +inf and a -inf in each operand of 3 or more entries."""
+    out = normal(rng, shapes, dtype)
+    for a in out:
+        if a.size >= 3:
+            a.flat[rng.permutation(a.size)[:3]] = [np.nan, np.inf, -np.inf]
+    return out
+
+
+def _perm_of(np_fn: Any) -> Any:
+    """A torch function that permutes axes as np_fn does (e.g. np.rollaxis)."""
+
+    def f(x: Any, **kw: Any) -> Any:
+        probe = np.broadcast_to(np.empty((), np.int8), tuple(range(2, x.ndim + 2)))
+        return x.permute(tuple(n - 2 for n in np_fn(probe, **kw).shape))
+
+    return f
+
+
+def _joined(split_fn: Any, cat: Any, takes_axis: bool = True) -> Any:
+    """A split function as one output: the pieces joined in reverse order along the split axis."""
+
+    def f(x: Any, sections: Any, axis: int = 0) -> Any:
+        pieces = split_fn(x, sections, axis) if takes_axis else split_fn(x, sections)
+        return cat(pieces[::-1], axis)
+
+    return f
+
+
+def _torch_sinc(x: Any) -> Any:
+    zero = x == 0
+    safe = torch.where(zero, 1.0, x) * np.pi
+    return torch.where(zero, 1 - (np.pi * x) ** 2 / 6, torch.sin(safe) / safe)
+
+
+def _torch_cross(a: Any, b: Any) -> Any:
+    return torch.linalg.cross(*torch.broadcast_tensors(a, b), dim=-1)
+
+
+def _torch_select(a: Any, b: Any, conds: Any, default: float) -> Any:
+    return torch.where(torch.tensor(conds[0]), a, torch.where(torch.tensor(conds[1]), b, default))
+
+
+def _torch_diff(x: Any, n: int = 1, axis: int = -1, prepend: Any = None) -> Any:
+    if prepend is not None:
+        shape = list(x.shape)
+        shape[axis] = 1
+        prepend = torch.full(shape, prepend, dtype=x.dtype)
+    return torch.diff(x, n, axis, prepend)
+
+
+def _torch_gradient(x: Any, h: float = 1.0, axis: int = 0, edge_order: int = 1) -> Any:
+    return torch.gradient(x, spacing=h, dim=axis, edge_order=edge_order)[0]
+
+
+def _torch_sort(x: Any, axis: Any = -1) -> Any:
+    return torch.sort(x.reshape(-1) if axis is None else x, dim=-1 if axis is None else axis)[0]
+
+
+def _torch_scan(fn_name: str) -> Any:
+    def f(x: Any, axis: Any = None) -> Any:
+        return getattr(torch, fn_name)(x.reshape(-1) if axis is None else x, -1 if axis is None
+                                       else axis)
+
+    return f
+
+
+_MASK = np.array([[True, False, True], [False, False, True]])
+_TRI = (case((3, 4)), case((3, 4), k=1), case((2, 3, 3), k=-1), case((4,)))
+_SPLITS = (case((5, 2), sections=3), case((2, 6), sections=[1, 4], axis=1))
+_AXIS3 = (case((2, 3, 2)),)
+
+NUMPY_SPECS: list[OpSpec] = [
+    # ----- elementwise_more -----
+    unary("arcsin", cr.arcsin, np.arcsin, lambda x: x.asin(), inside_08),
+    unary("arccos", cr.arccos, np.arccos, lambda x: x.acos(), inside_08),
+    unary("arctan", cr.arctan, np.arctan, lambda x: x.atan()),
+    unary("sinh", cr.sinh, np.sinh, lambda x: x.sinh()),
+    unary("cosh", cr.cosh, np.cosh, lambda x: x.cosh()),
+    unary("arcsinh", cr.arcsinh, np.arcsinh, lambda x: x.asinh()),
+    unary("arccosh", cr.arccosh, np.arccosh, lambda x: x.acosh(), above_one),
+    unary("arctanh", cr.arctanh, np.arctanh, lambda x: x.atanh(), inside_08),
+    unary("exp2", cr.exp2, np.exp2, lambda x: torch.exp2(x)),
+    unary("expm1", cr.expm1, np.expm1, lambda x: x.expm1()),
+    unary("log2", cr.log2, np.log2, lambda x: x.log2(), positive),
+    unary("log10", cr.log10, np.log10, lambda x: x.log10(), positive),
+    unary("square", cr.square, np.square, lambda x: x.square()),
+    unary("reciprocal", cr.reciprocal, np.reciprocal, lambda x: x.reciprocal(), away_from_zero),
+    unary("fabs", cr.fabs, np.fabs, lambda x: x.abs(), away_from_zero),
+    unary("floor", cr.floor, np.floor, lambda x: x.floor()),
+    unary("ceil", cr.ceil, np.ceil, lambda x: x.ceil()),
+    unary("sinc", cr.sinc, np.sinc, lambda x: torch.sinc(x)),
+    # torch's sinc has no second derivative at 0 (-pi^2/3): compare with its series there
+    unary("sinc_at_zero", cr.sinc, np.sinc, _torch_sinc, with_a_zero, op="sinc"),
+    unary("deg2rad", cr.deg2rad, np.deg2rad, lambda x: torch.deg2rad(x)),
+    unary("rad2deg", cr.rad2deg, np.rad2deg, lambda x: torch.rad2deg(x)),
+    OpSpec("nan_to_num", cr.nan_to_num, np.nan_to_num,
+           lambda x, **kw: torch.nan_to_num(x, **kw),
+           (case((2, 3), posinf=5.0, neginf=-4.0), case((4,), nan=0.5, posinf=2.0, neginf=-1.0),
+            case(())), with_nonfinite),
+    unary("real", cr.real, np.real, lambda x: x * 1),
+    unary("conj", cr.conj, np.conj, lambda x: x.conj()),
+    binary("arctan2", cr.arctan2, np.arctan2, lambda a, b: torch.atan2(a, b), away_from_zero),
+    binary("logaddexp", cr.logaddexp, np.logaddexp, lambda a, b: torch.logaddexp(a, b)),
+    binary("logaddexp2", cr.logaddexp2, np.logaddexp2, lambda a, b: torch.logaddexp2(a, b)),
+    binary("mod", cr.mod, np.mod, lambda a, b: torch.remainder(a, b), normal_by_away),
+    binary("mod_operator", lambda a, b: a % b, np.mod, lambda a, b: a % b, normal_by_away,
+           op="mod"),
+    binary("hypot", cr.hypot, np.hypot, lambda a, b: torch.hypot(a, b), away_from_zero),
+    binary("fmax", cr.fmax, np.fmax, lambda a, b: torch.fmax(a, b), distinct),
+    binary("fmin", cr.fmin, np.fmin, lambda a, b: torch.fmin(a, b), distinct),
+    # ----- scans and orderings -----
+    OpSpec("cumsum", cr.cumsum, np.cumsum, _torch_scan("cumsum"),
+           (case((2, 3)), case((2, 3), axis=1), case((2, 3, 2), axis=-3), case(()))),
+    OpSpec("cumprod", cr.cumprod, np.cumprod, _torch_scan("cumprod"),
+           (case((2, 3), axis=1), case((3, 2), axis=0), case((4,))), away_from_zero),
+    OpSpec("cumprod_with_zero", cr.cumprod, np.cumprod, _torch_scan("cumprod"),
+           (case((2, 3), axis=1), case((4,))), with_a_zero, op="cumprod"),
+    OpSpec("diff", cr.diff, np.diff, _torch_diff,
+           (case((4,)), case((3, 4), n=2, axis=0), case((2, 3), axis=1, prepend=0.5))),
+    OpSpec("gradient", lambda x, h=1.0, axis=0, edge_order=1: cr.gradient(
+        x, h, axis=axis, edge_order=edge_order),
+           lambda x, h=1.0, axis=0, edge_order=1: np.gradient(x, h, axis=axis,
+                                                              edge_order=edge_order),
+           _torch_gradient, (case((5,)), case((4, 3), h=0.5, axis=1, edge_order=2))),
+    OpSpec("sort", cr.sort, np.sort, _torch_sort,
+           (case((5,)), case((3, 4), axis=0), case((2, 3), axis=None)), distinct),
+    # ----- products -----
+    OpSpec("tensordot", cr.tensordot, np.tensordot,
+           lambda a, b, axes=2: torch.tensordot(a, b, dims=axes),
+           (case((2, 3, 4), (3, 4, 2)), case((2, 3), (3, 2), axes=1),
+            case((2, 3, 2), (3, 2, 2), axes=([0, 1], [1, 0])), case((3,), (2,), axes=0))),
+    OpSpec("inner", cr.inner, np.inner, lambda a, b: torch.inner(a, b),
+           (case((3,), (3,)), case((2, 3), (4, 3)), case((), (2, 3)))),
+    OpSpec("kron", cr.kron, np.kron, lambda a, b: torch.kron(a, b),
+           (case((2, 3), (2, 2)), case((3,), (2,)), case((2,), (2, 3)))),
+    OpSpec("cross", cr.cross, np.cross, _torch_cross,
+           (case((3,), (3,)), case((2, 3), (3,)), case((4, 3), (4, 3)))),
+    # ----- selection -----
+    OpSpec("select", lambda a, b, conds, default: cr.select(conds, [a, b], default),
+           lambda a, b, conds, default: np.select(conds, [a, b], default), _torch_select,
+           (case((2, 3), (2, 3), conds=[_MASK, ~_MASK[::-1]], default=0.5),
+            case((2, 3), (3,), conds=[_MASK, np.ones((2, 3), bool)], default=0.0))),
+    # ----- shape_more -----
+    OpSpec("moveaxis", cr.moveaxis, np.moveaxis,
+           lambda x, source, destination: torch.moveaxis(x, source, destination),
+           (case((2, 3, 4), source=0, destination=-1),
+            case((2, 3, 4), source=(0, 1), destination=(2, 0)))),
+    OpSpec("rollaxis", cr.rollaxis, np.rollaxis, _perm_of(np.rollaxis),
+           (case((2, 3, 4), axis=2), case((2, 3, 4), axis=0, start=2))),
+    OpSpec("roll", cr.roll, np.roll,
+           lambda x, shift, axis=None: torch.roll(x, shift, axis),
+           (case((2, 3), shift=1), case((2, 3), shift=(1, -2), axis=(0, 1)),
+            case((2, 3), shift=2, axis=-1))),
+    OpSpec("repeat", cr.repeat, np.repeat,
+           lambda x, repeats, axis=None: torch.repeat_interleave(
+               x, torch.as_tensor(repeats), axis),
+           (case((2, 3), repeats=2), case((2, 3), repeats=[2, 0, 1], axis=1),
+            case((2, 3), repeats=3, axis=0), case((), repeats=2))),
+    OpSpec("tile", cr.tile, np.tile,
+           lambda x, reps: torch.tile(x, reps if isinstance(reps, tuple) else (reps,)),
+           (case((2, 3), reps=2), case((3,), reps=(2, 2)), case((2, 1, 2), reps=(1, 3)))),
+    OpSpec("flip", cr.flip, np.flip,
+           lambda x, axis=None: torch.flip(x, tuple(range(x.ndim)) if axis is None else
+                                          axis if isinstance(axis, tuple) else (axis,)),
+           (case((2, 3)), case((2, 3, 2), axis=1), case((2, 3, 2), axis=(0, -1)))),
+    OpSpec("fliplr", cr.fliplr, np.fliplr, lambda x: torch.fliplr(x), (case((2, 3)),)),
+    OpSpec("flipud", cr.flipud, np.flipud, lambda x: torch.flipud(x),
+           (case((2, 3)), case((3,)))),
+    OpSpec("rot90", cr.rot90, np.rot90,
+           lambda x, k=1, axes=(0, 1): torch.rot90(x, k, axes),
+           (case((2, 3)), case((2, 3, 2), k=2, axes=(0, 2)), case((2, 3), k=-1),
+            case((2, 3), k=4))),
+    OpSpec("ravel", cr.ravel, np.ravel, lambda x: torch.ravel(x),
+           (case((2, 3)), case(()))),
+    unary("atleast_1d", cr.atleast_1d, np.atleast_1d, lambda x: torch.atleast_1d(x)),
+    unary("atleast_2d", cr.atleast_2d, np.atleast_2d, lambda x: torch.atleast_2d(x)),
+    OpSpec("atleast_3d", cr.atleast_3d, np.atleast_3d, lambda x: torch.atleast_3d(x),
+           UNARY + _AXIS3),
+    OpSpec("hstack", lambda *xs: cr.hstack(xs), lambda *xs: np.hstack(xs),
+           lambda *xs: torch.hstack(xs), (case((2, 3), (2, 1)), case((3,), (2,)))),
+    OpSpec("vstack", lambda *xs: cr.vstack(xs), lambda *xs: np.vstack(xs),
+           lambda *xs: torch.vstack(xs), (case((2, 3), (1, 3)), case((3,), (3,)))),
+    OpSpec("row_stack", lambda *xs: cr.row_stack(xs), lambda *xs: np.vstack(xs),
+           lambda *xs: torch.vstack(xs), (case((3,), (2, 3)),)),
+    OpSpec("dstack", lambda *xs: cr.dstack(xs), lambda *xs: np.dstack(xs),
+           lambda *xs: torch.dstack(xs), (case((2, 3), (2, 3)), case((3,), (3,)))),
+    OpSpec("column_stack", lambda *xs: cr.column_stack(xs), lambda *xs: np.column_stack(xs),
+           lambda *xs: torch.column_stack(xs), (case((3,), (3, 2)), case((2,), (2,)))),
+    OpSpec("append", cr.append, np.append,
+           lambda a, b, axis=None: torch.cat([a.reshape(-1), b.reshape(-1)]) if axis is None
+           else torch.cat([a, b], axis),
+           (case((2, 3), (2,)), case((2, 3), (1, 3), axis=0))),
+    OpSpec("array_split", _joined(cr.array_split, cr.concatenate),
+           _joined(np.array_split, np.concatenate),
+           _joined(lambda x, s, axis: torch.tensor_split(x, s, axis), torch.cat)
+           if torch else None, _SPLITS),
+    OpSpec("hsplit", _joined(cr.hsplit, cr.concatenate, False),
+           _joined(np.hsplit, np.concatenate, False),
+           _joined(lambda x, s: torch.hsplit(x, s), torch.cat, False) if torch else None,
+           (case((2, 4), axis=1, sections=2),)),
+    OpSpec("vsplit", _joined(cr.vsplit, cr.concatenate, False),
+           _joined(np.vsplit, np.concatenate, False),
+           _joined(lambda x, s: torch.vsplit(x, s), torch.cat, False) if torch else None,
+           (case((4, 2), sections=[1, 3]),)),
+    OpSpec("dsplit", _joined(cr.dsplit, cr.concatenate, False),
+           _joined(np.dsplit, np.concatenate, False),
+           _joined(lambda x, s: torch.dsplit(x, s), torch.cat, False) if torch else None,
+           (case((2, 1, 4), axis=2, sections=2),)),
+    OpSpec("tril", cr.tril, np.tril, lambda x, k=0: torch.tril(x, k) if x.ndim > 1 else
+           torch.tril(x.expand(x.shape[0], -1), k), _TRI),
+    OpSpec("triu", cr.triu, np.triu, lambda x, k=0: torch.triu(x, k) if x.ndim > 1 else
+           torch.triu(x.expand(x.shape[0], -1), k), _TRI),
+    OpSpec("diag", cr.diag, np.diag, lambda x, k=0: torch.diag(x, k),
+           (case((3,)), case((2,), k=1), case((3, 4)), case((3, 4), k=-1))),
+    OpSpec("diagonal", cr.diagonal, np.diagonal,
+           lambda x, offset=0, axis1=0, axis2=1: torch.diagonal(x, offset, axis1, axis2),
+           (case((3, 4)), case((2, 3, 4), offset=1, axis1=-1, axis2=0),
+            case((2, 3, 3), axis1=1, axis2=2))),
+    OpSpec("trace", cr.trace, np.trace,
+           lambda x, offset=0, axis1=0, axis2=1: torch.diagonal(x, offset, axis1, axis2).sum(-1),
+           (case((3, 4)), case((2, 3, 4), offset=-1, axis1=1, axis2=2))),
+]

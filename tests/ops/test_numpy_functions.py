@@ -1,0 +1,90 @@
+"""NumPy's further functions beyond the op table: non-differentiable helpers, aliases, the `%`
+operator, JAX's derivative choices (sort ties, floor), and the Tensor methods they add."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from reference import assert_close
+
+import chainrule as cr
+
+X = np.array([[0.5, -1.5, 2.0], [0.0, 3.0, -0.25]])
+
+
+def test_where_with_the_condition_alone_gives_nonzero_indices() -> None:
+    got = cr.where(cr.tensor(X) > 0)
+    want = np.where(X > 0)
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.int64
+        np.testing.assert_array_equal(g.numpy(), w)
+    np.testing.assert_array_equal(cr.argwhere(X).numpy(), np.argwhere(X))
+    with pytest.raises(ValueError, match="where"):
+        cr.where(X > 0, X)
+
+
+def test_imag_of_real_is_a_zero_constant_and_aliases_are_the_same_functions() -> None:
+    im = cr.imag(cr.tensor(X, requires_grad=True))
+    assert not im.requires_grad
+    np.testing.assert_array_equal(im.numpy(), np.zeros_like(X))
+    assert cr.degrees is cr.rad2deg
+    assert cr.radians is cr.deg2rad
+    assert cr.remainder is cr.mod
+    assert cr.row_stack is cr.vstack
+    assert cr.conjugate is cr.conj
+
+
+def test_mod_operator_and_its_partials() -> None:
+    a, b = np.array([5.5, -5.5, 2.25]), np.array([2.0, 2.0, -1.0])
+    assert_close(cr.tensor(a) % 2.0, np.mod(a, 2.0))
+    assert_close(7.0 % cr.tensor(b), np.mod(7.0, b))
+    ga, gb = cr.grad(lambda x, y: (x % y).sum(), argnums=(0, 1))(a, b)
+    assert_close(ga, np.ones(3))
+    assert_close(gb, -np.floor(a / b))  # JAX's and PyTorch's choice
+
+
+def test_floor_and_ceil_have_zero_derivative() -> None:
+    for f in (cr.floor, cr.ceil, lambda t: t.floor(), lambda t: t.ceil()):
+        x = cr.tensor(X, requires_grad=True)
+        f(x).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.zeros_like(X))
+    assert cr.tensor(np.array([3, 4])).floor().dtype == np.int64
+
+
+def test_sort_sends_tied_gradients_in_stable_order() -> None:
+    x = np.array([1.0, 1.0, 0.0])
+    g = np.array([10.0, 20.0, 30.0])
+    (dx,) = cr.vjp(cr.sort, x)[1](g)
+    assert_close(dx, np.array([20.0, 30.0, 10.0]))  # sorted = [x2, x0, x1]
+
+
+def test_shapes_as_numpy() -> None:
+    a = np.arange(7.0)
+    for got, want in zip(cr.array_split(a, 3), np.array_split(a, 3), strict=True):
+        assert_close(got, want)
+    t1, t2 = cr.atleast_1d(1.0, a)
+    assert t1.shape == (1,)
+    assert t2.shape == (7,)
+    grads = cr.gradient(X, 2.0)
+    for got, want in zip(grads, np.gradient(X, 2.0), strict=True):
+        assert_close(got, want)
+    assert_close(cr.select([X > 0, X < -1], [X, -X], 7.0),
+                 np.select([X > 0, X < -1], [X, -X], 7.0))
+    assert_close(cr.cross([1.0, 2.0], [3.0, 4.0]), np.array(-2.0))
+
+
+def test_tensor_methods_keep_pytorch_meanings() -> None:
+    t = cr.tensor(X)
+    assert t.repeat(2, 1).shape == (4, 3)  # PyTorch's repeat tiles
+    assert cr.repeat(t, 2).shape == (12,)  # NumPy's repeats elements
+    assert_close(t.flip(0), X[::-1])
+    assert_close(t.ravel(), X.ravel())
+    assert_close(t.asin().numpy()[0, 0], np.arcsin(0.5))
+    assert_close(t.roll(shifts=1, dims=1), np.roll(X, 1, 1))
+    assert_close(t.diagonal(dim1=1, dim2=0), np.diagonal(X, 0, 1, 0))
+    assert_close(t.cumsum(1), np.cumsum(X, 1))
+    assert_close(t.cumprod(0), np.cumprod(X, 0))
+    assert_close(t.diff(), np.diff(X))
+    assert_close(t.tril(), np.tril(X))
+    assert_close(cr.tensor(np.abs(X) + 1).log2(), np.log2(np.abs(X) + 1), rtol=1e-12)
