@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-FRAMEWORKS = ("chainrule", "torch", "numpy")
+FRAMEWORKS = ("chainrule", "compiled", "torch", "numpy")  # compiled: chainrule under cr.compile
 REFERENCE = "numpy"
 
 Step = Callable[[], Any]
@@ -296,13 +296,14 @@ def _fmt_ratio(value: float | None) -> str:
 
 def format_table(rows: Sequence[Row]) -> str:
     """A plain-text table of medians (ms per step) and chainrule's ratios to the others."""
-    header = ["workload", "case", "chainrule ms", "torch ms", "numpy ms", "cr/torch", "cr/numpy"]
+    header = ["workload", "case", "chainrule ms", "compiled ms", "torch ms", "numpy ms", "cr/torch",
+              "cr/numpy", "comp/torch", "comp/numpy"]
     body: list[list[str]] = []
     notes: list[str] = []
     for row in rows:
         where = f"{row.workload} / {row.case}"
         cells = [_fmt_ms(row.cells[fw], where, notes) for fw in FRAMEWORKS]
-        ratios = [row.ratio("chainrule", "torch"), row.ratio("chainrule", "numpy")]
+        ratios = [row.ratio(a, b) for a in ("chainrule", "compiled") for b in ("torch", "numpy")]
         body.append([row.workload, row.case, *cells, *map(_fmt_ratio, ratios)])
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     left = {0, 1}
@@ -370,6 +371,8 @@ def write_json(path: str, rows: Sequence[Row], env: Mapping[str, Any]) -> None:
                 "cells": cells,
                 "chainrule_over_torch": row.ratio("chainrule", "torch"),
                 "chainrule_over_numpy": row.ratio("chainrule", "numpy"),
+                "compiled_over_torch": row.ratio("compiled", "torch"),
+                "compiled_over_numpy": row.ratio("compiled", "numpy"),
             }
         )
     env = {**env, "load_average_at_end": load_average()}

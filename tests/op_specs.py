@@ -478,6 +478,11 @@ from op_specs_linalg import LINALG_SPECS  # noqa: E402
 
 OP_SPECS += LINALG_SPECS
 
+# cr.scipy's rows are in op_specs_scipy (named "scipy.<module>.<function>")
+from op_specs_scipy import SCIPY_SPECS  # noqa: E402
+
+OP_SPECS += SCIPY_SPECS
+
 ELEMENTWISE_SPECS = [s for s in OP_SPECS if s.elementwise]
 
 

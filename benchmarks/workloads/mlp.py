@@ -109,6 +109,35 @@ def chainrule_step(batch: int, sizes: tuple[int, ...]) -> Step:
     return step
 
 
+def compiled_step(batch: int, sizes: tuple[int, ...]) -> Step:
+    """chainrule under cr.compile: the same step, recorded on the first call, replayed after."""
+    import chainrule as cr
+    import chainrule.nn as nn
+
+    layers: list[nn.Module] = []
+    for w, b in weights(sizes):
+        lin = nn.Linear(w.shape[1], w.shape[0])
+        lin.load_state_dict({"weight": w, "bias": b})
+        layers += [lin, nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    opt = cr.optim.SGD(model.parameters(), lr=0.01)
+    x0, y0 = inputs(batch, sizes[0])
+    x, y = cr.tensor(x0), cr.tensor(y0)
+
+    @cr.compile
+    def train(x: cr.Tensor, y: cr.Tensor) -> cr.Tensor:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def step() -> float:
+        return float(train(x, y).item())  # outside the compiled function: .item() inside is eager
+
+    return step
+
+
 def first_result(step: Step) -> Step:
     """step, returning the first call's result every time (steps change the weights, and the
     harness warms frameworks up for different numbers of calls)."""
@@ -127,7 +156,8 @@ def cases(quick: bool) -> list[Case]:
     """One training step per call (the first step's loss is checked across frameworks)."""
     batch, sizes = SIZES["quick" if quick else "full"]
     builders = {name: (lambda fn=fn: first_result(fn(batch, sizes))) for name, fn in
-                (("chainrule", chainrule_step), ("torch", torch_step), ("numpy", numpy_step))}
+                (("chainrule", chainrule_step), ("compiled", compiled_step),
+                 ("torch", torch_step), ("numpy", numpy_step))}
     note = (f"{'-'.join(map(str, sizes))} ReLU MLP, batch {batch}, cross-entropy, backward, "
             "SGD; float32")
     return [Case("train step", builders, note=note)]

@@ -74,11 +74,11 @@ def chainrule_step(reps: int, backward: bool) -> Step:
     import chainrule as cr
 
     x0, w0, b0 = inputs()
-    x = cr.tensor(x0)
+    x0t = cr.tensor(x0)
     w = cr.tensor(w0, requires_grad=True)
     b = cr.tensor(b0, requires_grad=True)
 
-    def step() -> object:
+    def step(x: cr.Tensor = x0t) -> object:
         w.grad = None
         b.grad = None
         y = x
@@ -92,6 +92,14 @@ def chainrule_step(reps: int, backward: bool) -> Step:
     return step
 
 
+def compiled_step(reps: int, backward: bool) -> Step:
+    """chainrule under cr.compile: the eager step recorded once, its rule calls replayed after."""
+    import chainrule as cr
+
+    x = cr.tensor(inputs()[0])
+    return partial(cr.compile(chainrule_step(reps, backward)), x)
+
+
 def cases(quick: bool) -> list[Case]:
     """Forward alone (graph recorded) and forward + backward, per step."""
     ops = 3 * REPS + 1
@@ -101,6 +109,7 @@ def cases(quick: bool) -> list[Case]:
             name: partial(fn, REPS, backward)
             for name, fn in (
                 ("chainrule", chainrule_step),
+                ("compiled", compiled_step),
                 ("torch", torch_step),
                 ("numpy", numpy_step),
             )

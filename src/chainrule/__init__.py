@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 _SUBMODULES = ("data", "datasets", "distributed", "linalg", "models", "nn", "onnx", "optim",
-               "training")
+               "scipy", "training")
 
 
 def __getattr__(name: str) -> object:
@@ -71,6 +71,10 @@ def __getattr__(name: str) -> object:
         return importlib.import_module(f"chainrule.{name}")
     if name in ("save", "load"):
         return getattr(importlib.import_module("chainrule.serialization"), name)
+    if name in ("compile", "CompileWarning"):  # the function shadows its package's name here
+        value = getattr(importlib.import_module("chainrule.compile"), name)
+        globals()[name] = value
+        return value
     if name == "draw_graph":  # matplotlib loads only when a graph is drawn without Graphviz
         return importlib.import_module("chainrule.autodiff.draw").draw_graph
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

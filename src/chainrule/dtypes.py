@@ -1,6 +1,28 @@
-"""dtype policy: NumPy dtypes, float32 by default, no silent float64."""
+"""dtype policy: NumPy dtypes, float32 by default, no silent float64.
+
+The result dtype of every op, one rule:
+
+1. NumPy's result dtype, with Python numbers weak (NEP 50): int64 + int64 is int64, bool + bool
+   is bool, ``-bool`` and ``int ** -1`` raise as in NumPy; ops that keep integers and bools in
+   NumPy keep them here (``abs``, ``neg``, ``square``, ``floor``/``ceil``, ``relu``,
+   ``maximum``/``minimum``/``clip`` with integer bounds, ``%``, ``//``, ``x ** n`` for an int n,
+   ``sum``, ``prod``, ``max``, ``min``, ``cumsum``, indexing and shape ops).
+2. Except that where an integer or bool input must become floating (``exp``, ``log``, ``sqrt``,
+   ``/``, ``mean``, ``var``, ``softmax``, ``linalg.inv``, ``x ** 0.5``, ``clip`` with float
+   bounds ...), it becomes the *default float dtype* (float32 unless ``set_default_dtype``
+   changed it) -- never NumPy's float64 (nor its float16 for bools and int8), as PyTorch.
+3. An integer or bool operand mixed with a floating one takes the float's dtype (float32 *
+   int64 is float32, where NumPy says float64): a float32 computation never becomes float64.
+   Floats of two different widths are an error (cast one with ``.astype``); Python floats take
+   the dtype of the tensors they meet.
+
+``float_dtype`` decides rule 2 and 3 for an op whose result is floating; ``result_dtype`` applies
+the whole rule to NumPy's promotion of some operands.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +53,33 @@ def set_default_dtype(dtype: type) -> None:
 def is_float(dtype: np.dtype) -> bool:
     """True for floating dtypes."""
     return np.dtype(dtype).kind == "f"
+
+
+def float_dtype(*dtypes: Any) -> np.dtype:
+    """The floating dtype of a float result from inputs of these dtypes: the first floating
+    one, else the default float (rules 2 and 3 above)."""
+    for d in dtypes:
+        d = np.dtype(d)
+        if d.kind == "f":
+            return d
+    return np.dtype(_default_float)
+
+
+def to_float(x: np.ndarray, *others: Any) -> np.ndarray:
+    """x cast to ``float_dtype`` of itself and others (arrays or dtypes): floats unchanged."""
+    if x.dtype.kind == "f":
+        return x
+    return x.astype(float_dtype(*(o.dtype if isinstance(o, np.ndarray) else o for o in others)))
+
+
+def result_dtype(*operands: Any) -> np.dtype:
+    """NumPy's result dtype of the operands (arrays, dtypes or Python numbers, these weak),
+    with a floating result made ``float_dtype`` of the array operands (rules 1 to 3)."""
+    dt = np.result_type(*operands)
+    if dt.kind != "f":
+        return dt
+    return float_dtype(*(o.dtype if isinstance(o, np.ndarray) else o for o in operands
+                         if isinstance(o, np.ndarray | np.dtype | type)))
 
 
 def as_array(data: object, dtype: object = None) -> np.ndarray:

@@ -163,13 +163,22 @@ class Tensor:
         return bool(self._data)
 
     def __float__(self) -> float:
-        return float(self._data)
+        return float(self._scalar("float"))
 
     def __int__(self) -> int:
-        return int(self._data)
+        return int(self._scalar("int"))
 
     def __index__(self) -> int:
-        return int(self._data)
+        if self._data.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors of a single element can be converted to an "
+                            f"index, got {self._data.dtype}")
+        return int(self._scalar("index"))
+
+    def _scalar(self, what: str) -> Any:
+        if self._data.size != 1:
+            raise TypeError(f"{what}(): only one element tensors can be converted to Python "
+                            f"scalars, got shape {self._data.shape}")
+        return self._data.reshape(()).item()
 
     def __iter__(self) -> Any:
         if self._data.ndim == 0:
@@ -214,12 +223,22 @@ class Tensor:
         return F.astype(self, dtype)
 
     def backward(
-        self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+        inputs: Any = None, *, grad: Any = None,
     ) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's .grad (grad required for non-scalars)."""
+        """Accumulate d(self)/d(leaf) into every leaf's .grad (a gradient is required for
+        non-scalars; PyTorch's keyword is ``gradient``, chainrule's ``grad``). With ``inputs``,
+        only those tensors' .grad are accumulated."""
         from chainrule.autodiff.reverse import backward
 
-        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        g = grad if gradient is None else gradient
+        retain = create_graph if retain_graph is None else retain_graph
+        if inputs is None:
+            backward(self, g, retain_graph=retain, create_graph=create_graph)
+            return
+        from chainrule.autodiff.reverse import backward_to
+
+        backward_to(self, g, inputs, retain, create_graph)
 
     def register_post_accumulate_grad_hook(self, hook: Any) -> Any:
         """Call ``hook(self)`` in each backward right after this leaf's ``.grad`` is final.
@@ -288,6 +307,12 @@ class Tensor:
 
     def __rmod__(self, o: Any) -> Tensor:
         return F.mod(o, self)
+
+    def __floordiv__(self, o: Any) -> Tensor:
+        return F.floor_divide(self, o)
+
+    def __rfloordiv__(self, o: Any) -> Tensor:
+        return F.floor_divide(o, self)
 
     def __matmul__(self, o: Any) -> Tensor:
         if not isinstance(o, Tensor) and getattr(o, "is_sparse", False) is True:

@@ -108,9 +108,10 @@ def test_grad_of_function_ignoring_input_is_zero():
         lambda x: x * 2.0,  # not a scalar
         lambda x: (x > 0).sum(),  # integer result
         lambda x: x.sum() > 0,  # bool result
-        lambda x: 3.0,  # not a Tensor
+        lambda x: 3,  # a Python int (a Python float is a constant: zero gradient, as JAX)
+        lambda x: np.ones(3),  # a constant, but not a scalar
     ],
-    ids=["vector", "integer", "bool", "python-float"],
+    ids=["vector", "integer", "bool", "python-int", "ndarray-vector"],
 )
 def test_grad_of_non_float_scalar_raises_type_error(f):
     with pytest.raises(TypeError, match="grad"):

@@ -64,8 +64,20 @@ def test_forward_matches_numpy(spec: OpSpec, rng: np.random.Generator) -> None:
     for s in spec.sample(rng):
         out = spec.bind(s)(*_tensors(s))
         assert isinstance(out, cr.Tensor), s
+        assert type(out._data) is np.ndarray, s  # 0-d results too: np.asarray(out) works
         assert out.dtype == np.float64, s
         assert_close(out, spec.np_fn(*s.args, **s.kwargs), rtol=1e-12, atol=1e-14, what=repr(s))
+
+
+@pytest.mark.parametrize("spec", rows("zero_d", only=lambda s: s.elementwise))
+def test_zero_d_operands_give_arrays(spec: OpSpec, rng: np.random.Generator) -> None:
+    """Every elementwise row on 0-d operands: output, tangent and cotangents are 0-d arrays."""
+    s = Sample(spec.domain(rng, [()] * len(spec.cases[0][0]), np.float64), spec.cases[0][1])
+    f = spec.bind(s)
+    out, d = cr.jvp(f, s.args, [np.ones(()) for _ in s.args])
+    for r in (out, d, *cr.vjp(f, *s.args)[1](np.ones(out.shape))):
+        assert type(r._data) is np.ndarray, s
+        assert np.asarray(r).shape == r.shape, s
 
 
 # ----- 2. both modes against central differences -----
@@ -198,6 +210,52 @@ def test_second_order_gradcheck(spec: OpSpec, rng: np.random.Generator) -> None:
 def _jvp_along(f: Callable[..., Any], us: list[np.ndarray]) -> Callable[..., Any]:
     """xs -> the jvp of f at xs along the fixed tangents us."""
     return lambda *xs: cr.jvp(f, xs, us)[1]
+
+
+# ----- 8. the function vjp returns, differentiated in its cotangent -----
+# vjp_fn(v) is linear in v with adjoint the jvp: d/dv <vjp_fn(v)_i, .> gives back J_i. One
+# sample per row (float64) keeps the added time small.
+@pytest.mark.parametrize("spec", rows("jvp_of_vjp"))
+def test_jvp_of_vjp_wrt_cotangent(spec: OpSpec, rng: np.random.Generator) -> None:
+    """jvp of (xs, v) -> vjp(f, xs)(v)_i along (us, dv) = vjp(dv)_i + the x part alone."""
+    s = spec.sample(rng)[0]
+    f, n = spec.bind(s), len(s.args)
+    out, vjp_fn = cr.vjp(f, *s.args)
+    v, dv = _randn(rng, out), _randn(rng, out)
+    us = [_randn(rng, a) for a in s.args]
+    want_v = vjp_fn(dv)
+    rtol = max(1e-10, spec.rtol)
+    for i in range(n):
+        def h(*xs_v: Any, i: int = i) -> Any:
+            return cr.vjp(f, *xs_v[:n])[1](xs_v[n])[i]
+
+        # the cotangent alone: the tangent of a linear map is the map of the tangent
+        zeros = [np.zeros_like(a) for a in s.args]
+        assert_close(cr.jvp(h, (*s.args, v), (*zeros, dv))[1], want_v[i], rtol=rtol,
+                     atol=1e-12, what=f"jvp wrt the cotangent, input {i}, {s}")
+        # primal and cotangent together: the x part (v a constant) plus the v part
+        x_part = cr.jvp(lambda *xs, i=i: cr.vjp(f, *xs)[1](v)[i], s.args, us)[1]
+        both = cr.jvp(h, (*s.args, v), (*us, dv))[1]
+        assert_close(both, x_part.numpy() + want_v[i].numpy(), rtol=rtol, atol=1e-12,
+                     what=f"jvp wrt primal and cotangent, input {i}, {s}")
+
+
+@pytest.mark.parametrize("spec", rows("vjp_of_vjp"))
+def test_vjp_of_vjp_wrt_cotangent(spec: OpSpec, rng: np.random.Generator) -> None:
+    """The vjp of v -> vjp_fn(v)_i along w is the jvp of f along w in input i."""
+    s = spec.sample(rng)[0]
+    f = spec.bind(s)
+    out, vjp_fn = cr.vjp(f, *s.args)  # made outside: differentiable in v all the same
+    v = _randn(rng, out)
+    rtol = max(1e-10, spec.rtol)
+    for i, a in enumerate(s.args):
+        w = _randn(rng, a)
+        (got,) = cr.vjp(lambda c, i=i: vjp_fn(c)[i], v)[1](w)
+        want = cr.jvp(_only(f, s.args, i), (a,), (w,))[1]
+        assert_close(got, want, rtol=rtol, atol=1e-12, what=f"vjp wrt the cotangent, {i}, {s}")
+        # and inside out: vjp made inside the outer vjp, with a grad of a scalar of it
+        g = cr.grad(lambda c, i=i, w=w: (cr.vjp(f, *s.args)[1](c)[i] * w).sum())(v)
+        assert_close(g, want, rtol=rtol, atol=1e-12, what=f"grad wrt the cotangent, {i}, {s}")
 
 
 @pytest.mark.parametrize("spec", rows("hessian", only=lambda s: s.second_order))

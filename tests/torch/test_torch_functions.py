@@ -149,6 +149,20 @@ def test_tril_diag_gradients_like_torch() -> None:
     np.testing.assert_allclose(v.grad.numpy(), vt.grad.numpy())
 
 
-def test_method_functions_refuse_out() -> None:
-    with pytest.raises(TypeError, match="out="):
-        ct.exp(ct.tensor(A), out=ct.tensor(A))
+def test_out_writes_into_the_given_tensor() -> None:
+    a, b = np.arange(6.0).reshape(2, 3), np.ones((3, 2))
+    out = ct.empty(2, 2, dtype=ct.float64)
+    assert ct.matmul(ct.tensor(a), ct.tensor(b), out=out) is out
+    want = real.empty(2, 2, dtype=real.float64)
+    real.matmul(real.tensor(a), real.tensor(b), out=want)
+    np.testing.assert_allclose(out.numpy(), want.numpy())
+    resized = ct.zeros(1, dtype=ct.float64)
+    ct.exp(ct.tensor(a), out=resized)  # out is resized to the result's shape, as PyTorch
+    np.testing.assert_allclose(resized.numpy(), np.exp(a))
+    values, indices = ct.empty(2, dtype=ct.float64), ct.empty(2, dtype=ct.long)
+    ct.max(ct.tensor(a), 1, out=(values, indices))
+    np.testing.assert_array_equal(indices.numpy(), [2, 2])
+    with pytest.raises(RuntimeError, match="arguments don't support automatic"):
+        ct.mul(ct.tensor(a, requires_grad=True), 2.0, out=ct.empty(2, 3, dtype=ct.float64))
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        ct.exp(ct.tensor(a), out=ct.empty(2, 3, dtype=ct.long))

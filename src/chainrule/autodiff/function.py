@@ -14,6 +14,10 @@ from chainrule.tensor import Tensor
 
 _next_seq = itertools.count().__next__
 
+# The active cr.compile recorder (chainrule/compile/), or None: _finish and the backward pass
+# report each op and rule call to it. Nothing below compile/ sets it.
+RECORDER: Any = None
+
 
 class Context:
     """Per-call state of an op; once recorded it is the graph node.
@@ -113,14 +117,14 @@ def _apply(cls: Any, inputs: tuple, params: tuple) -> Tensor:
             arrays.append(_constant(a, inputs))
     ctx = Context()
     out = cls.forward(ctx, *arrays, *params)
-    return _finish(cls, ctx, inputs, out, record, fw)
+    return _finish(cls, ctx, inputs, out, record, fw, params)
 
 
 def _apply1(cls: Any, x: Tensor) -> Tensor:
     """apply for a one-input op called with a Tensor (the hot path of unary ops)."""
     ctx = Context()
     out = cls.forward(ctx, x._data)
-    if x.requires_grad or x._tangents is not None or STATE.anomaly:
+    if x.requires_grad or x._tangents is not None or STATE.anomaly or RECORDER is not None:
         return _finish(cls, ctx, (x,), out, x.requires_grad, x._tangents is not None)
     t = _new(Tensor)
     t._data = out if type(out) is np.ndarray else np.asarray(out)
@@ -144,7 +148,8 @@ def _apply2(cls: Any, a: Any, b: Any) -> Tensor:
 _new = object.__new__
 
 
-def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: bool) -> Tensor:
+def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: bool,
+            params: tuple = ()) -> Tensor:
     """Wrap forward's output; record the node and push tangents as needed."""
     out_id = id(out)
     if type(out) is not np.ndarray:
@@ -175,6 +180,8 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
     if STATE.anomaly:
         ctx.where = _user_frame()
         check_finite(out, f"{_name(cls)} (forward)", ctx)
+    if RECORDER is not None:
+        RECORDER.op(cls, ctx, inputs, params, t)
     return t
 
 

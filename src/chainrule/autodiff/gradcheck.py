@@ -14,16 +14,19 @@ class GradcheckError(AssertionError):
     """Raised by gradcheck when an AD derivative disagrees with finite differences."""
 
 
-def _inputs64(inputs: Sequence[Any]) -> list[np.ndarray]:
-    out = []
+def _inputs64(inputs: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
     for x in inputs:
+        if x is None:  # an optional argument left out (PyTorch's gradcheck passes it through)
+            out.append(None)
+            continue
         arr = np.asarray(x._data if isinstance(x, Tensor) else x)
         out.append(arr.astype(np.float64) if arr.dtype.kind == "f" else arr)
     return out
 
 
 def _call(f: Callable[..., Any], arrays: Sequence[np.ndarray]) -> np.ndarray:
-    out = f(*[Tensor._make(a, False, None) for a in arrays])
+    out = f(*[None if a is None else Tensor._make(a, False, None) for a in arrays])
     return np.asarray(out._data if isinstance(out, Tensor) else out, dtype=np.float64)
 
 
@@ -37,7 +40,7 @@ def numerical_jacobian(
     out0 = _call(f, xs)
     jacs = []
     for i, x in enumerate(xs):
-        if x.dtype.kind != "f":
+        if x is None or x.dtype.kind != "f":
             jacs.append(None)
             continue
         jac = np.zeros((out0.size, x.size))
@@ -58,8 +61,11 @@ def gradcheck(
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-3,
+    modes: Sequence[str] = ("reverse", "forward"),
 ) -> bool:
     """Check reverse mode and forward mode of f against central differences, in float64.
+
+    ``modes`` narrows the check (e.g. to ``("reverse",)`` for an op with no forward rule).
 
     Returns True, or raises GradcheckError naming the input, the worst element and both values.
     """
@@ -72,8 +78,8 @@ def gradcheck(
     for i, x in enumerate(xs):
         if numeric[i] is None:
             continue
-        for mode in ("reverse", "forward"):
-            args = [Tensor._make(a, False, None) for a in xs]
+        for mode in modes:
+            args = [None if a is None else Tensor._make(a, False, None) for a in xs]
             got = np.asarray(jacobian(f, argnums=i, mode=mode)(*args)._data, dtype=np.float64)
             want = numeric[i]
             if got.shape != want.shape:

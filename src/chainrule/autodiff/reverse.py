@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autodiff import function as _function
 from chainrule.autodiff import hooks
 from chainrule.autodiff.function import TensorContext, _name, check_finite, saved_tensors
 from chainrule.autodiff.inplace import HISTORY, check_saved, node_at
@@ -29,8 +30,24 @@ def backward(
             "backward: the tensor does not require grad and has no graph (did you compute it "
             "under no_grad, or from tensors without requires_grad=True?)"
         )
-    g = _root_cotangent(root, grad, create_graph)
+    # a grad that carries tangents stays a Tensor under forward levels (a jvp of backward)
+    g = _root_cotangent(root, grad, create_graph or bool(STATE.fw_levels))
     run(root, g, retain_graph=retain_graph or create_graph, create_graph=create_graph)
+
+
+def backward_to(
+    root: Tensor, grad: Any, inputs: Any, retain_graph: bool = False, create_graph: bool = False
+) -> None:
+    """backward(inputs=...): accumulate root's gradient into the .grad of inputs only."""
+    if not root.requires_grad:
+        raise RuntimeError("backward: the tensor does not require grad and has no graph")
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    tensor_mode = create_graph or bool(STATE.fw_levels)
+    g = _root_cotangent(root, grad, tensor_mode)
+    got = run(root, g, retain_graph=retain_graph or create_graph, create_graph=create_graph,
+              inputs=ins)
+    reached = {t: gi for t, gi in zip(ins, got or ()) if gi is not None}
+    _accumulate(reached, tensor_mode, set())
 
 
 def _root_cotangent(root: Tensor, grad: Any, tensor_mode: bool) -> Any:
@@ -59,11 +76,16 @@ def run(
     retain_graph: bool = False,
     create_graph: bool = False,
     inputs: list[Tensor] | None = None,
+    link_saved: bool = True,
 ) -> list[Any] | None:
     """Backpropagate cotangent g (possibly batched on leading axes) from root.
 
     With ``inputs``, return the cotangent reaching each input (None where none does) and leave
-    every .grad alone; otherwise accumulate into the leaves' .grad.
+    every .grad alone; otherwise accumulate into the leaves' .grad. With create_graph and
+    ``link_saved=False`` the recorded backward links to g's graph only: the rules' saved values
+    enter it as constants (keeping their tangents), so an outer backward through the result
+    never walks into, nor frees, the forward graph (a vjp function differentiated in its
+    cotangent, reusable as JAX's).
     """
     tensor_mode = create_graph or bool(STATE.fw_levels)
     if tensor_mode and not isinstance(g, Tensor):
@@ -92,6 +114,9 @@ def run(
     gate = max(last_write, hooked[-1][0]) if hooked else last_write
     seen: set[int] = set()
     rebound = bool(HISTORY)
+    rec = _function.RECORDER  # cr.compile recording this backward (compile/), else None
+    if rec is not None:
+        rec.backward_start(root, g, tensor_mode, inputs is not None or bool(hooked))
     pop, push = heapq.heappop, heapq.heappush
     with mode:
         while heap:
@@ -111,11 +136,16 @@ def run(
                     gate = max(last_write, hooked[-1][0]) if hooked else last_write
             if tensor_mode:
                 nb = g._data.ndim - node.out_ndim
-                ctx: Any = TensorContext(node, saved_tensors(node, args, _out_of(node)), nb)
+                saved = saved_tensors(node, args, _out_of(node))
+                if not link_saved:
+                    saved = tuple(_constant(v) for v in saved)
+                ctx: Any = TensorContext(node, saved, nb)
             else:
                 node.batch = g.ndim - node.out_ndim
                 ctx = node
             gins = node.op.vjp(ctx, g)
+            if rec is not None:
+                rec.vjp(node, args, gins)
             if not retain_graph:
                 node.args = None
                 node.saved = ()
@@ -150,6 +180,8 @@ def run(
     if hooked:
         _fire_until(-2, hooked, leaves, tensor_mode, seen)
     _accumulate(leaves, tensor_mode, seen)
+    if rec is not None:
+        rec.leaves(leaves)
     if hooks.CALLBACKS:
         hooks.run_callbacks()
     return None
@@ -172,6 +204,15 @@ def _fire_until(
         if leaf in leaves:  # else no cotangent reached it: as PyTorch, no hook
             _accumulate({leaf: leaves.pop(leaf)}, tensor_mode, seen)
             hooks.fire(leaf)
+
+
+def _constant(v: Any) -> Any:
+    """v outside any graph, with its tangents."""
+    if not isinstance(v, Tensor) or not v.requires_grad:
+        return v
+    c = Tensor._make(v._data, False, None)
+    c._tangents = v._tangents
+    return c
 
 
 def _out_of(node: Any) -> Any:

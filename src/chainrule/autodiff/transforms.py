@@ -81,6 +81,8 @@ def value_and_grad(
                 new_args[i] = _differentiable_input(args[i], "grad")
             result = f(*new_args)
             out, aux = result if has_aux else (result, None)
+            if not isinstance(out, Tensor) and isinstance(out, float | np.ndarray | np.floating):
+                out = Tensor._make(np.asarray(out), False, None)  # a constant: zero gradient
             if not isinstance(out, Tensor) or out._data.size != 1 or out._data.dtype.kind != "f":
                 what = (f"a tensor of shape {out._data.shape} and dtype {out._data.dtype}"
                         if isinstance(out, Tensor) else type(out).__name__)
@@ -122,8 +124,17 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Tensor, Callable[[Any], t
             raise TypeError(f"vjp: f must return a Tensor, got {type(out).__name__}")
 
     def vjp_fn(cotangent: Any) -> tuple[Tensor, ...]:
-        ct = cotangent if isinstance(cotangent, Tensor) and keep else np.asarray(
-            cotangent._data if isinstance(cotangent, Tensor) else cotangent, dtype=out._data.dtype)
+        # vjp_fn is linear in the cotangent and differentiable in it (as JAX's): a cotangent
+        # that carries tangents or requires grad is kept as a Tensor, so the backward pass
+        # pushes its tangents through the rules and records its graph (create_graph).
+        live = keep
+        if isinstance(cotangent, Tensor):
+            if cotangent.requires_grad and STATE.grad_enabled:
+                live = True
+            ct = cotangent if live or cotangent._tangents else np.asarray(
+                cotangent._data, dtype=out._data.dtype)
+        else:
+            ct = np.asarray(cotangent, dtype=out._data.dtype)
         shape = ct.shape
         if shape[len(shape) - out._data.ndim:] != out._data.shape or len(shape) < out._data.ndim:
             raise ValueError(
@@ -135,9 +146,10 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Tensor, Callable[[Any], t
             return tuple(Tensor._make(np.zeros(shape[:nb] + x._data.shape, x._data.dtype), False,
                                       None) for x in xs)
         with reverse_transform():
-            gs = reverse.run(out, ct, retain_graph=True, create_graph=keep, inputs=xs)
+            gs = reverse.run(out, ct, retain_graph=True, create_graph=live, inputs=xs,
+                             link_saved=keep)
         return tuple(
-            _wrap(g, x, keep) if g is not None else Tensor._make(
+            _wrap(g, x, live) if g is not None else Tensor._make(
                 np.zeros(shape[:nb] + x._data.shape, x._data.dtype), False, None)
             for g, x in zip(gs, xs))
 

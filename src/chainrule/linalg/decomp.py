@@ -278,6 +278,7 @@ def eigh(a: Any, UPLO: str = "L") -> EighResult:
     """Eigenvalues (ascending) and eigenvectors of each symmetric matrix, as np.linalg.eigh;
     reads (a + a^T)/2, so UPLO makes no difference for a symmetric input."""
     (a,) = _tensors(a)
+    check_square("eigh", a._data)  # before reading n: a 0-d input is a LinAlgError, as NumPy
     n = a.shape[-1]
     w, v = H.unpack(Eigh.apply(a), [(n,), (n, n)])
     return EighResult(w, v)

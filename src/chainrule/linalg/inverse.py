@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.autodiff.function import Context, Function
+from chainrule.dtypes import to_float
 from chainrule.linalg import _helpers as H
 from chainrule.ops import rules as R
 from chainrule.ops.elementwise import lift, promote
@@ -25,7 +26,7 @@ def check_square(name: str, a: NDArray) -> None:
 
 
 def _float(a: NDArray) -> NDArray:
-    return a if a.dtype.kind == "f" else a.astype(np.float64)
+    return to_float(a)  # integers and bools: the default float (chainrule.dtypes)
 
 
 class Inv(Function):

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.dtypes import float_dtype
 from chainrule.linalg.decomp import svd
 from chainrule.ops.linalg import _tensors
 from chainrule.tensor import Tensor
@@ -64,6 +65,8 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> T
     singular-value rules, max/min ords pass the gradient to the extreme entry.
     """
     (x,) = _tensors(x)
+    if x.dtype.kind != "f":  # as NumPy, norms of integers and bools are floats (the default)
+        x = ops.astype(x, float_dtype(x.dtype))
     nd = x.ndim
     if axis is None:
         if ord is None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule.autodiff.function import Context, Function, _apply
 from chainrule.autodiff.zero import ZERO
+from chainrule.dtypes import result_dtype
 from chainrule.ops import rules as R
 from chainrule.ops.conv import (
     ConvGeometry,
@@ -26,7 +27,7 @@ from chainrule.ops.conv import (
     int_tuple,
     weight_grad_batched_x,
 )
-from chainrule.ops.elementwise import promote
+from chainrule.ops.elementwise import astype, promote
 from chainrule.ops.shape import reshape
 from chainrule.tensor import Tensor
 
@@ -164,6 +165,10 @@ def conv_transpose(x: Any, weight: Any, bias: Any = None, stride: Any = 1, paddi
         x = reshape(x, (1, *x.shape))
     geom = conv_transpose_geometry(name, x.shape, weight.shape, stride, padding, output_padding,
                                    dilation, groups)
+    if x.dtype.kind != "f" or weight.dtype.kind != "f":  # integers: NumPy's promotion, as conv
+        dt = result_dtype(x._data, weight._data, *([] if bias is None else [_t(bias)._data]))
+        x, weight = astype(x, dt), astype(weight, dt)
+        bias = None if bias is None else astype(bias, dt)
     if bias is None:
         y = _apply(ConvTranspose, (x, weight), (geom,))
     else:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import Context, Function, _apply1
+from chainrule.dtypes import result_dtype, to_float
 from chainrule.ops import rules as R
 from chainrule.ops.rules import mask_safe, sum_to
 from chainrule.ops.rules import where as _where_rule
@@ -162,9 +163,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Context, a: NDArray, b: NDArray) -> NDArray:
         a, b = promote("div", a, b)
-        if a.dtype.kind != "f":
-            a = a.astype(np.float32) if a.dtype.itemsize <= 2 else a.astype(np.float64)
-            b = b.astype(a.dtype)
+        a, b = to_float(a), to_float(b)
         ctx.saved = (a, b)
         try:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -202,14 +201,24 @@ class Pow(Function):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             try:
                 out = a**b
-            except ValueError:
+            except ValueError as e:
+                if "broadcast" not in str(e):
+                    raise  # NumPy's own, e.g. integers to negative integer powers
                 raise broadcast_error("pow", a, b) from None
         ctx.saved = (a, b, out)
         return out
 
     @staticmethod
     def _partials(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
-        return b * a ** (b - 1), out * R.log(a)
+        # JAX's conventions at a == 0: d(a**0)/da = 0 (not 0 * inf), and d(a**b)/db uses
+        # log(1) there, so 0**b with b > 0 has derivative 0 in b (not 0 * -inf)
+        av, bv = R.value(a), R.value(b)
+        pa = b * a ** (b - 1)
+        if (bv == 0).any():
+            pa = R.where(bv == 0, np.zeros((), av.dtype), pa)
+        if (av == 0).any():
+            return pa, out * R.log(R.where(av == 0, np.ones((), av.dtype), a))
+        return pa, out * R.log(a)
 
     @staticmethod
     def vjp(ctx: Context, g: Any) -> tuple[Any, Any]:
@@ -236,6 +245,8 @@ class PowScalar(Function):
 
     @staticmethod
     def forward(ctx: Context, x: NDArray, p: float) -> NDArray:
+        if isinstance(p, float):
+            x = to_float(x)  # an int or bool tensor ** an int stays integer, as NumPy
         ctx.p = p
         ctx.saved = (x,)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -244,10 +255,12 @@ class PowScalar(Function):
     @staticmethod
     def _finite(p: float) -> bool:
         """Whether p * x^(p-1) is finite for every finite x (p a whole number >= 1)."""
-        return p >= 1 and float(p).is_integer()
+        return p == 0 or (p >= 1 and float(p).is_integer())
 
     @staticmethod
     def _derivative(x: Any, p: float) -> Any:
+        if p == 0:  # 0 everywhere, 0 ** 0 included (JAX), not 0 * x^-1
+            return R.value(x) * 0
         if p == 2:
             return 2 * x
         if p == 1:
@@ -369,11 +382,14 @@ class Unary(Function):
     """An elementwise op y = fn(x) with one ``derivative(x, y)`` serving both modes.
 
     ``unsafe`` marks ops whose derivative can be infinite or NaN: their rules give an exact
-    zero where the incoming cotangent or tangent is zero (mask-safe gradients).
+    zero where the incoming cotangent or tangent is zero (mask-safe gradients). ``integers``
+    marks ops that keep integer and bool inputs' dtype, as NumPy (abs, floor); the others
+    compute integers and bools in the default float dtype (chainrule.dtypes).
     """
 
     n_in = 1
     unsafe = False
+    integers = False
     name = "unary"
 
     @staticmethod
@@ -386,8 +402,8 @@ class Unary(Function):
 
     @classmethod
     def forward(cls, ctx: Context, x: NDArray) -> NDArray:
-        if x.dtype.kind != "f":
-            x = x.astype(np.float32 if x.dtype.itemsize <= 2 else np.float64)
+        if not cls.integers:
+            x = to_float(x)
         y = cls.fn(x)
         ctx.saved = (x, y)
         return y
@@ -461,6 +477,7 @@ class Abs(Unary):
     """|x|.  Derivative: sign x (0 at 0, as PyTorch)."""
 
     name = "abs"
+    integers = True
     fn = staticmethod(np.abs)
     derivative = staticmethod(lambda x, y: np.sign(R.value(x)))
 
@@ -509,7 +526,8 @@ class Relu(Unary):
     """max(x, 0).  Derivative: 1 where x > 0, else 0."""
 
     name = "relu"
-    fn = staticmethod(lambda x: np.maximum(x, 0, dtype=x.dtype))
+    integers = True
+    fn = staticmethod(lambda x: np.maximum(x, x.dtype.type(0)))
     derivative = staticmethod(lambda x, y: R.value(x) > 0)
 
 
@@ -529,6 +547,9 @@ class Clip(Function):
 
     @staticmethod
     def forward(ctx: Context, x: NDArray, lo: Any, hi: Any) -> NDArray:
+        bounds = [b if isinstance(b, int | float) else np.asarray(b) for b in (lo, hi)
+                  if b is not None]
+        x = x.astype(result_dtype(x, *bounds), copy=False)
         ctx.saved = (x,)
         ctx.lo, ctx.hi = lo, hi
         out = x
@@ -673,7 +694,7 @@ softplus = _unary_fn(Softplus)
 
 def sign(x: Any) -> Tensor:
     """Sign of x (not differentiable: a constant)."""
-    return Tensor._make(np.sign(_t(x)._data), False, None)
+    return Tensor._make(np.asarray(np.sign(_t(x)._data)), False, None)  # 0-d: an array
 
 
 def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:

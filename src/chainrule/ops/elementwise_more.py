@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import Context, Function, _apply1
+from chainrule.dtypes import to_float
 from chainrule.ops import rules as R
 from chainrule.ops.elementwise import (
     Abs,
@@ -137,6 +138,7 @@ class Square(Unary):
     """x^2.  Derivative: 2x."""
 
     name = "square"
+    integers = True
     fn = staticmethod(np.square)
     derivative = staticmethod(lambda x, y: 2 * x)
 
@@ -146,6 +148,7 @@ class Reciprocal(Unary):
 
     name = "reciprocal"
     unsafe = True
+    integers = True  # as NumPy: 1 // x for integers
     fn = staticmethod(_quiet(np.reciprocal))
     derivative = staticmethod(lambda x, y: -(y * y))
 
@@ -154,6 +157,7 @@ class Fabs(Abs):
     """|x| of floats.  Derivative: sign x (0 at 0)."""
 
     name = "fabs"
+    integers = False
     fn = staticmethod(np.fabs)
 
 
@@ -175,6 +179,8 @@ class Rad2deg(Unary):
 
 class Step(Unary):
     """A piecewise-constant op.  Derivative: 0 everywhere, as JAX (not undefined at the jumps)."""
+
+    integers = True
 
     @classmethod
     def vjp(cls, ctx: Context, g: Any) -> Any:
@@ -262,9 +268,8 @@ class Binary(Function):
     @classmethod
     def forward(cls, ctx: Context, a: NDArray, b: NDArray) -> NDArray:
         a, b = promote(cls.name, a, b)
-        if a.dtype.kind != "f" and not (cls.integers and a.dtype.kind in "iu"):
-            a = a.astype(np.float32 if a.dtype.itemsize <= 2 else np.float64)
-            b = b.astype(a.dtype)
+        if not (cls.integers and a.dtype.kind in "iub"):
+            a, b = to_float(a), to_float(b)
         try:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 out = cls.fn(a, b)
@@ -343,6 +348,19 @@ class Mod(Binary):
         return np.ones((), q.dtype), -q
 
 
+class FloorDivide(Binary):
+    """floor(a / b) (np.floor_divide, Python's //).  Piecewise constant: partials 0 (as JAX)."""
+
+    name = "floor_divide"
+    integers = True
+    fn = staticmethod(np.floor_divide)
+
+    @staticmethod
+    def partials(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+        z = np.zeros((), R.value(out).dtype)
+        return z, z
+
+
 class Hypot(Binary):
     """sqrt(a^2 + b^2), without overflow.  Partials: a/out, b/out, undefined at 0."""
 
@@ -419,6 +437,7 @@ logaddexp = _binary_fn(Logaddexp)
 logaddexp2 = _binary_fn(Logaddexp2)
 mod = _binary_fn(Mod)
 remainder = mod
+floor_divide = _binary_fn(FloorDivide)
 hypot = _binary_fn(Hypot)
 fmax = _binary_fn(Fmax)
 fmin = _binary_fn(Fmin)

@@ -85,23 +85,43 @@ class Einsum(Function):
     def vjp(ctx: Context, g: Any) -> tuple[Any, ...]:
         ops = ctx.saved
         nb = ctx.batch
-        bl = Einsum._letters(ctx, nb)
+        pool = Einsum._letters(ctx, len(string.ascii_letters))
+        bl = pool[:nb]
         grads = []
         for i, sub in enumerate(ctx.ins):
-            if len(set(sub)) != len(sub):
-                raise NotImplementedError(f"einsum: gradient for repeated index in '{sub}'")
+            shape = ctx.shapes[i]
+            size = dict(zip(sub, shape))
+            uniq = "".join(dict.fromkeys(sub))  # a repeated index (a diagonal) counted once
             others = [o for j, o in enumerate(ops) if j != i]
             osubs = [s for j, s in enumerate(ctx.ins) if j != i]
             avail = set(ctx.out).union(*osubs) if osubs else set(ctx.out)
-            kept = "".join(c for c in sub if c in avail)
+            kept = "".join(c for c in uniq if c in avail)
             r = einsum_spec([bl + ctx.out, *osubs], bl + kept, g, *others)
-            if kept != sub:  # letters only in this operand: broadcast along them
-                shape = ctx.shapes[i]
-                r = R.reshape(r, r.shape[:nb] + tuple(
-                    shape[k] if c in avail else 1 for k, c in enumerate(sub)))
-                r = R.broadcast_to(r, r.shape[:nb] + shape)
+            if kept != uniq:  # letters only in this operand: broadcast along them
+                r = R.reshape(r, r.shape[:nb] + tuple(size[c] if c in avail else 1
+                                                      for c in uniq))
+                r = R.broadcast_to(r, r.shape[:nb] + tuple(size[c] for c in uniq))
+            if uniq != sub:  # back onto the diagonal: r times an identity per repeat
+                r = Einsum._undiagonal(r, bl, uniq, sub, size, pool[nb:])
             grads.append(r)
         return tuple(grads) if len(grads) > 1 else grads[0]  # one input: a bare cotangent
+
+    @staticmethod
+    def _undiagonal(r: Any, bl: str, uniq: str, sub: str, size: dict, fresh: str) -> Any:
+        """The array over ``sub`` (repeated letters) equal to r on its diagonals, 0 elsewhere."""
+        dtype = R.value(r).dtype
+        seen: set[str] = set()
+        letters, eye_subs, eyes = [], [], []
+        for c in sub:
+            if c in seen:
+                f, fresh = fresh[0], fresh[1:]
+                letters.append(f)
+                eye_subs.append(c + f)
+                eyes.append(np.eye(size[c], dtype=dtype))
+            else:
+                seen.add(c)
+                letters.append(c)
+        return einsum_spec([bl + uniq, *eye_subs], bl + "".join(letters), r, *eyes)
 
     @staticmethod
     def jvp(ctx: Context, *tangents: Any) -> Any:
@@ -191,6 +211,9 @@ def dot(a: Any, b: Any) -> Tensor:
         return a * b
     if b.ndim <= 2:
         return matmul(a, b)
+    if a.shape[-1] != b.shape[-2]:  # (einsum would broadcast a length-1 axis)
+        raise ValueError(f"dot: shapes {a.shape} and {b.shape} not aligned: {a.shape[-1]} "
+                         f"(dim {a.ndim - 1}) != {b.shape[-2]} (dim {b.ndim - 2})")
     return einsum(_dot_spec(a.ndim, b.ndim), a, b)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule.autodiff.function import Context, Function, _apply1
 from chainrule.autodiff.zero import ZERO
+from chainrule.dtypes import to_float
 from chainrule.ops import rules as R
 from chainrule.ops.elementwise import Unary, lift, promote
 from chainrule.ops.reduction import LogSoftmax
@@ -56,9 +57,7 @@ def _poly(x: NDArray, coefs: tuple[float, ...]) -> NDArray:
 
 def erf_array(x: NDArray) -> NDArray:
     """erf of an ndarray, to about 1e-16 relative in float64 (NumPy has no erf)."""
-    x = np.asarray(x)
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
+    x = to_float(np.asarray(x))
     out = np.empty_like(x)
     a = np.abs(x)
     small = a <= 1.0
@@ -147,8 +146,7 @@ class ParamUnary(Function):
 
     @classmethod
     def forward(cls, ctx: Context, x: NDArray, a: float) -> NDArray:
-        if x.dtype.kind != "f":
-            x = x.astype(np.float32 if x.dtype.itemsize <= 2 else np.float64)
+        x = to_float(x)
         y = cls.fn(x, a)
         ctx.saved = (x, y)
         ctx.a = a

@@ -24,6 +24,7 @@ import numpy as np
 
 from chainrule.autodiff.function import Context, Function
 from chainrule.autodiff.zero import ZERO
+from chainrule.dtypes import to_float
 from chainrule.ops import rules as R
 from chainrule.ops.elementwise import promote_all
 from chainrule.tensor import Tensor
@@ -116,7 +117,7 @@ def _prepare(name: str, gates: int, x: NDArray, w_ih: NDArray, w_hh: NDArray, b_
                              f"shape {x.shape} and hidden size {hidden} (expected "
                              f"({x.shape[1]}, {hidden}))")
     if x.dtype.kind != "f":
-        arrays = [a.astype(np.float32) for a in arrays]
+        arrays = [to_float(a, *arrays) for a in arrays]  # the weights' float dtype
     return arrays
 
 

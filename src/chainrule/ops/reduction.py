@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import Context, Function
+from chainrule.dtypes import to_float
 from chainrule.ops import rules as R
 from chainrule.ops.axes import AxisError
 from chainrule.tensor import Tensor
@@ -23,9 +24,10 @@ def normalize_axes(name: str, axis: Any, ndim: int) -> tuple[int, ...]:
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        # a 0-d tensor takes axis 0 or -1, as NumPy's ufunc reductions and PyTorch
+        if not (-ndim <= a < ndim or (ndim == 0 and a in (0, -1))):
             raise AxisError(f"{name}: axis {a} is out of bounds for a tensor of {ndim} dimensions")
-        out.append(a - ndim if a >= 0 else a)
+        out.append(0 if not ndim else a - ndim if a >= 0 else a)  # (0-d: 0, -1 are one axis)
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: repeated axis in {axis}")
     return tuple(sorted(out)) if ndim else ()
@@ -161,6 +163,7 @@ class LogSumExp(Function):
     def forward(ctx: Context, x: NDArray, axis: Any, keepdims: bool) -> NDArray:
         ctx.axes = axes = normalize_axes("logsumexp", axis, x.ndim)
         ctx.keepdims = keepdims
+        x = to_float(x)
         m = x.max(axis=axes, keepdims=True) if x.size else np.zeros((), x.dtype)
         m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
         with np.errstate(divide="ignore"):
@@ -193,6 +196,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx: Context, x: NDArray, axis: int) -> NDArray:
         (ctx.axis,) = normalize_axes("softmax", axis, x.ndim) or (-1,)
+        x = to_float(x)
         e = np.exp(x - x.max(axis=ctx.axis, keepdims=True))
         y = e / e.sum(axis=ctx.axis, keepdims=True)
         ctx.saved = (y,)
@@ -220,6 +224,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx: Context, x: NDArray, axis: int) -> NDArray:
         (ctx.axis,) = normalize_axes("log_softmax", axis, x.ndim) or (-1,)
+        x = to_float(x)
         s = x - x.max(axis=ctx.axis, keepdims=True)
         y = s - np.log(np.exp(s).sum(axis=ctx.axis, keepdims=True))
         ctx.saved = (y,)
@@ -299,9 +304,12 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int | None = Non
 def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int | None = None, *,
         dim: Any = None, keepdim: bool | None = None, correction: int | None = None) -> Tensor:
     """Standard deviation over axis with ddof (alias correction), default 0."""
-    from chainrule.ops.elementwise import sqrt
+    from chainrule.ops.elementwise import sqrt, where
 
-    return sqrt(var(x, axis, keepdims, ddof, dim=dim, keepdim=keepdim, correction=correction))
+    v = var(x, axis, keepdims, ddof, dim=dim, keepdim=keepdim, correction=correction)
+    # a zero variance (one element, a constant input) has gradient 0, not 0 * inf (autograd's
+    # and JAX's convention): the where sends sqrt an exact zero cotangent there
+    return where(v._data == 0, 0.0, sqrt(v))
 
 
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,

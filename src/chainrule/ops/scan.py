@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import Context, Function
+from chainrule.dtypes import result_dtype
 from chainrule.ops import rules as R
 from chainrule.ops.axes import check_axis
 from chainrule.ops.elementwise import astype, where
@@ -110,9 +111,9 @@ def cumsum(a: Any, axis: int | None = None, dtype: Any = None, *, dim: Any = Non
     a = _t(a)
     if dtype is not None:
         a = astype(a, dtype)
-    a, ax = _flat_or_axis("cumsum", a, axis if dim is None else dim)
-    if a.ndim == 0:
+    if a.ndim == 0:  # NumPy's scans take a 0-d input as 1-d (axis 0 or -1)
         a = reshape(a, (1,))
+    a, ax = _flat_or_axis("cumsum", a, axis if dim is None else dim)
     return Cumsum.apply(a, ax, False)
 
 
@@ -125,9 +126,9 @@ def cumprod(a: Any, axis: int | None = None, dtype: Any = None, *, dim: Any = No
     a = _t(a)
     if dtype is not None:
         a = astype(a, dtype)
-    a, ax = _flat_or_axis("cumprod", a, axis if dim is None else dim)
-    if a.ndim == 0:
+    if a.ndim == 0:  # NumPy's scans take a 0-d input as 1-d (axis 0 or -1)
         a = reshape(a, (1,))
+    a, ax = _flat_or_axis("cumprod", a, axis if dim is None else dim)
     if a.dtype.kind != "f" or (a._data != 0).all():
         return Cumprod.apply(a, ax)
     n = a.shape[ax]
@@ -149,7 +150,10 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
     for extra in (prepend, a, append):
         if extra is None:
             continue
-        e = extra if isinstance(extra, Tensor) else Tensor(np.asarray(extra, dtype=a.dtype))
+        if not isinstance(extra, Tensor):  # NumPy's dtype for a float prepend to ints
+            raw = extra if isinstance(extra, int | float) else np.asarray(extra)
+            extra = Tensor(np.asarray(extra, dtype=result_dtype(a._data, raw)))
+        e = extra
         if e.ndim == 0:  # a scalar is broadcast to a length-1 slab along axis
             e = broadcast_to(e, (*a.shape[:ax], 1, *a.shape[ax + 1:]))
         parts.append(e)
@@ -157,7 +161,8 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
         a = concatenate(parts, axis=ax)
     lead = (slice(None),) * ax
     for _ in range(n):
-        a = getitem(a, (*lead, slice(1, None))) - getitem(a, (*lead, slice(None, -1)))
+        hi, lo = getitem(a, (*lead, slice(1, None))), getitem(a, (*lead, slice(None, -1)))
+        a = hi != lo if a.dtype == np.bool_ else hi - lo  # NumPy's diff of bools
     return a
 
 

@@ -176,6 +176,8 @@ class Pad(Function):
             raise ValueError(f"pad: negative pad width {pad_width}")
         ctx.pw = [tuple(int(v) for v in row) for row in pw]
         ctx.shape = x.shape
+        if x.ndim == 0:  # nothing to pad (np.pad returns a copy)
+            return x.copy()
         return np.pad(x, ctx.pw, constant_values=value)
 
     @staticmethod
@@ -191,7 +193,7 @@ class Pad(Function):
         pw = [(0, 0)] * ctx.batch + ctx.pw
         if isinstance(dx, Tensor):
             return Pad.apply(dx, pw, 0.0)
-        return np.pad(dx, pw)
+        return np.pad(dx, pw) if pw else dx
 
 
 # ----- public functions -----

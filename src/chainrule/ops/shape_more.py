@@ -185,8 +185,8 @@ def repeat(a: Any, repeats: Any, axis: int | None = None) -> Tensor:
     """Repeat each element repeats times along axis (the flattened tensor when None), as
     np.repeat; repeats is one count or one per element."""
     a = _t(a)
-    if axis is None:
-        a, axis = ravel(a), 0
+    if axis is None or a.ndim == 0:  # NumPy takes a 0-d input as 1-d (axis 0 or -1)
+        a, axis = ravel(a), 0 if axis is None else axis
     ax = _neg("repeat", axis, a.ndim)
     r = np.asarray(repeats._data if isinstance(repeats, Tensor) else repeats, dtype=np.int64)
     if (r < 0).any():
@@ -214,6 +214,8 @@ def flip(m: Any, axis: Any = None) -> Tensor:
     """Reverse the order of elements along axis (all axes when None), as np.flip."""
     m = _t(m)
     axes = range(m.ndim) if axis is None else [check_axis("flip", a, m.ndim) for a in _axes(axis)]
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"flip: repeated axis in {axis}")
     idx = [slice(None)] * m.ndim
     for a in axes:
         idx[a] = slice(None, None, -1)
@@ -368,6 +370,8 @@ def dsplit(ary: Any, indices_or_sections: Any) -> list[Tensor]:
 
 
 def _tri_mask(m: Tensor, k: int, lower: bool) -> NDArray:
+    if m.ndim == 0:
+        raise ValueError(f"{'tril' if lower else 'triu'}: the tensor must be at least 1-d")
     rows, cols = (m.shape[-2:] if m.ndim >= 2 else (m.shape[-1],) * 2)
     tri = np.tri(rows, cols, k if lower else k - 1, dtype=bool)
     return tri if lower else ~tri
@@ -376,13 +380,15 @@ def _tri_mask(m: Tensor, k: int, lower: bool) -> NDArray:
 def tril(m: Any, k: int = 0, *, diagonal: int | None = None) -> Tensor:
     """m with the entries above the k-th diagonal zeroed (derivative: the same mask)."""
     m = _t(m)
-    return where(_tri_mask(m, k if diagonal is None else diagonal, True), m, 0.0)
+    return where(_tri_mask(m, k if diagonal is None else diagonal, True), m,
+                 np.zeros((), m.dtype))
 
 
 def triu(m: Any, k: int = 0, *, diagonal: int | None = None) -> Tensor:
     """m with the entries below the k-th diagonal zeroed (derivative: the same mask)."""
     m = _t(m)
-    return where(_tri_mask(m, k if diagonal is None else diagonal, False), m, 0.0)
+    return where(_tri_mask(m, k if diagonal is None else diagonal, False), m,
+                 np.zeros((), m.dtype))
 
 
 def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, *, dim1: Any = None,

@@ -98,6 +98,19 @@ def are_deterministic_algorithms_enabled() -> bool:
     return _deterministic
 
 
+def _wrap_out() -> None:
+    """Give every function that takes ``out=`` torch's behaviour for it."""
+    from chainrule.torch._out import supports_out, takes_out
+
+    g = globals()
+    for name in __all__:
+        fn = g.get(name)
+        if callable(fn) and not isinstance(fn, type) and takes_out(fn):
+            g[name] = supports_out(fn)
+
+
+_wrap_out()
+
 _SUBMODULES = ("accelerator", "autograd", "backends", "cuda", "distributed", "mps",
                "multiprocessing", "nn", "onnx", "optim", "random", "return_types",
                "serialization", "sparse", "utils", "xpu")

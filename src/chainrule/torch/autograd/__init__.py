@@ -122,11 +122,25 @@ class set_detect_anomaly:
 
 
 def gradcheck(func: Any, inputs: Any, *, eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-3, raise_exception: bool = True, **_: Any) -> bool:
-    """Both AD modes against central finite differences (in float64)."""
+              rtol: float = 1e-3, raise_exception: bool = True, check_forward_ad: bool = False,
+              check_backward_ad: bool = True, **_: Any) -> bool:
+    """Reverse mode (and forward mode with check_forward_ad=True, as PyTorch) against central
+    finite differences, in float64."""
     ins: Sequence[Any] = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    modes = (("reverse",) if check_backward_ad else ()) + (("forward",) if check_forward_ad
+                                                             else ())
+    # As PyTorch: only tensors that require grad are differentiated; the rest stay fixed.
+    wrt = [i for i, x in enumerate(ins) if isinstance(x, Tensor) and x.requires_grad]
+
+    def of_wrt(*xs: Any) -> Any:
+        args = list(ins)
+        for i, x in zip(wrt, xs, strict=True):
+            args[i] = x
+        return func(*args)
+
     try:
-        return _gradcheck(func, ins, eps=eps, atol=atol, rtol=rtol)
+        return _gradcheck(of_wrt, [ins[i] for i in wrt], eps=eps, atol=atol, rtol=rtol,
+                          modes=modes)
     except Exception:
         if raise_exception:
             raise

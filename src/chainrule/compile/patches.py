@@ -1,0 +1,215 @@
+"""Library entry points wrapped while a step is recorded, and put back afterwards.
+
+Nothing here runs outside a recording: the engine's hot path pays nothing for it. The wrappers
+turn the optimizer loop and ``zero_grad`` into tape entries, check the class coefficients that
+cross-entropy computes from the targets' values, and fail the recording on anything whose result
+the tape could not reproduce: a conversion of a tensor to Python values, a random draw,
+computing with or setting ``.grad`` by hand, a step of an optimizer with its own loop, BatchNorm's
+running counters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from chainrule.autodiff import function
+from chainrule.compile.recorder import NotCompilable, Recorder
+from chainrule.tensor import Tensor
+
+_VALUE_METHODS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__",
+                  "__array__", "__repr__", "__format__")
+_RANDOM = "a random draw (dropout, rand, randn, ...): random ops are not recorded yet"
+
+
+@contextlib.contextmanager
+def recording(rec: Recorder) -> Iterator[None]:
+    """Make rec the engine's recorder and wrap the library entry points, for a with block."""
+    saved: list[tuple[Any, str, Any]] = []
+
+    def patch(owner: Any, name: str, make: Any) -> None:
+        orig = owner.__dict__[name]
+        saved.append((owner, name, orig))
+        setattr(owner, name, make(orig))
+
+    for name in _VALUE_METHODS:
+        if name in Tensor.__dict__:
+            patch(Tensor, name, lambda orig, n=name: _failing(rec, orig, f"Tensor.{n}() reads "
+                                                              "values into Python"))
+    patch(Tensor, "grad", lambda orig: _grad_property(rec, orig))
+    patch(Tensor, "__init__", lambda orig: _tensor_init(rec, orig, 1))
+    from chainrule import creation
+
+    patch(creation, "default_rng", lambda orig: _failing(rec, orig, _RANDOM))
+    patch(creation, "as_rng", lambda orig: _failing(rec, orig, _RANDOM))
+    import chainrule
+
+    for owner in (creation, chainrule):
+        for name in ("tensor", "as_tensor"):
+            patch(owner, name, lambda orig: _tensor_init(rec, orig, 0))
+    from chainrule.optim import optimizer as opt_mod
+
+    patch(opt_mod.Optimizer, "step", lambda orig: _recorded(rec, orig, undoable=False))
+    patch(opt_mod.Optimizer, "zero_grad", lambda orig: _recorded(rec, orig, undoable=True))
+    for cls in _subclasses(opt_mod.Optimizer):
+        for name in ("step", "zero_grad"):
+            if name in cls.__dict__:
+                patch(cls, name, lambda orig, c=cls, n=name: _failing(
+                    rec, orig, f"{c.__name__}.{n} (an optimizer with its own loop)"))
+    from chainrule.nn import functional, module
+
+    patch(module.Module, "zero_grad", lambda orig: _recorded(rec, orig, undoable=True))
+    patch(module.Module, "__call__", lambda orig: _module_call(rec, orig))
+    patch(functional, "_class_coefficients", lambda orig: _coefficients(rec, orig))
+    norm = sys.modules.get("chainrule.nn.normalization")
+    if norm is not None:
+        patch(norm._BatchNorm, "forward", lambda orig: _batchnorm(rec, orig))
+    function.RECORDER = rec
+    try:
+        yield
+    finally:
+        function.RECORDER = None
+        for owner, name, orig in reversed(saved):
+            setattr(owner, name, orig)
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out
+
+
+def _fail(rec: Recorder, reason: str) -> None:
+    with contextlib.suppress(NotCompilable):
+        rec.fail(reason)
+
+
+def _failing(rec: Recorder, orig: Any, reason: str) -> Any:
+    """orig, which fails the recording when the step itself calls it."""
+    fn = orig.__func__ if isinstance(orig, staticmethod | classmethod) else orig
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not rec.quiet:
+            _fail(rec, reason)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _recorded(rec: Recorder, orig: Any, undoable: bool) -> Any:
+    """A library method (optimizer loop, zero_grad) recorded as one call of the original."""
+
+    @functools.wraps(orig)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if rec.quiet:
+            return orig(self, *args, **kwargs)
+        if kwargs.get("closure") is not None or (args and callable(args[0])):
+            _fail(rec, "optimizer.step(closure) (the closure's loss is a Python value)")
+        bound = functools.partial(orig, self, *args, **kwargs)
+        rec.call(bound, (), undoable)
+        rec.quiet += 1
+        try:
+            return bound()
+        finally:
+            rec.quiet -= 1
+            rec.last_write = function.STATE.last_write
+
+    return wrapper
+
+
+def _grad_property(rec: Recorder, slot: Any) -> property:
+    """Tensor.grad: records ``p.grad = None``, notes reads, fails on other writes by the step."""
+
+    def get(t: Tensor) -> Any:
+        value = slot.__get__(t, Tensor)
+        if value is not None and not rec.quiet and not rec.in_backward:
+            if "/chainrule/" in sys._getframe(1).f_code.co_filename.replace("\\", "/"):
+                _fail(rec, "library code read .grad (clip_grad_norm_, ...): not recorded yet")
+            rec.grads[id(value)] = t  # returning it is replayed; computing with it is not
+        return value
+
+    def set_(t: Tensor, value: Any) -> None:
+        if not rec.quiet and not rec.in_backward:
+            try:
+                slot.__get__(t, Tensor)
+            except AttributeError:  # a Tensor being made
+                pass
+            else:
+                if value is None:
+                    rec.set_none(t)
+                else:
+                    _fail(rec, "assigning .grad inside the step")
+        slot.__set__(t, value)
+
+    return property(get, set_)
+
+
+def _tensor_init(rec: Recorder, orig: Any, pos: int) -> Any:
+    """Tensor(data), cr.tensor(data): a copy of a recorded value made outside the ops would be a
+    stale constant of the tape."""
+
+    @functools.wraps(orig)
+    def init(*args: Any, **kwargs: Any) -> Any:
+        data = args[pos] if len(args) > pos else kwargs.get("data")
+        if not rec.quiet and (_holds_tensor(data) or id(data) in rec.slot_of):
+            _fail(rec, "a tensor made from a recorded value outside chainrule's ops "
+                  "(Tensor(t), cr.tensor(t))")
+        return orig(*args, **kwargs)
+
+    return init
+
+
+def _holds_tensor(data: Any) -> bool:
+    if isinstance(data, list | tuple):
+        return any(_holds_tensor(d) for d in data)
+    return isinstance(data, Tensor)
+
+
+def _module_call(rec: Recorder, orig: Any) -> Any:
+    @functools.wraps(orig)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        rec.module(self)
+        return orig(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _coefficients(rec: Recorder, orig: Any) -> Any:
+    """cross_entropy's class coefficients: recomputed from the new targets on replay, and the
+    replay abandoned (the step runs eagerly) if their normaliser changed."""
+
+    @functools.wraps(orig)
+    def wrapper(name: str, x: Any, caxis: int, target: Any, *rest: Any) -> Any:
+        out = orig(name, x, caxis, target, *rest)
+        if not rec.quiet and rec.failure is None:
+            fargs = (name, _Shape(x.shape, x.dtype), caxis, target, *rest)
+            with contextlib.suppress(NotCompilable):
+                if any(isinstance(r, Tensor) for r in rest):
+                    rec.fail("cross_entropy with a weight tensor (not recorded yet)")
+                rec.coefficients(orig, fargs, 3, out)
+        return out
+
+    return wrapper
+
+
+def _batchnorm(rec: Recorder, orig: Any) -> Any:
+    @functools.wraps(orig)
+    def wrapper(self: Any, x: Any) -> Any:
+        if self.training and self.track_running_stats:
+            _fail(rec, "BatchNorm in training mode (its running statistics are not recorded yet)")
+        return orig(self, x)
+
+    return wrapper
+
+
+class _Shape:
+    """What the class coefficients read of the input: its shape and dtype."""
+
+    def __init__(self, shape: tuple, dtype: Any) -> None:
+        self.shape = shape
+        self.dtype = dtype

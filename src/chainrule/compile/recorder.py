@@ -1,0 +1,279 @@
+"""Record one eager call of a step: the engine reports each op and rule call here.
+
+While a Recorder is active (``function.RECORDER``), ``_finish`` calls :meth:`Recorder.op` for every
+op and the backward pass calls :meth:`backward_start`, :meth:`vjp` and :meth:`leaves`. A few
+library entry points are patched for the duration of the call (see ``patches.py``): the optimizer
+loop and ``zero_grad`` become tape entries, and anything that makes the step depend on values
+(``.item()``, ``bool(t)``, random draws, in-place writes outside ops) fails the recording, which
+then only says why and where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any
+
+import numpy as np
+
+from chainrule.autodiff.function import _constant
+from chainrule.autodiff.modes import STATE
+from chainrule.compile import tape as T
+from chainrule.tensor import Tensor
+
+
+class NotCompilable(Exception):
+    """Why a step cannot be recorded (raised only inside the recorder, never to the user)."""
+
+
+def user_line() -> tuple[str, int, str]:
+    """(file, line, 'file:line') of the innermost frame outside chainrule's package."""
+    f = sys._getframe(1)
+    while f is not None:
+        name = f.f_code.co_filename.replace("\\", "/")
+        if "/chainrule/" not in name and "/contextlib.py" not in name:
+            return f.f_code.co_filename, f.f_lineno, f"{f.f_code.co_filename}:{f.f_lineno}"
+        f = f.f_back
+    return "<unknown>", 0, "<unknown>"
+
+
+class Recorder:
+    """Builds a Tape while the step runs eagerly."""
+
+    def __init__(self, args: tuple) -> None:
+        self.failure: tuple[str, str, int] | None = None  # (reason, file, line)
+        self.vals: list[Any] = []
+        self.slot_of: dict[int, int] = {}
+        self.keep: list[Any] = []  # arrays whose id is a key of slot_of stay alive while recording
+        self.arg_slots: list[tuple[int, int]] = []
+        self.externals: list[tuple[Tensor, int, tuple, np.dtype, bool]] = []
+        self.modules: dict[int, tuple[Any, bool, tuple]] = {}
+        self.entries: list[Any] = []
+        self.nodes: dict[int, tuple[Any, int]] = {}  # id(ctx) -> (op class, output slot)
+        self.stubs: list[tuple[Any, tuple]] = []
+        self.gslot: dict[Any, int] = {}
+        self.backward_entries: list[int] = []
+        self.leaf_objs: list[Tensor] = []
+        self.side_effects = False  # an entry that a bail-out could not undo was recorded
+        self.quiet = 0  # > 0 inside a library call recorded as one entry (optimizer loop)
+        self.in_backward = False
+        self.grads: dict[int, Tensor] = {}  # id(a .grad the step read) -> its parameter
+        self.last_write = STATE.last_write
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                self.arg_slots.append((i, self._new(a._data)))
+
+    # ----- slots -----
+    def _new(self, value: Any = None) -> int:
+        self.vals.append(None)
+        s = len(self.vals) - 1
+        if isinstance(value, np.ndarray):
+            self.slot_of[id(value)] = s
+            self.keep.append(value)
+        return s
+
+    def const(self, value: Any) -> int:
+        """A slot holding a constant (kept in the replay's template)."""
+        s = self._new()
+        self.vals[s] = value
+        return s
+
+    def slot(self, t: Tensor) -> int:
+        """The slot of a Tensor's array: a recorded value, an argument, or a live external."""
+        d = t._data
+        s = self.slot_of.get(id(d))
+        if s is not None:
+            return s
+        if t._node is not None:
+            self.fail("an op used a tensor computed (with a graph) outside the compiled function")
+        if id(t) in self.grads:
+            self.fail("an op used a .grad read inside the step (not recorded yet)")
+        s = self._new(d)
+        self.externals.append((t, s, d.shape, d.dtype, t.requires_grad))
+        return s
+
+    def fail(self, reason: str) -> None:
+        """Mark the step as not compilable (first reason wins) and stop recording."""
+        if self.failure is None:
+            file, line, _ = user_line()
+            self.failure = (reason, file, line)
+        raise NotCompilable(reason)
+
+    def check_writes(self) -> None:
+        """An in-place write outside a recorded library call makes the step not compilable."""
+        if STATE.last_write != self.last_write and not self.quiet:
+            self.failure = self.failure or ("an in-place write to a tensor", *user_line()[:2])
+
+    # ----- forward -----
+    def op(self, cls: Any, ctx: Any, inputs: tuple, params: tuple, t: Tensor) -> None:
+        """_finish's hook: one op's forward call."""
+        if self.failure is not None or self.quiet:
+            return
+        with contextlib.suppress(NotCompilable):
+            self._op(cls, ctx, inputs, params, t)
+
+    def _op(self, cls: Any, ctx: Any, inputs: tuple, params: tuple, t: Tensor) -> None:
+        self.check_writes()
+        ins = []
+        for a in inputs:
+            if isinstance(a, Tensor):
+                ins.append(self.slot(a))
+            else:
+                ins.append(self._raw(_constant(a, inputs)))
+        pslots = []
+        for j, p in enumerate(params):
+            if isinstance(p, np.ndarray) and (id(p) in self.slot_of or p.size > 1):
+                pslots.append((j, self._raw(p)))
+        fwd = cls.forward
+        out = self._new(t._data)
+        if len(ins) == 1 and not params:
+            entry: tuple = (T.FWD1, fwd, ctx, ins[0], out)
+        elif len(ins) == 2 and not params:
+            entry = (T.FWD2, fwd, ctx, ins[0], ins[1], out)
+        else:
+            entry = (T.FWD, fwd, ctx, tuple(ins), tuple(params), tuple(pslots), out)
+        self.entries.append(entry)
+        self.nodes[id(ctx)] = (cls, out)
+        self.stubs.append((ctx, tuple(_stub(a) for a in inputs)))
+
+    def _raw(self, arr: np.ndarray) -> int:
+        """The slot of a non-Tensor input: a recorded array, or a scalar constant."""
+        s = self.slot_of.get(id(arr))
+        if s is not None:
+            return s
+        if arr.size > 1:
+            self.fail("an op took an ndarray computed outside chainrule's ops (a random mask, "
+                      "a NumPy computation on values)")
+        return self.const(arr)
+
+    # ----- backward -----
+    def backward_start(self, root: Tensor, g: Any, tensor_mode: bool, unsupported: bool) -> None:
+        """The backward pass begins: find the root and its cotangent's slot."""
+        if self.failure is not None:
+            return
+        try:
+            if tensor_mode or unsupported:
+                self.fail("a backward with create_graph, hooks, in-place ops or inputs= "
+                          "(not recorded yet)")
+            node = root._node
+            if node is None or id(node) not in self.nodes:
+                self.fail("a backward from a tensor computed outside the compiled function")
+            gs = self.slot_of.get(id(g))
+            if gs is None:
+                if not (isinstance(g, np.ndarray) and g.size == 1 and g.shape == root.shape
+                        and np.all(g == 1)):
+                    self.fail("a backward with a grad= computed outside chainrule's ops")
+                gs = self._new(g)
+                self.entries.append((T.ROOT, self.nodes[id(node)][1], gs))
+            self.gslot[id(node)] = gs
+            self.in_backward = True
+        except NotCompilable:
+            pass
+
+    def vjp(self, node: Any, args: tuple, gins: Any) -> None:
+        """The backward pass's hook: one rule call and where its cotangents went."""
+        if self.failure is not None:
+            return
+        if id(node) not in self.nodes or id(node) not in self.gslot:
+            self.failure = ("a backward through ops recorded outside the compiled function",
+                            *user_line()[:2])
+            return
+        if type(gins) is not tuple:
+            gins = (gins,)
+        routes = []
+        for i, (a, gi) in enumerate(zip(args, gins)):
+            if gi is None or not isinstance(a, Tensor) or not a.requires_grad:
+                continue
+            p = a._node
+            key: Any = ("leaf", id(a)) if p is None else id(p)
+            d = self.gslot.get(key)
+            if d is None:
+                d = self.gslot[key] = self._new(gi)
+                routes.append((i, d, False))
+                if p is None:
+                    self.leaf_objs.append(a)
+            else:
+                routes.append((i, d, True))
+                if isinstance(gi, np.ndarray):
+                    self.keep.append(gi)
+        self.backward_entries.append(len(self.entries))
+        self.entries.append([T.VJP, node.op.vjp, node, self.gslot[id(node)], tuple(routes), True])
+
+    def leaves(self, leaves: dict) -> None:
+        """The backward pass ends: record each leaf's accumulation into .grad."""
+        self.in_backward = False
+        if self.failure is not None:
+            return
+        for i in self.backward_entries:
+            e = self.entries[i]
+            e[5] = e[2].args is None  # retain_graph kept the saved values: keep them on replay
+            self.entries[i] = tuple(e)
+        self.backward_entries = []
+        for leaf in leaves:
+            spare = [Tensor._make(np.empty(0, leaf._data.dtype), False, None)]
+            self.entries.append((T.LEAF, leaf, self.gslot[("leaf", id(leaf))], spare))
+        self.side_effects = True
+
+    # ----- library calls and value guards -----
+    def call(self, fn: Any, args: tuple, undoable: bool) -> None:
+        """A library call (optimizer loop, zero_grad) replayed as one entry."""
+        self.entries.append((T.CALL, fn, args))
+        self.side_effects = self.side_effects or not undoable
+
+    def coefficients(self, fn: Any, fargs: tuple, tpos: int, out: tuple) -> None:
+        """A NumPy computation on an argument's values whose result is checked on replay."""
+        target = fargs[tpos]
+        ts = self.slot_of.get(id(target))
+        if ts is None:
+            self.fail("class coefficients computed from a target that is not an argument")
+        if self.side_effects:
+            self.fail("a value guard after the optimizer step")
+        q, denom = out
+        self.entries.append((T.COEF, fn, fargs, tpos, ts, self._new(q), denom))
+
+    def set_none(self, t: Tensor) -> None:
+        """``t.grad = None`` written by the step itself."""
+        self.entries.append((T.SETNONE, t))
+
+    def module(self, m: Any) -> None:
+        """A module called by the step: guard its training flag and parameters."""
+        if id(m) not in self.modules:
+            self.modules[id(m)] = (m, m.training, tuple(m._parameters.values()))
+
+    # ----- result -----
+    def finish(self, result: Any) -> T.Tape:
+        """The tape, once the step returned ``result``."""
+        self.check_writes()
+        spec = self._spec(result)
+        if self.failure is not None:
+            raise NotCompilable(self.failure[0])
+        for ctx, stubs in self.stubs:
+            ctx.args = stubs
+        return T.Tape(self.vals, self.arg_slots, self.externals, list(self.modules.values()),
+                      self.entries, spec)
+
+    def _spec(self, value: Any) -> Any:
+        if isinstance(value, Tensor):
+            leaf = self.grads.get(id(value))
+            return ("g", leaf) if leaf is not None else ("t", self.slot(value))
+        if value is None or isinstance(value, str | bool):
+            return ("c", value)
+        if type(value) in (tuple, list):
+            return ("s", type(value), [self._spec(v) for v in value])
+        self.fail(f"the step returned a {type(value).__name__} (only Tensors, tuples, lists, "
+                  "None are replayed)")
+        return None
+
+
+_STUBS: dict[tuple[np.dtype, bool], Tensor] = {}
+
+
+def _stub(a: Any) -> Any:
+    """A stand-in for a recorded input in ctx.args (rules read only requires_grad), shared."""
+    if not isinstance(a, Tensor):
+        return None
+    key = (a._data.dtype, a.requires_grad)
+    t = _STUBS.get(key)
+    if t is None:
+        t = _STUBS[key] = Tensor._make(np.empty(0, a._data.dtype), a.requires_grad, None)
+    return t

@@ -1,0 +1,158 @@
+"""A recorded step as a flat list of rule calls on ndarrays, and its replay.
+
+Each entry is a tuple whose first element is its kind. Values live in a list of slots: the call's
+arguments and the external tensors (parameters, buffers) are read into their slots at the start of
+a replay, constants stay where recording put them, and every op output or cotangent is written
+into its own slot. Replay calls each op's ``forward`` and ``vjp`` on ndarrays with the op's
+recorded Context (so value-dependent work inside a rule, and its saved values, are computed
+afresh), adds cotangents in the order the backward pass added them, and calls the optimizer's
+loop on the live optimizer. It creates no Tensor and no graph node, except the Tensors it returns.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from chainrule.tensor import Tensor
+
+# entry kinds
+FWD1, FWD2, FWD, VJP, ROOT, LEAF, CALL, SETNONE, COEF = range(9)
+
+BAIL = object()  # a replay found a value guard that no longer holds: run the step eagerly
+
+
+class Tape:
+    """One recorded signature of a compiled function: guards, slots, entries, output spec."""
+
+    def __init__(self, template: list, arg_slots: list[tuple[int, int]],
+                 externals: list[tuple[Tensor, int, tuple, np.dtype, bool]],
+                 modules: list[tuple[Any, bool, tuple]], entries: list[tuple],
+                 out_spec: Any) -> None:
+        self.template = template
+        self.arg_slots = arg_slots
+        self.externals = externals
+        self.modules = modules
+        self.entries = entries
+        self.out_spec = out_spec
+
+    def guards_hold(self) -> bool:
+        """Whether the modules, parameters and external tensors are those recorded."""
+        for m, training, params in self.modules:
+            if m.training is not training:
+                return False
+            now = m._parameters
+            if len(now) != len(params):
+                return False
+            for a, b in zip(now.values(), params):
+                if a is not b:
+                    return False
+        for t, _, shape, dtype, rg in self.externals:
+            d = t._data
+            if d.shape != shape or d.dtype != dtype or t.requires_grad is not rg:
+                return False
+        return True
+
+    def replay(self, args: tuple) -> Any:
+        """Run the recorded step on new arguments; BAIL when a value guard fails."""
+        vals = self.template.copy()
+        for i, s in self.arg_slots:
+            vals[s] = args[i]._data
+        for ext in self.externals:
+            vals[ext[1]] = ext[0]._data
+        seen: set[int] = set()
+        asarray, ndarray = np.asarray, np.ndarray
+        for e in self.entries:
+            kind = e[0]
+            if kind is FWD2:
+                out = e[1](e[2], vals[e[3]], vals[e[4]])
+            elif kind is VJP:
+                gins = e[1](e[2], vals[e[3]])
+                if type(gins) is not tuple:
+                    gins = (gins,)
+                for i, d, add in e[4]:
+                    gi = gins[i]
+                    if gi is not None:
+                        vals[d] = vals[d] + gi if add else gi
+                if e[5]:
+                    e[2].saved = ()
+                continue
+            elif kind is FWD1:
+                out = e[1](e[2], vals[e[3]])
+            elif kind is FWD:
+                params = e[4]
+                if e[5]:
+                    params = list(params)
+                    for j, s in e[5]:
+                        params[j] = vals[s]
+                out = e[1](e[2], *[vals[i] for i in e[3]], *params)
+            else:
+                if _side_entry(e, vals, seen) is BAIL:
+                    return BAIL
+                continue
+            vals[e[-1]] = out if type(out) is ndarray else asarray(out)
+        return _outputs(self.out_spec, vals)
+
+
+def _side_entry(e: tuple, vals: list, seen: set[int]) -> Any:
+    """Replay an entry that is not an op's forward or vjp."""
+    kind = e[0]
+    if kind is ROOT:
+        vals[e[2]] = np.ones_like(vals[e[1]])
+    elif kind is LEAF:
+        set_grad(e[1], vals[e[2]], e[3], seen)
+    elif kind is CALL:
+        e[1](*e[2])
+    elif kind is SETNONE:
+        e[1].grad = None
+    elif kind is COEF:
+        fn, fargs, tpos, tslot, qslot, denom = e[1:]
+        fargs = list(fargs)
+        fargs[tpos] = vals[tslot]
+        q, d = fn(*fargs)
+        if d != denom:
+            return BAIL
+        vals[qslot] = q
+    return None
+
+
+def set_grad(leaf: Tensor, g: np.ndarray, spare: list, seen: set[int]) -> None:
+    """Accumulate g into leaf.grad as the backward pass does, reusing a spare grad Tensor.
+
+    The spare (a Tensor made at record time) becomes the new .grad when .grad is None and nobody
+    else holds the spare any more; otherwise a new Tensor is made, as eager does.
+    """
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)
+    if g.dtype != leaf._data.dtype:
+        g = g.astype(leaf._data.dtype)
+    cur = leaf.grad
+    if cur is None:
+        if not g.flags.owndata or not g.flags.c_contiguous or id(g) in seen:
+            g = np.array(g, order="C")
+        seen.add(id(g))
+        t = spare[0]
+        if sys.getrefcount(t) > 3:  # the list, t, getrefcount's argument: someone kept it
+            t = spare[0] = Tensor._make(g, False, None)
+        else:
+            t._data = g
+        leaf.grad = t
+    elif cur._data.shape == g.shape and cur._data.flags.writeable:
+        cur._data += g
+    else:
+        leaf.grad = Tensor._make(cur._data + g, False, None)
+
+
+def _outputs(spec: Any, vals: list) -> Any:
+    """The step's return value rebuilt from the output spec."""
+    kind = spec[0]
+    if kind == "t":
+        return Tensor._make(vals[spec[1]], False, None)
+    if kind == "c":
+        return spec[1]
+    if kind == "g":  # a parameter's .grad, as it is now
+        return spec[1].grad
+    items = [_outputs(s, vals) for s in spec[2]]
+    return items if spec[1] is list else tuple(items)

@@ -1,0 +1,40 @@
+"""Argument handling shared by cr.scipy's modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.dtypes import get_default_dtype
+from chainrule.tensor import Tensor
+
+
+def _float_dtype(x: Any) -> np.dtype | None:
+    d = x.dtype if isinstance(x, Tensor | np.ndarray | np.generic) else None
+    return np.dtype(d) if d is not None and np.dtype(d).kind == "f" else None
+
+
+def as_floats(*xs: Any) -> list[Any]:
+    """The arguments as Tensors of one float dtype (None stays None).
+
+    The dtype is the first float Tensor's or ndarray's, else the default float dtype; Python
+    numbers and integer arrays take it (as the arithmetic operators' weak typing does), while
+    Tensors and arrays of another float dtype are kept, so a mismatch raises the ops' error.
+    """
+    dtype = next((d for d in map(_float_dtype, xs) if d is not None), None)
+    dtype = dtype or np.dtype(get_default_dtype())
+    out: list[Any] = []
+    for x in xs:
+        if x is None or _float_dtype(x) is not None:
+            out.append(x if x is None or isinstance(x, Tensor) else Tensor(x))
+        elif isinstance(x, Tensor):
+            out.append(x.astype(dtype))
+        else:
+            out.append(Tensor(np.asarray(x, dtype=dtype)))
+    return out
+
+
+def values(x: Tensor) -> np.ndarray:
+    """The ndarray behind a Tensor: for masks and checks that carry no derivative."""
+    return x._data
