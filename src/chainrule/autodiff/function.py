@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule.autodiff.modes import STATE
 from chainrule.autodiff.zero import ZERO
+from chainrule.backend import is_device_array, like
 from chainrule.tensor import Tensor
 
 _next_seq = itertools.count().__next__
@@ -85,8 +86,9 @@ class Function:
 
 
 def _constant(value: Any, inputs: tuple) -> np.ndarray:
-    """A non-Tensor input as an array; float values take the float dtype of the Tensor inputs."""
-    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    """A non-Tensor input as an array; float values take the float dtype of the Tensor inputs
+    (and their device)."""
+    arr = value if isinstance(value, np.ndarray) or is_device_array(value) else np.asarray(value)
     if arr.dtype.kind in "fiub":
         for a in inputs:
             if isinstance(a, Tensor) and a._data.dtype.kind == "f":
@@ -99,6 +101,9 @@ def _constant(value: Any, inputs: tuple) -> np.ndarray:
                 from chainrule.dtypes import get_default_dtype
 
                 arr = arr.astype(get_default_dtype())
+    for a in inputs:
+        if isinstance(a, Tensor) and type(a._data) is not np.ndarray and is_device_array(a._data):
+            return like(arr, a._data)
     return arr
 
 
@@ -127,7 +132,7 @@ def _apply1(cls: Any, x: Tensor) -> Tensor:
     if x.requires_grad or x._tangents is not None or STATE.anomaly or RECORDER is not None:
         return _finish(cls, ctx, (x,), out, x.requires_grad, x._tangents is not None)
     t = _new(Tensor)
-    t._data = out if type(out) is np.ndarray else np.asarray(out)
+    t._data = out if type(out) is np.ndarray or is_device_array(out) else np.asarray(out)
     t.grad = t._node = t._tangents = None
     t.requires_grad = False
     return t
@@ -152,7 +157,7 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
             params: tuple = ()) -> Tensor:
     """Wrap forward's output; record the node and push tangents as needed."""
     out_id = id(out)
-    if type(out) is not np.ndarray:
+    if type(out) is not np.ndarray and not is_device_array(out):
         out = np.asarray(out)
     t = _new(Tensor)
     t._data = out

@@ -12,6 +12,7 @@ from chainrule.autodiff import hooks
 from chainrule.autodiff.function import TensorContext, _name, check_finite, saved_tensors
 from chainrule.autodiff.inplace import HISTORY, check_saved, node_at
 from chainrule.autodiff.modes import STATE, enable_grad, no_grad
+from chainrule.backend import is_device_array, namespace
 from chainrule.tensor import Tensor
 
 _FREED = (
@@ -238,13 +239,13 @@ def _accumulate(leaves: dict[Tensor, Any], tensor_mode: bool, seen: set[int]) ->
         if tensor_mode:
             leaf.grad = g if leaf.grad is None else leaf.grad + g
             continue
-        if type(g) is not np.ndarray:
+        if type(g) is not np.ndarray and not is_device_array(g):
             g = np.asarray(g)
         if g.dtype != leaf._data.dtype:
             g = g.astype(leaf._data.dtype)
         if leaf.grad is None:
             if not g.flags.owndata or not g.flags.c_contiguous or id(g) in seen:
-                g = np.array(g, order="C")
+                g = namespace(g).array(g, order="C")
             seen.add(id(g))
             leaf.grad = Tensor._make(g, False, None)
         elif leaf.grad._data.shape == g.shape and leaf.grad._data.flags.writeable:
