@@ -15,8 +15,8 @@ operands). NumPy is the oracle:
 Gradients are checked with cr.gradcheck (both modes against finite differences, float64) on
 mutated small shapes drawn from the row's domain.
 
-The default profile is bounded (a few dozen examples per row, deterministic, the whole file
-well under 90 s on two cores); ``CHAINRULE_FUZZ=slow`` runs many more, freshly random examples.
+The default profile is bounded (200 examples per row, 20 for gradients, deterministic, the file
+about 60 s on two cores); ``CHAINRULE_FUZZ=slow`` runs many more, freshly random examples.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from op_specs import OP_SPECS, OpSpec, normal
 import chainrule as cr
 
 _COMMON = {"deadline": None, "suppress_health_check": list(HealthCheck), "database": None}
-settings.register_profile("chainrule-fuzz", max_examples=50, derandomize=True, **_COMMON)
-settings.register_profile("chainrule-fuzz-grad", max_examples=12, derandomize=True, **_COMMON)
-settings.register_profile("chainrule-fuzz-slow", max_examples=400, **_COMMON)
+settings.register_profile("chainrule-fuzz", max_examples=200, derandomize=True, **_COMMON)
+settings.register_profile("chainrule-fuzz-grad", max_examples=20, derandomize=True, **_COMMON)
+settings.register_profile("chainrule-fuzz-slow", max_examples=1000, **_COMMON)
 settings.register_profile("chainrule-fuzz-grad-slow", max_examples=60, **_COMMON)
 _SLOW = os.environ.get("CHAINRULE_FUZZ", "") == "slow"
 FUZZ = settings.get_profile("chainrule-fuzz-slow" if _SLOW else "chainrule-fuzz")

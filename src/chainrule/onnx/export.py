@@ -30,6 +30,8 @@ class GraphBuilder:
         self.inputs: list[Tensor] = []
         self.buffers: dict[str, Tensor] = {}  # the model's buffers by state-dict key
         self.keys: dict[int, str] = {}  # id(parameter or buffer) -> state-dict key
+        # recurrent outputs: name -> (sequence (T, B, H), final cell state or None, T)
+        self.scans: dict[str, tuple[str, str | None, int]] = {}
 
     def fresh(self, hint: str) -> str:
         """A value name not used yet, from hint."""
@@ -198,6 +200,13 @@ def export(model: Module, args: Any, f: str | os.PathLike | IO[bytes],
     graph_inputs = [_value_info(g.helper, g.names[id(t)], t, _dynamic(dynamic_axes, name))
                     for t, name in zip(inputs, input_names)]
     used = {i for n in g.nodes for i in n.input}
+    for t, name in zip(inputs, input_names):
+        if t._data.dtype.kind != "f" and g.names[id(t)] not in used:
+            raise UnsupportedOpError(
+                f"onnx export: input {name!r} ({t._data.dtype}) reaches the outputs only "
+                "through computations the recorded graph does not see (integer or boolean "
+                "arithmetic, masks built with NumPy); the file would hold its example values "
+                "as constants. Use it directly as an index or embedding lookup.")
     inits = [i for i in g.initializers if i.name in used]
     graph = g.helper.make_graph(g.nodes, type(model).__name__, graph_inputs, graph_outputs,
                                 initializer=inits)

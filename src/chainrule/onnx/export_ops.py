@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.onnx._deps import UnsupportedOpError
+from chainrule.onnx.export_more import advanced_getitem, register, scan_rows
 from chainrule.ops import conv, indexing, linalg, pool, recurrent, shape
 from chainrule.ops import elementwise as ew
 from chainrule.ops import nn as nnops
@@ -48,7 +49,7 @@ def _simple(op_type: str) -> Handler:
 
 for _cls, _op in [(ew.Add, "Add"), (ew.Sub, "Sub"), (ew.Mul, "Mul"), (ew.Div, "Div"),
                   (ew.Pow, "Pow"), (ew.Maximum, "Max"), (ew.Minimum, "Min"),
-                  (ew.Where, "Where"), (ew.Neg, "Neg"), (ew.Exp, "Exp"), (ew.Log, "Log"),
+                  (ew.Neg, "Neg"), (ew.Exp, "Exp"), (ew.Log, "Log"),
                   (ew.Sqrt, "Sqrt"), (ew.Abs, "Abs"), (ew.Sin, "Sin"), (ew.Cos, "Cos"),
                   (ew.Tan, "Tan"), (ew.Tanh, "Tanh"), (ew.Sigmoid, "Sigmoid"),
                   (ew.Relu, "Relu"), (ew.Softplus, "Softplus"), (nnops.Erf, "Erf"),
@@ -217,8 +218,11 @@ def _reduce(g: Any, node: Any, out: Tensor) -> str:
 @handles(shape.Reshape)
 def _reshape(g: Any, node: Any, out: Tensor) -> str:
     src, dst = node.in_shape, list(node.out_shape)
-    if g.batch is not None and dst and src and dst[0] == src[0] == g.batch:
-        dst[0] = 0  # ONNX: copy the (dynamic) batch size from the input
+    if g.batch is not None:  # dynamic axes: a leading axis kept as it is copies the input's
+        for k, (a, b) in enumerate(zip(src, dst)):
+            if a != b:
+                break
+            dst[k] = 0
     return g.node("Reshape", [g.name(node.args[0]), g.ints(dst)])
 
 
@@ -230,7 +234,10 @@ def _transpose(g: Any, node: Any, out: Tensor) -> str:
 
 @handles(shape.BroadcastTo)
 def _broadcast(g: Any, node: Any, out: Tensor) -> str:
-    return g.node("Expand", [g.name(node.args[0]), g.ints(node.out_shape)])
+    src = (1,) * (len(node.out_shape) - len(node.in_shape)) + tuple(node.in_shape)
+    # an axis the input already has at full size is written 1: Expand keeps the input's
+    shape = [1 if a == b else b for a, b in zip(src, node.out_shape)]
+    return g.node("Expand", [g.name(node.args[0]), g.ints(shape)])
 
 
 @handles(shape.Concatenate)
@@ -251,9 +258,11 @@ def _pad(g: Any, node: Any, out: Tensor) -> str:
 def _getitem(g: Any, node: Any, out: Tensor) -> str:
     x = node.args[0]
     idx = node.idx if isinstance(node.idx, tuple) else (node.idx,)
-    arrays = [i for i in idx if isinstance(i, np.ndarray | list | Tensor)]
-    if arrays:
-        return _gather(g, x, idx)
+    if any(isinstance(i, np.ndarray | list | Tensor) for i in idx):
+        return advanced_getitem(g, x, idx)
+    rows = scan_rows(g, g.name(x), idx)
+    if rows is not None:
+        return rows
     n_real = sum(i is not None and i is not Ellipsis for i in idx)
     if any(i is Ellipsis for i in idx):
         e = next(k for k, i in enumerate(idx) if i is Ellipsis)
@@ -291,22 +300,6 @@ def _getitem(g: Any, node: Any, out: Tensor) -> str:
     if new:
         name = g.unsqueeze(name, new)
     return name
-
-
-def _gather(g: Any, x: Tensor, idx: tuple) -> str:
-    """x[..., array, ...] with one integer array (an embedding lookup): Gather."""
-    pos = [k for k, i in enumerate(idx) if not (isinstance(i, slice) and i == slice(None))]
-    if len(pos) != 1 or any(i is Ellipsis or i is None for i in idx):
-        raise UnsupportedOpError(f"onnx export: getitem with index {idx!r} (only one integer "
-                                 "array index, as an embedding lookup, is supported)")
-    arr = idx[pos[0]]
-    arr = arr._data if isinstance(arr, Tensor) else np.asarray(arr)
-    if arr.dtype.kind not in "iu":
-        raise UnsupportedOpError("onnx export: getitem with a boolean mask")
-    ind = next((g.names[id(t)] for t in g.inputs if t._data is arr), None)
-    if ind is None:
-        ind = g.const(arr.astype(np.int64), "indices")
-    return g.node("Gather", [g.name(x), ind], axis=pos[0])
 
 
 _GATES = {recurrent.LSTMScan: ("LSTM", 4, (0, 3, 1, 2)),  # (i, f, g, o) -> (i, o, f, c)
@@ -352,5 +345,11 @@ def _scan(g: Any, node: Any, out: Tensor) -> str:
     outs = g.node(op, ins, 3 if op == "LSTM" else 2, **attrs)
     seq = g.squeeze(outs[0], [1])  # (T, 1, B, H) -> (T, B, H)
     if op != "LSTM":
+        g.scans[seq] = (seq, None, x.shape[0])
         return seq
-    return g.node("Concat", [seq, outs[2]], axis=0)  # chainrule's LSTM rows: h_0..h_{T-1}, c_T
+    rows = g.node("Concat", [seq, outs[2]], axis=0)  # chainrule's LSTM rows: h_0..h_{T-1}, c_T
+    g.scans[rows] = (seq, outs[2], x.shape[0])
+    return rows
+
+
+register(HANDLERS)

@@ -332,3 +332,6 @@ def _recurrent(attrs: dict, x: Any, w: Any, r: Any, b: Any = None, lens: Any = N
         h_n.append(out[0 if reverse else n_t - 1])
     y = ops.stack(seqs, axis=1)
     return (y, ops.stack(h_n, axis=0)) + ((ops.stack(c_n, axis=0),) if op == "LSTM" else ())
+
+
+from chainrule.onnx import load_more  # noqa: E402,F401  (registers more ops into OPS)

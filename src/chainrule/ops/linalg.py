@@ -97,6 +97,13 @@ class Einsum(Function):
             avail = set(ctx.out).union(*osubs) if osubs else set(ctx.out)
             kept = "".join(c for c in uniq if c in avail)
             r = einsum_spec([bl + ctx.out, *osubs], bl + kept, g, *others)
+            want = tuple(size[c] for c in kept)
+            if tuple(r.shape[nb:]) != want:  # a length-1 axis broadcast against the others
+                got = tuple(r.shape[nb:])
+                summed = tuple(1 if w == 1 else n for n, w in zip(got, want))
+                if summed != got:  # this operand's length-1 axis met longer ones: sum
+                    r = R.sum_to(r, summed, nb)
+                r = R.broadcast_to(r, r.shape[:nb] + want)  # theirs met this one's: spread
             if kept != uniq:  # letters only in this operand: broadcast along them
                 r = R.reshape(r, r.shape[:nb] + tuple(size[c] if c in avail else 1
                                                       for c in uniq))
