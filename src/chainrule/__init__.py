@@ -12,6 +12,7 @@ from chainrule.autodiff.modes import (
     set_grad_enabled,
 )
 from chainrule.autodiff.transforms import grad, hessian, jacobian, jvp, value_and_grad, vjp
+from chainrule.autodiff.tree import tree_flatten, tree_map, tree_unflatten
 from chainrule.creation import (
     Generator,
     arange,
@@ -56,7 +57,7 @@ __all__ = [
     "jacobian", "jvp", "linspace", "manual_seed", "no_grad", "numerical_jacobian", "ones",
     "ones_like", "rand", "randint", "randn", "set_default_dtype", "set_grad_enabled", "tensor",
     "value_and_grad", "vjp", "zeros", "zeros_like", *_ops_all,
-    "evaluation_trace", "to_dot",
+    "evaluation_trace", "to_dot", "tree_flatten", "tree_map", "tree_unflatten",
 ]
 
 _SUBMODULES = ("data", "datasets", "distributed", "linalg", "models", "nn", "onnx", "optim",

@@ -24,8 +24,8 @@ def out(tmp_path_factory):
 def figures_decode(res) -> None:
     for path in res["figures"]:
         img = matplotlib.image.imread(path)
-        assert img.shape[0] >= 300
-        assert img.shape[1] >= 400
+        assert img.shape[0] >= 200  # Graphviz draws the graph demo smaller than matplotlib
+        assert img.shape[1] >= 300
 
 
 def test_list_names_every_demo_with_its_lecture(capsys):
