@@ -16,6 +16,7 @@ from chainrule.autodiff.tree import tree_flatten, tree_map, tree_unflatten
 from chainrule.creation import (
     Generator,
     arange,
+    array,
     as_tensor,
     empty,
     empty_like,
@@ -50,7 +51,7 @@ from chainrule.ops import __all__ as _ops_all
 __version__ = "0.1.0"
 
 __all__ = [
-    "Context", "Function", "Generator", "GradcheckError", "Size", "Tensor", "arange",
+    "Context", "Function", "Generator", "GradcheckError", "Size", "Tensor", "arange", "array",
     "as_tensor", "bool_", "detect_anomaly", "device", "empty", "empty_like", "full_like",
     "enable_grad", "eye", "float16", "float32", "float64", "full",
     "get_default_dtype", "grad", "gradcheck", "hessian", "int32", "int64", "is_grad_enabled",

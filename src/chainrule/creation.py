@@ -218,14 +218,33 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None, devic
                 "arange")
 
 
-def linspace(start: float, stop: float, num: int = 50, dtype: Any = None, device: Any = None,
-             requires_grad: bool = False, *, end: Any = None, steps: Any = None,
-             **_: Any) -> Tensor:
-    """num (PyTorch: steps) evenly spaced values from start to stop inclusive."""
+def linspace(start: float, stop: float, num: int = 50, endpoint: bool = True, dtype: Any = None,
+             device: Any = None, requires_grad: bool = False, *, end: Any = None,
+             steps: Any = None, layout: Any = None, out: Any = None) -> Tensor:
+    """num (PyTorch: steps) evenly spaced values from start to stop (stop excluded when
+    endpoint=False, as NumPy)."""
     num = steps if steps is not None else num
     stop = end if end is not None else stop
-    return _out(np.linspace(start, stop, num, dtype=_dt(dtype)), requires_grad, device,
-                "linspace")
+    return _out(np.linspace(start, stop, num, endpoint=endpoint, dtype=_dt(dtype)),
+                requires_grad, device, "linspace")
+
+
+def array(obj: Any, dtype: Any = None, copy: bool = True, ndmin: int = 0) -> Tensor:
+    """NumPy's np.array: a new tensor; a list holding tensors that are recorded (or carry
+    tangents) is stacked differentiably, as autograd's np.array."""
+    from chainrule.ops.elementwise import astype
+    from chainrule.tensor import as_operand
+
+    t = as_operand(obj)
+    if t is obj and copy:
+        from chainrule.ops.shape import clone
+
+        t = clone(t)
+    if dtype is not None:
+        t = astype(t, _np_dtype(dtype))
+    while t.ndim < ndmin:
+        t = t.reshape((1, *t.shape))
+    return t
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,

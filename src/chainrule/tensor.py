@@ -406,6 +406,29 @@ class Size(tuple):
         return f"torch.Size({list(self)})"
 
 
+def as_operand(x: Any) -> Tensor:
+    """An op's operand as a Tensor; a (nested) list or tuple holding Tensors that are recorded
+    or carry tangents is stacked differentiably (NumPy's ``np.mean([x, x + 2])``), never
+    silently turned into constants."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, list | tuple) and _has_tracked(x):
+        from chainrule.ops.shape import stack
+
+        return stack([as_operand(e) for e in x])
+    return Tensor(x)
+
+
+def _has_tracked(x: Any) -> bool:
+    for e in x:
+        if isinstance(e, Tensor):
+            if e.requires_grad or e._tangents is not None:
+                return True
+        elif isinstance(e, list | tuple) and _has_tracked(e):
+            return True
+    return False
+
+
 def _raw_index(index: Any) -> Any:
     """Replace Tensors inside an index by their ndarrays."""
     if isinstance(index, Tensor):

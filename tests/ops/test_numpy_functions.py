@@ -88,3 +88,32 @@ def test_tensor_methods_keep_pytorch_meanings() -> None:
     assert_close(t.diff(), np.diff(X))
     assert_close(t.tril(), np.tril(X))
     assert_close(cr.tensor(np.abs(X) + 1).log2(), np.log2(np.abs(X) + 1), rtol=1e-12)
+
+
+def test_lists_of_recorded_tensors_are_differentiable_operands():
+    # autograd's np.mean([x, x + 2]): a list of tracked tensors is stacked, never made constant
+    assert cr.grad(lambda x: cr.mean([x, x + 2]))(0.0).item() == 1.0
+    assert cr.grad(lambda x: cr.sum([[x, 2 * x], [x, x]]))(1.0).item() == 5.0
+    g = cr.grad(lambda x: cr.sum(cr.array([x, x * 1.0, x + 2.5]) ** 2))(1.0)
+    assert np.isclose(g.item(), 2 * (1 + 1 + 3.5))
+    _, t = cr.jvp(lambda x: cr.mean([x, 3 * x]), (cr.tensor(1.0),), (cr.tensor(1.0),))
+    assert t.item() == 2.0
+
+
+def test_array_meshgrid_linspace_and_aliases_follow_numpy():
+    a = cr.array([[1, 2], [3, 4]], dtype=cr.float64, ndmin=3)
+    np.testing.assert_array_equal(a.numpy(), np.array([[1, 2], [3, 4]], dtype=np.float64,
+                                                      ndmin=3))
+    for indexing in ("xy", "ij"):
+        for grids in ((np.arange(3.0), np.arange(2.0)),
+                      (np.arange(3.0), np.arange(2.0), np.arange(4.0))):
+            got = cr.meshgrid(*[cr.tensor(g) for g in grids], indexing=indexing)
+            want = np.meshgrid(*grids, indexing=indexing)
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_array_equal(g.numpy(), w)
+    np.testing.assert_allclose(cr.linspace(0, 6, 3, endpoint=False).numpy(),
+                               np.linspace(0, 6, 3, endpoint=False))
+    x = cr.tensor([-1.5, 2.0])
+    np.testing.assert_array_equal(cr.absolute(x).numpy(), np.absolute(x.numpy()))
+    np.testing.assert_array_equal(cr.negative(x).numpy(), np.negative(x.numpy()))
+    np.testing.assert_array_equal(cr.true_divide(x, 2).numpy(), np.true_divide(x.numpy(), 2))

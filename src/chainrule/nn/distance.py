@@ -16,7 +16,7 @@ import numpy as np
 import chainrule.nn.functional as F
 from chainrule import ops
 from chainrule.nn.module import Module
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 __all__ = [
     "CosineEmbeddingLoss", "CosineSimilarity", "GaussianNLLLoss", "HingeEmbeddingLoss",
@@ -28,7 +28,7 @@ __all__ = [
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def _other(x: Tensor, other: Any) -> Any:

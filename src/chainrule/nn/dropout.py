@@ -11,14 +11,14 @@ import numpy as np
 
 from chainrule import creation
 from chainrule.nn.module import Module
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "dropout", "dropout1d",
            "dropout2d", "dropout3d"]
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def _check_p(name: str, p: float) -> None:

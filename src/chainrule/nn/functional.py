@@ -68,7 +68,7 @@ from chainrule.ops.pool import (
     max_pool1d,
     max_pool2d,
 )
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm",
@@ -97,7 +97,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def _value(x: Any) -> np.ndarray:

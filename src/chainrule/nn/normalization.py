@@ -12,7 +12,7 @@ from chainrule.dtypes import get_default_dtype
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "Normalize"]
 
@@ -74,7 +74,7 @@ class _BatchNorm(Module):
                              f"(got {x.ndim}D input of shape {x.shape})")
 
     def forward(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = x if isinstance(x, Tensor) else as_operand(x)
         self._check_input_dim(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:

@@ -13,13 +13,13 @@ import numpy as np
 from chainrule import ops
 from chainrule.nn.module import Module
 from chainrule.ops.indexing import Scatter
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 __all__ = ["Fold", "Unfold", "fold", "unfold"]
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def _pair(name: str, what: str, v: Any, low: int) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from chainrule.dtypes import get_default_dtype
 from chainrule.nn import init as nn_init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.nn import elu
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 __all__ = [
     "CELU",
@@ -60,7 +60,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def _apply(x: Any, fn: Callable[[Tensor], Tensor], inplace: bool, name: str) -> Tensor:

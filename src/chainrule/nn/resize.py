@@ -16,7 +16,7 @@ import numpy as np
 from chainrule import ops
 from chainrule.nn.module import Module
 from chainrule.ops.pool import AxisLinear, adaptive_matrix
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 __all__ = [
     "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "PixelShuffle",
@@ -32,7 +32,7 @@ _MODES = {"nearest": None, "nearest-exact": None, "area": None, "linear": 1, "bi
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 # ----- padding -----

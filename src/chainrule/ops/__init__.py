@@ -135,6 +135,7 @@ from chainrule.ops.shape_more import (
     flipud,
     hsplit,
     hstack,
+    meshgrid,
     moveaxis,
     ravel,
     repeat,
@@ -150,8 +151,13 @@ from chainrule.ops.shape_more import (
     vstack,
 )
 
+absolute = abs
+negative = neg
+true_divide = divide
+
 __all__ = [
     "abs",
+    "absolute",
     "add",
     "append",
     "arccos",
@@ -227,6 +233,7 @@ __all__ = [
     "max",
     "maximum",
     "mean",
+    "meshgrid",
     "min",
     "minimum",
     "mod",
@@ -234,6 +241,7 @@ __all__ = [
     "multiply",
     "nan_to_num",
     "neg",
+    "negative",
     "nonzero",
     "outer",
     "pad",
@@ -280,6 +288,7 @@ __all__ = [
     "transpose",
     "tril",
     "triu",
+    "true_divide",
     "unsqueeze",
     "var",
     "vsplit",

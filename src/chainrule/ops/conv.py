@@ -27,7 +27,7 @@ from chainrule.autodiff.function import Context, Function, _apply
 from chainrule.autodiff.zero import ZERO
 from chainrule.ops import rules as R
 from chainrule.ops.elementwise import promote
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 
@@ -592,7 +592,7 @@ def conv_geometry(name: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...],
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def conv(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,

@@ -29,7 +29,7 @@ from chainrule.ops.conv import (
 )
 from chainrule.ops.elementwise import astype, promote
 from chainrule.ops.shape import reshape
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 
@@ -146,7 +146,7 @@ def output_padding_for(name: str, in_size: tuple[int, ...], output_size: Any, st
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def conv_transpose(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,

@@ -11,7 +11,7 @@ from chainrule.dtypes import result_dtype, to_float
 from chainrule.ops import rules as R
 from chainrule.ops.rules import mask_safe, sum_to
 from chainrule.ops.rules import where as _where_rule
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 
@@ -606,7 +606,7 @@ class Astype(Function):
 
 # ----- public functions -----
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -670,7 +670,7 @@ def neg(x: Any) -> Tensor:
 
 def _unary_fn(cls: Any) -> Any:
     def fn(x: Any) -> Tensor:
-        return _apply1(cls, x if isinstance(x, Tensor) else Tensor(x))
+        return _apply1(cls, x if isinstance(x, Tensor) else as_operand(x))
 
     fn.__name__ = cls.name
     fn.__qualname__ = cls.name

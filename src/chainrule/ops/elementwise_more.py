@@ -21,7 +21,7 @@ from chainrule.ops.elementwise import (
     promote,
 )
 from chainrule.ops.rules import mask_safe, sum_to
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 LN2, LN10 = math.log(2.0), math.log(10.0)
@@ -392,7 +392,7 @@ class Fmin(Maximum):
 # ----- public functions -----
 def _unary_fn(cls: Any) -> Any:
     def fn(x: Any) -> Tensor:
-        return _apply1(cls, x if isinstance(x, Tensor) else Tensor(x))
+        return _apply1(cls, x if isinstance(x, Tensor) else as_operand(x))
 
     fn.__name__ = fn.__qualname__ = cls.name
     head, _, rest = (cls.__doc__ or "").partition("  ")
@@ -449,23 +449,23 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
 
     Derivative: 1 where x is finite, 0 at the replaced entries (as JAX).
     """
-    return NanToNum.apply(x if isinstance(x, Tensor) else Tensor(x), nan, posinf, neginf)
+    return NanToNum.apply(x if isinstance(x, Tensor) else as_operand(x), nan, posinf, neginf)
 
 
 def real(x: Any) -> Tensor:
     """The real part of a real tensor: x itself (complex dtypes are not supported)."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def imag(x: Any) -> Tensor:
     """The imaginary part of a real tensor: zeros of its shape, a constant (derivative 0)."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = x if isinstance(x, Tensor) else as_operand(x)
     return Tensor._make(np.zeros_like(x._data), False, None)
 
 
 def conj(x: Any) -> Tensor:
     """The complex conjugate of a real tensor: x itself."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 conjugate = conj

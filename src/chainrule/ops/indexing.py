@@ -9,7 +9,7 @@ import numpy as np
 from chainrule.autodiff.function import Context, Function
 from chainrule.ops import rules as R
 from chainrule.ops.axes import check_axis
-from chainrule.tensor import Tensor, _raw_index
+from chainrule.tensor import Tensor, _raw_index, as_operand
 
 NDArray = np.ndarray
 
@@ -134,7 +134,7 @@ def index_put_value(x: Any, idx: tuple, v: Any) -> Any:
 
 def index_put(x: Any, index: Any, v: Any) -> Tensor:
     """A copy of x with v written at index (the out-of-place ``x[index] = v``), differentiable."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = x if isinstance(x, Tensor) else as_operand(x)
     return IndexPut.apply(x, v, _index_tuple(index))
 
 
@@ -154,6 +154,6 @@ def getitem(x: Any, index: Any) -> Tensor:
 
 def take(x: Any, indices: Any, axis: int = 0) -> Tensor:
     """Elements of x at indices along axis (as np.take)."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = x if isinstance(x, Tensor) else as_operand(x)
     ax = check_axis("take", axis, x.ndim)
     return getitem(x, (slice(None),) * ax + (_raw_index(indices),))

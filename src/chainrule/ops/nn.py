@@ -20,7 +20,7 @@ from chainrule.dtypes import to_float
 from chainrule.ops import rules as R
 from chainrule.ops.elementwise import Unary, lift, promote
 from chainrule.ops.reduction import LogSoftmax
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 
@@ -410,7 +410,7 @@ class CrossEntropy(Function):
 
 # ----- public functions -----
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:

@@ -21,7 +21,7 @@ from chainrule.autodiff.function import Context, Function
 from chainrule.ops import rules as R
 from chainrule.ops.conv import int_tuple, pad_trailing, scratch
 from chainrule.ops.indexing import GetItem, Scatter
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 
@@ -324,7 +324,7 @@ def adaptive_matrix(n_in: int, n_out: int, dtype: Any) -> NDArray:
 
 # ----- geometry and the public functions -----
 def _float_input(name: str, x: Any, nd: int) -> Tensor:
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = x if isinstance(x, Tensor) else as_operand(x)
     if x.ndim not in (nd + 1, nd + 2):
         raise ValueError(f"{name}: expected a {nd + 1}-d (C, *S) or {nd + 2}-d (N, C, *S) input, "
                          f"got shape {x.shape}")

@@ -13,11 +13,11 @@ from chainrule.ops.indexing import getitem
 from chainrule.ops.linalg import matmul
 from chainrule.ops.shape import reshape, stack, transpose
 from chainrule.ops.shape_more import moveaxis
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def tensordot(a: Any, b: Any, axes: Any = 2, *, dims: Any = None) -> Tensor:

@@ -11,7 +11,7 @@ from chainrule.autodiff.function import Context, Function
 from chainrule.dtypes import to_float
 from chainrule.ops import rules as R
 from chainrule.ops.axes import AxisError
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 
@@ -243,7 +243,7 @@ class LogSoftmax(Function):
 
 # ----- public functions -----
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def _axis(axis: Any, dim: Any) -> Any:

@@ -14,13 +14,13 @@ from chainrule.ops.elementwise import astype, where
 from chainrule.ops.indexing import getitem
 from chainrule.ops.reduction import prod
 from chainrule.ops.shape import broadcast_to, concatenate, reshape, swapaxes
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def _cumsum(x: NDArray, axis: int, reverse: bool) -> NDArray:

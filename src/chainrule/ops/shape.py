@@ -12,7 +12,7 @@ from chainrule.autodiff.zero import ZERO
 from chainrule.ops import rules as R
 from chainrule.ops.axes import check_axes, check_axis
 from chainrule.ops.elementwise import promote_all
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 
@@ -198,7 +198,7 @@ class Pad(Function):
 
 # ----- public functions -----
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def _shape_arg(shape: tuple) -> tuple[int, ...]:

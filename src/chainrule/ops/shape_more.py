@@ -15,13 +15,13 @@ from chainrule.ops.elementwise import where
 from chainrule.ops.indexing import getitem
 from chainrule.ops.reduction import sum as _sum
 from chainrule.ops.shape import broadcast_to, concatenate, reshape, split, transpose
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def _neg(op: str, axis: int, ndim: int) -> int:
@@ -420,3 +420,22 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = 
     d = diagonal(a, offset, axis1, axis2)
     s = _sum(d, axis=-1)
     return s if dtype is None else s.astype(dtype)
+
+
+def meshgrid(*xs: Any, indexing: str = "xy", sparse: bool = False, copy: bool = True) -> list:
+    """Coordinate grids from 1-D tensors, as np.meshgrid (differentiable: broadcasts)."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    ts = [reshape(_t(x), (-1,)) for x in xs]
+    n = len(ts)
+    shapes = [t.shape[0] for t in ts]
+    if indexing == "xy" and n >= 2:
+        shapes[0], shapes[1] = shapes[1], shapes[0]
+    out = []
+    for i, t in enumerate(ts):
+        axis = (1 - i if i < 2 else i) if indexing == "xy" and n >= 2 else i
+        shape = [1] * n
+        shape[axis] = t.shape[0]
+        g = reshape(t, tuple(shape))
+        out.append(g if sparse else broadcast_to(g, tuple(shapes)))
+    return out

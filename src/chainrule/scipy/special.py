@@ -26,7 +26,7 @@ from chainrule.scipy._kernels import (
     polygamma_array,
 )
 from chainrule.scipy._util import as_floats, values
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -152,7 +152,7 @@ class Xlog1py(Binary):
 
 # ----- public functions -----
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    return x if isinstance(x, Tensor) else as_operand(x)
 
 
 def _unary(cls: Any) -> Any:
