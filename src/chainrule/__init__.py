@@ -61,8 +61,8 @@ __all__ = [
     "evaluation_trace", "to_dot", "tree_flatten", "tree_map", "tree_unflatten",
 ]
 
-_SUBMODULES = ("data", "datasets", "distributed", "linalg", "models", "nn", "onnx", "optim",
-               "scipy", "training")
+_SUBMODULES = ("data", "datasets", "distributed", "fft", "linalg", "models", "nn", "onnx",
+               "optim", "scipy", "training")
 
 
 def __getattr__(name: str) -> object:

@@ -225,6 +225,16 @@ def linspace(start: float, stop: float, num: int = 50, endpoint: bool = True, dt
     endpoint=False, as NumPy)."""
     num = steps if steps is not None else num
     stop = end if end is not None else stop
+    if isinstance(start, Tensor) or isinstance(stop, Tensor):  # differentiable in the ends
+        from chainrule.tensor import as_operand
+
+        a, b = as_operand(start), as_operand(stop)
+        dt = _dt(dtype) if dtype is not None else (a.dtype if a.dtype.kind == "f" else
+                                                   get_default_dtype())
+        frac = np.linspace(0.0, 1.0, num, endpoint=endpoint).astype(dt)
+        if a.ndim or b.ndim:
+            raise ValueError("linspace: start and stop must be scalars")
+        return a.astype(dt) + (b.astype(dt) - a.astype(dt)) * frac
     return _out(np.linspace(start, stop, num, endpoint=endpoint, dtype=_dt(dtype)),
                 requires_grad, device, "linspace")
 

@@ -412,19 +412,19 @@ def as_operand(x: Any) -> Tensor:
     silently turned into constants."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, list | tuple) and _has_tracked(x):
+    if isinstance(x, list | tuple) and has_tracked(x):
         from chainrule.ops.shape import stack
 
         return stack([as_operand(e) for e in x])
     return Tensor(x)
 
 
-def _has_tracked(x: Any) -> bool:
+def has_tracked(x: Any) -> bool:
     for e in x:
         if isinstance(e, Tensor):
             if e.requires_grad or e._tangents is not None:
                 return True
-        elif isinstance(e, list | tuple) and _has_tracked(e):
+        elif isinstance(e, list | tuple) and has_tracked(e):
             return True
     return False
 

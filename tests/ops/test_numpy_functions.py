@@ -117,3 +117,29 @@ def test_array_meshgrid_linspace_and_aliases_follow_numpy():
     np.testing.assert_array_equal(cr.absolute(x).numpy(), np.absolute(x.numpy()))
     np.testing.assert_array_equal(cr.negative(x).numpy(), np.negative(x.numpy()))
     np.testing.assert_array_equal(cr.true_divide(x, 2).numpy(), np.true_divide(x.numpy(), 2))
+
+
+def test_einsum_interleaved_form_r_c_fftshift_and_linspace_ends():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
+    np.testing.assert_allclose(cr.einsum(a, [0, 1], [1, 0]).numpy(), np.einsum(a, [0, 1], [1, 0]))
+    np.testing.assert_allclose(cr.einsum(a, (0, 1), b, (1, 2), (0, 2)).numpy(),
+                               np.einsum(a, (0, 1), b, (1, 2), (0, 2)))
+    np.testing.assert_allclose(cr.einsum(a, [Ellipsis, 1], [Ellipsis]).numpy(),
+                               np.einsum(a, [Ellipsis, 1], [Ellipsis]))
+    np.testing.assert_array_equal(cr.r_[cr.tensor([1.0, 2.0]), 3.0, 0:2].numpy(),
+                                  np.r_[np.array([1.0, 2.0]), 3.0, 0:2])
+    np.testing.assert_array_equal(cr.c_[cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0])].numpy(),
+                                  np.c_[np.array([1.0, 2.0]), np.array([3.0, 4.0])])
+    assert cr.grad(lambda x: cr.sum(cr.r_[x, 2 * x] ** 2))(cr.tensor([1.0])).item() == 10.0
+    for shape, axes in (((7,), None), ((3, 4), None), ((3, 4), 1)):
+        x = np.arange(float(np.prod(shape))).reshape(shape)
+        np.testing.assert_array_equal(cr.fft.fftshift(x, axes).numpy(), np.fft.fftshift(x, axes))
+        np.testing.assert_array_equal(cr.fft.ifftshift(x, axes).numpy(),
+                                      np.fft.ifftshift(x, axes))
+    ends = (cr.tensor(0.3, dtype=cr.float64), cr.tensor(1.7, dtype=cr.float64))
+    assert cr.gradcheck(lambda s, e: cr.sum(cr.linspace(s, e, 4) ** 2), ends)
+    np.testing.assert_allclose(cr.linspace(*ends, 5, endpoint=False).numpy(),
+                               np.linspace(0.3, 1.7, 5, endpoint=False))
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    np.testing.assert_array_equal(cr.grad(lambda x: np.sum(x))(x).numpy(), [1.0, 1.0, 1.0])

@@ -68,6 +68,7 @@ from chainrule.ops.elementwise_more import (
     sinh,
     square,
 )
+from chainrule.ops.index_tricks import c_, r_
 from chainrule.ops.indexing import getitem, index_put, take
 from chainrule.ops.linalg import dot, einsum, matmul, outer
 from chainrule.ops.products import (
@@ -176,6 +177,7 @@ __all__ = [
     "atleast_2d",
     "atleast_3d",
     "broadcast_to",
+    "c_",
     "cat",
     "ceil",
     "clip",
@@ -248,6 +250,7 @@ __all__ = [
     "permute",
     "power",
     "prod",
+    "r_",
     "rad2deg",
     "radians",
     "ravel",

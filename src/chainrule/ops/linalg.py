@@ -11,7 +11,7 @@ from chainrule.autodiff.function import Context, Function, _apply, _constant
 from chainrule.autodiff.zero import ZERO
 from chainrule.ops import rules as R
 from chainrule.ops.elementwise import lift, promote, promote_all
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand, has_tracked
 
 NDArray = np.ndarray
 
@@ -178,14 +178,46 @@ def _parse(subscripts: str, operands: list[Tensor]) -> tuple[list[str], str]:
 
 def _tensors(*xs: Any) -> list[Tensor]:
     """xs as Tensors; a non-Tensor is a constant taking the Tensors' float dtype (as in x * 2.0)."""
-    return [x if isinstance(x, Tensor) else Tensor(_constant(x, xs)) for x in xs]
+    out = []
+    for x in xs:
+        if isinstance(x, Tensor):
+            out.append(x)
+        elif isinstance(x, list | tuple) and has_tracked(x):
+            out.append(as_operand(x))  # a list holding recorded tensors: stacked, differentiable
+        else:
+            out.append(Tensor(_constant(x, xs)))
+    return out
 
 
-def einsum(subscripts: str, *operands: Any) -> Tensor:
-    """Einstein summation, as np.einsum, differentiable in every operand."""
+def einsum(subscripts: Any, *operands: Any) -> Tensor:
+    """Einstein summation, as np.einsum (subscripts, or the interleaved form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])``), differentiable in every operand."""
+    if not isinstance(subscripts, str):
+        subscripts, operands = _interleaved(subscripts, *operands)
     ops = _tensors(*operands)
     ins, out = _parse(subscripts, ops)
     return _apply(Einsum, tuple(ops), ((tuple(ins), out),))
+
+
+def _interleaved(*args: Any) -> tuple[str, tuple]:
+    """np.einsum's interleaved form (operand, sublist, ..., [output sublist]) as subscripts."""
+    def letters(sub: Any) -> str:
+        out = []
+        for k in sub:
+            if k is Ellipsis:
+                out.append("...")
+            elif isinstance(k, int) and 0 <= k < 52:
+                out.append(string.ascii_letters[k])
+            else:
+                raise ValueError(f"einsum: subscript {k!r} must be an int in [0, 52) or ...")
+        return "".join(out)
+
+    ops, subs = list(args[0::2]), [letters(s) for s in args[1::2]]
+    if len(args) % 2:  # an explicit output sublist closes the call
+        out_sub = letters(args[-1])
+        ops, subs = ops[:-1], subs
+        return f"{','.join(subs)}->{out_sub}", tuple(ops)
+    return ",".join(subs), tuple(ops)
 
 
 def matmul(a: Any, b: Any) -> Tensor:

@@ -310,7 +310,9 @@ def amin(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 
 def _reduce_with_dtype(fn: Any) -> Any:
     def method(self: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
-               axis: Any = None, keepdims: Any = None) -> Tensor:
+               axis: Any = None, keepdims: Any = None, out: Any = None) -> Tensor:
+        if out is not None:
+            raise TypeError(f"{fn.__name__}: out= is not supported on a Tensor")
         x = self if dtype is None else E.astype(self, dtype)
         kd = keepdim if keepdims is None else keepdims
         return fn(x, _dim(dim, axis), keepdims=kd)
