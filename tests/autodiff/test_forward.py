@@ -141,8 +141,11 @@ def test_jvp_argument_errors():
         cr.jvp(cr.sin, (np.ones(3),), (np.ones(2),))
     with pytest.raises(ValueError, match="primals"):
         cr.jvp(cr.sin, (np.ones(3),), ())
-    with pytest.raises(TypeError):
-        cr.jvp(lambda x: 1.0, (np.ones(3),), (np.ones(3),))
+    with pytest.raises(TypeError, match="must return a Tensor"):
+        cr.jvp(lambda x: "1.0", (np.ones(3),), (np.ones(3),))
+    # an output that does not depend on the input has tangent 0, as in JAX
+    _, t = cr.jvp(lambda x: 1.0, (np.ones(3),), (np.ones(3),))
+    assert t.item() == 0.0
 
 
 BROADCASTING = {

@@ -84,14 +84,28 @@ def _tree_outputs(out: Any, name: str) -> tuple[list[Tensor], TreeDef]:
     leaves, treedef = tree_flatten(out)
     if treedef.is_leaf:
         if not isinstance(out, Tensor):
-            raise TypeError(f"{name}: f must return a Tensor, got {type(out).__name__}")
+            const = _constant_output(out)
+            if const is None:
+                raise TypeError(f"{name}: f must return a Tensor, got {type(out).__name__}")
+            return [const], treedef
         return leaves, treedef
-    for leaf, path in zip(leaves, treedef.paths()):
+    for k, (leaf, path) in enumerate(zip(leaves, treedef.paths())):
         if not isinstance(leaf, Tensor):
-            raise TypeError(
-                f"{name}: f must return a Tensor or a container of Tensors, got "
-                f"{type(leaf).__name__} at {path}")
+            const = _constant_output(leaf)
+            if const is None:
+                raise TypeError(
+                    f"{name}: f must return a Tensor or a container of Tensors, got "
+                    f"{type(leaf).__name__} at {path}")
+            leaves[k] = const
     return leaves, treedef
+
+
+def _constant_output(value: Any) -> Tensor | None:
+    """A float output that does not depend on the inputs (derivative 0, as JAX), or None."""
+    if isinstance(value, float | np.floating) or (
+            isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+        return Tensor._make(np.asarray(value), False, None)
+    return None
 
 
 def _argnums(argnums: int | Sequence[int], nargs: int, name: str) -> tuple[int, ...]:
