@@ -329,35 +329,50 @@ class Conv(Function):
     name = "conv"
 
     @staticmethod
-    def forward(ctx: Context, x: NDArray, w: NDArray, *rest: Any) -> NDArray:
+    def kernel(x: NDArray, w: NDArray, geom: ConvGeometry) -> NDArray:
+        """The op on ndarrays, without bias."""
+        return conv_forward(x, w, geom)
+
+    @staticmethod
+    def grads(g: Any, x: Any, w: Any, geom: ConvGeometry, nb: int, need: tuple) -> tuple:
+        """Cotangents of x and w (None where not needed)."""
+        return (input_grad_batched_g(g, w, geom, nb) if need[0] else None,
+                weight_grad_batched_g(x, g, geom, nb) if need[1] else None)
+
+    @staticmethod
+    def tangent(dx: Any, dw: Any, x: Any, w: Any, geom: ConvGeometry, nb: int) -> Any:
+        """The output tangent (the op is bilinear in x and w)."""
+        return conv_batched_x(dx, w, geom, nb) + conv_batched_w(x, dw, geom, nb)
+
+    @classmethod
+    def forward(cls, ctx: Context, x: NDArray, w: NDArray, *rest: Any) -> NDArray:
         *b, geom = rest  # (geom,) or (bias, geom)
-        xc, wc = promote("conv", x, w)
-        y = conv_forward(xc, wc, geom)
+        xc, wc = promote(cls.name, x, w)
+        y = cls.kernel(xc, wc, geom)
         if b:
-            y, bias = promote("conv", y, b[0])
+            y, bias = promote(cls.name, y, b[0])
             y += bias.reshape((-1,) + (1,) * geom.nd)
         ctx.saved = (x, w)
         ctx.geom = geom
         return y
 
-    @staticmethod
-    def vjp(ctx: Context, g: Any) -> tuple[Any, ...]:
+    @classmethod
+    def vjp(cls, ctx: Context, g: Any) -> tuple[Any, ...]:
         x, w = ctx.saved
         geom, nb = ctx.geom, ctx.batch
         need = ctx.needs_input_grad
-        gx = input_grad_batched_g(g, w, geom, nb) if need[0] else None
-        gw = weight_grad_batched_g(x, g, geom, nb) if need[1] else None
+        gx, gw = cls.grads(g, x, w, geom, nb, need)
         if len(need) == 2:
             return gx, gw
         nd = geom.nd
         gb = R.sum(g, axis=(-nd - 2, *range(-nd, 0))) if need[2] else None
         return gx, gw, gb
 
-    @staticmethod
-    def jvp(ctx: Context, dx: Any, dw: Any, db: Any = ZERO) -> Any:
+    @classmethod
+    def jvp(cls, ctx: Context, dx: Any, dw: Any, db: Any = ZERO) -> Any:
         x, w = ctx.saved
         geom, nb = ctx.geom, ctx.batch
-        out = conv_batched_x(dx, w, geom, nb) + conv_batched_w(x, dw, geom, nb)
+        out = cls.tangent(dx, dw, x, w, geom, nb)
         if db is not ZERO:
             out = out + R.reshape(db, db.shape[:nb] + (1, -1) + (1,) * geom.nd)
         return out

@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autodiff.function import Context, Function, _apply
-from chainrule.autodiff.zero import ZERO
+from chainrule.autodiff.function import _apply
 from chainrule.dtypes import result_dtype
-from chainrule.ops import rules as R
 from chainrule.ops.conv import (
+    Conv,
     ConvGeometry,
     conv_batched_x,
     conv_input_grad_forward,
@@ -27,14 +26,14 @@ from chainrule.ops.conv import (
     int_tuple,
     weight_grad_batched_x,
 )
-from chainrule.ops.elementwise import astype, promote
+from chainrule.ops.elementwise import astype
 from chainrule.ops.shape import reshape
 from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 
 
-class ConvTranspose(Function):
+class ConvTranspose(Conv):
     """y = conv_input_grad(x, w) + b, the transposed convolution.
 
     Reverse: (conv(g, w), conv_weight_grad(g, x), sum of g over N and space).
@@ -44,38 +43,20 @@ class ConvTranspose(Function):
     name = "conv_transpose"
 
     @staticmethod
-    def forward(ctx: Context, x: NDArray, w: NDArray, *rest: Any) -> NDArray:
-        *b, geom = rest  # (geom,) or (bias, geom)
-        xc, wc = promote("conv_transpose", x, w)
-        y = conv_input_grad_forward(xc, wc, geom)
-        if b:
-            y, bias = promote("conv_transpose", y, b[0])
-            y += bias.reshape((-1,) + (1,) * geom.nd)
-        ctx.saved = (x, w)
-        ctx.geom = geom
-        return y
+    def kernel(x: NDArray, w: NDArray, geom: ConvGeometry) -> NDArray:
+        """The op on ndarrays, without bias: conv's input-gradient kernel."""
+        return conv_input_grad_forward(x, w, geom)
 
     @staticmethod
-    def vjp(ctx: Context, g: Any) -> tuple[Any, ...]:
-        x, w = ctx.saved
-        geom, nb = ctx.geom, ctx.batch
-        need = ctx.needs_input_grad
-        gx = conv_batched_x(g, w, geom, nb) if need[0] else None
-        gw = weight_grad_batched_x(g, x, geom, nb) if need[1] else None
-        if len(need) == 2:
-            return gx, gw
-        nd = geom.nd
-        gb = R.sum(g, axis=(-nd - 2, *range(-nd, 0))) if need[2] else None
-        return gx, gw, gb
+    def grads(g: Any, x: Any, w: Any, geom: ConvGeometry, nb: int, need: tuple) -> tuple:
+        """Cotangents of x (a convolution of g) and w."""
+        return (conv_batched_x(g, w, geom, nb) if need[0] else None,
+                weight_grad_batched_x(g, x, geom, nb) if need[1] else None)
 
     @staticmethod
-    def jvp(ctx: Context, dx: Any, dw: Any, db: Any = ZERO) -> Any:
-        x, w = ctx.saved
-        geom, nb = ctx.geom, ctx.batch
-        out = input_grad_batched_g(dx, w, geom, nb) + input_grad_batched_w(x, dw, geom, nb)
-        if db is not ZERO:
-            out = out + R.reshape(db, db.shape[:nb] + (1, -1) + (1,) * geom.nd)
-        return out
+    def tangent(dx: Any, dw: Any, x: Any, w: Any, geom: ConvGeometry, nb: int) -> Any:
+        """The output tangent (bilinear in x and w)."""
+        return input_grad_batched_g(dx, w, geom, nb) + input_grad_batched_w(x, dw, geom, nb)
 
 
 # ----- geometry and the public functions -----
