@@ -24,16 +24,12 @@ from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
 
-__all__ = ["MultiheadAttention", "causal_mask", "check_device", "scaled_dot_product_attention"]
+__all__ = ["MultiheadAttention", "causal_mask", "scaled_dot_product_attention"]
 
 
 def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
 
-
-def check_device(name: str, device: Any) -> None:
-    """Accept device=None or a CPU device (chainrule computes on the CPU with NumPy)."""
-    as_device(device, name)
 
 
 def causal_mask(tgt_len: int, src_len: int, dtype: Any) -> np.ndarray:
@@ -130,7 +126,7 @@ class MultiheadAttention(Module):
                  vdim: int | None = None, batch_first: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        check_device("MultiheadAttention", device)
+        as_device(device, "MultiheadAttention")
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError("MultiheadAttention: embed_dim and num_heads must be greater than 0,"
                              f" got embed_dim={embed_dim} and num_heads={num_heads}")

@@ -18,10 +18,6 @@ from chainrule.tensor import Tensor
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
-def _check_device(name: str, dev: Any) -> None:
-    """device=None, 'cpu' or a CPU device object; another device raises RuntimeError."""
-    as_device(dev, name)
-
 
 class _ConvNd(Module):
     """Shared by the plain and transposed layers: options, parameters and PyTorch's init.
@@ -39,7 +35,7 @@ class _ConvNd(Module):
         super().__init__()
         name = type(self).__name__
         nd = self._nd
-        _check_device(name, device)
+        as_device(device, name)
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must be divisible by groups ({groups})")

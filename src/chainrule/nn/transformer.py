@@ -14,11 +14,12 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autodiff.modes import is_grad_enabled
+from chainrule.device import as_device
 from chainrule.dtypes import get_default_dtype
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.activation import GELU, ReLU
-from chainrule.nn.attention import MultiheadAttention, causal_mask, check_device
+from chainrule.nn.attention import MultiheadAttention, causal_mask
 from chainrule.nn.containers import ModuleList
 from chainrule.nn.dropout import Dropout
 from chainrule.nn.linear import Linear
@@ -87,7 +88,7 @@ class TransformerEncoderLayer(_FeedForwardLayer):
                  norm_first: bool = False, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        check_device("TransformerEncoderLayer", device)
+        as_device(device, "TransformerEncoderLayer")
         dt = get_default_dtype() if dtype is None else dtype
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, dtype=dt)
@@ -123,7 +124,7 @@ class TransformerDecoderLayer(_FeedForwardLayer):
                  norm_first: bool = False, bias: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
-        check_device("TransformerDecoderLayer", device)
+        as_device(device, "TransformerDecoderLayer")
         dt = get_default_dtype() if dtype is None else dtype
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, dtype=dt)
@@ -251,7 +252,7 @@ class Transformer(Module):
                  batch_first: bool = False, norm_first: bool = False, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        check_device("Transformer", device)
+        as_device(device, "Transformer")
         dt = get_default_dtype() if dtype is None else dtype
         layer_args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                       batch_first, norm_first, bias)
@@ -302,6 +303,6 @@ class Transformer(Module):
     def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None
                                         ) -> Tensor:
         """A (sz, sz) float mask: -inf above the diagonal, 0 on and below it (as PyTorch)."""
-        check_device("generate_square_subsequent_mask", device)
+        as_device(device, "generate_square_subsequent_mask")
         return Tensor(causal_mask(sz, sz, get_default_dtype() if dtype is None else dtype))
 
