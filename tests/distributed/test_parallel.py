@@ -171,3 +171,39 @@ def test_ranks_see_different_data(world):
     t = cr.tensor(np.array([float(rank)]))
     dist.all_reduce(t)
     assert t.item() == n * (n - 1) / 2
+
+
+def test_buckets_are_rebuilt_in_the_order_backward_made_gradients_ready(world):
+    class Backwards(nn.Module):
+        """Layers registered in the reverse of the order forward uses them."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Linear(16, 5)
+            self.b = nn.Linear(32, 16)
+            self.a = nn.Linear(12, 32)
+
+        def forward(self, x):
+            return self.c(cr.tanh(self.b(cr.tanh(self.a(x)))))
+
+    cr.manual_seed(0)
+    model = DDP(Backwards().double(), bucket_cap_mb=0.001)
+    first_guess = [p for b in model._buckets for p in b.params]
+    assert first_guess[0] is model.module.a.bias  # reverse registration: wrong for this model
+    reference = Backwards().double()
+    reference.load_state_dict(model.module.state_dict())
+    x, y = cr.randn(4, 12).double(), cr.tensor([0, 1, 2, 3])
+    for _ in range(2):
+        model.zero_grad()
+        reference.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        F.cross_entropy(reference(x), y).backward()
+        for p, q in zip(model.module.parameters(), reference.parameters()):
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12)
+    rebuilt = [p for b in model._buckets for p in b.params]
+    assert rebuilt[0] is model.module.c.bias
+    assert rebuilt[-1] is model.module.a.weight
+    seen = []  # now the first bucket starts before the first layer's gradient is ready
+    model.module.a.weight.register_post_accumulate_grad_hook(lambda p: seen.append(model._next))
+    F.cross_entropy(model(x), y).backward()
+    assert seen[0] >= 1

@@ -91,6 +91,7 @@ from chainrule.nn.resize import (
     ZeroPad1d,
     ZeroPad2d,
 )
+from chainrule.nn.sync_batchnorm import SyncBatchNorm
 from chainrule.nn.transformer import (
     Transformer,
     TransformerDecoder,
@@ -108,7 +109,8 @@ __all__ = [
     "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Module", "ModuleDict",
     "ModuleList", "MultiMarginLoss", "MultiheadAttention",
     "NLLLoss", "NoisyReLU", "Normalize", "Parameter", "RNNCell", "ReLU",
-    "Residual", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
+    "Residual", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "SyncBatchNorm",
+    "Tanh",
     "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
     "TransformerEncoderLayer",
     "functional", "init", "utils",

@@ -1,7 +1,8 @@
 """DistributedDataParallel: one model replica per process, gradients averaged by MPI allreduce.
 
 Gradients are grouped into buckets in reverse order of registration (the order backward usually
-produces them). A post-accumulate-grad hook on each parameter counts the bucket's ready
+produces them); after the first backward the buckets are rebuilt in the order it actually produced
+them, as PyTorch does. A post-accumulate-grad hook on each parameter counts the bucket's ready
 gradients; once a bucket is complete (and every bucket before it has started, so all processes
 start the same collectives in the same order) its gradients are copied into one flat buffer and a
 non-blocking ``Iallreduce`` starts, overlapping the rest of backward. When backward ends, a
@@ -111,8 +112,10 @@ class DistributedDataParallel(Module):
         self._check_same_model()
         self._sync_module_states()
         params = [p for p in module.parameters() if p.requires_grad]
-        self._buckets = _buckets(params[::-1], int(bucket_cap_mb * 2**20))
-        self._bucket_of = {id(p): b for b in self._buckets for p in b.params}
+        self._cap_bytes = int(bucket_cap_mb * 2**20)
+        self._index = {id(p): i for i, p in enumerate(params)}
+        self._set_buckets(params[::-1])
+        self._observed: list[int] | None = []  # ready order in the first backward; then None
         self._next = 0  # the next bucket to launch
         self._armed = False  # a forward with sync expects its backward to reduce
         self._queued = False
@@ -159,6 +162,31 @@ class DistributedDataParallel(Module):
         for _, b in self.module.named_buffers():
             broadcast(b, 0, self.process_group)
 
+    def _set_buckets(self, ordered: list[Parameter]) -> None:
+        self._buckets = _buckets(ordered, self._cap_bytes)
+        self._bucket_of = {id(p): b for b in self._buckets for p in b.params}
+
+    def _rebuild_buckets(self) -> None:
+        """Bucket again in the order the first backward made gradients ready (rank 0's order).
+
+        Registration order is only a guess at the order backward produces gradients; a model
+        whose forward uses its layers in another order would otherwise wait for a bucket's
+        last gradient until late in backward. Parameters that got no gradient go last.
+        """
+        params = list(self._index)  # ids, in registration order
+        by_id = {id(p): p for b in self._buckets for p in b.params}
+        seen = dict.fromkeys(self._observed or [])
+        order = list(seen) + [i for i in range(len(params) - 1, -1, -1) if i not in seen]
+        self._observed = None
+        if self._world > 1:  # every rank must bucket alike: take rank 0's order
+            buf = np.asarray(order, np.int64)
+            wait_all([self.process_group.comm.Ibcast(buf, root=0)], self.process_group.timeout,
+                     "DistributedDataParallel's bucket rebuild")
+            order = buf.tolist()
+        ordered = [by_id[params[i]] for i in order]
+        if [id(p) for p in ordered] != [id(p) for b in self._buckets for p in b.params]:
+            self._set_buckets(ordered)
+
     # ----- forward -----
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         """Run the module; arm the next backward to average gradients (unless in no_sync)."""
@@ -189,6 +217,8 @@ class DistributedDataParallel(Module):
         if not self._queued:
             queue_callback(self._finalize)
             self._queued = True
+        if self._observed is not None:
+            self._observed.append(self._index[id(p)])
         self._bucket_of[id(p)].ready.add(id(p))
         self._launch_ready()
 
@@ -221,6 +251,8 @@ class DistributedDataParallel(Module):
         for b in self._buckets:
             b.unpack(scale)
             b.request = None
+        if self._observed is not None:
+            self._rebuild_buckets()
 
     def extra_repr(self) -> str:
         sizes = ", ".join(f"{b.nbytes / 2**20:.2f}" for b in self._buckets)
