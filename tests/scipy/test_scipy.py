@@ -35,7 +35,15 @@ def test_chainrule_needs_no_scipy() -> None:
             "import chainrule as cr\n"
             "assert cr.scipy.stats.t.logpdf(0.5, 3.0).item() < 0\n"
             "assert cr.scipy.special.digamma(1.0).item() < 0\n"
-            "assert cr.scipy.signal.convolve([1.0, 2.0], [1.0, 1.0]).shape == (3,)\n")
+            "assert cr.scipy.signal.convolve([1.0, 2.0], [1.0, 1.0]).shape == (3,)\n"
+            "assert abs(cr.scipy.special.gamma(4.0).item() - 6) < 1e-5\n"
+            "assert cr.scipy.special.multigammaln(3.0, 2).item() > 0\n"
+            "try:\n"
+            "    cr.scipy.special.gammainc(1.0, 2.0)\n"
+            "except ImportError as e:\n"
+            "    assert 'install SciPy' in str(e)\n"
+            "else:\n"
+            "    raise AssertionError('gammainc without SciPy')\n")
     subprocess.run([sys.executable, "-c", code], check=True)
     fresh = "import sys, chainrule; assert 'scipy' not in sys.modules and 'chainrule.scipy' " \
             "not in sys.modules"
@@ -242,3 +250,245 @@ def test_signal_errors_and_scalars() -> None:
         sg.correlate(np.ones(3), np.ones((2, 2)))
     with pytest.raises(ValueError, match="mode"):
         sg.convolve(np.ones(3), np.ones(2), "circular")
+
+
+# ----- special: the functions SciPy supplies values for, and the gamma family -----
+def test_gamma_rgamma_gammasgn_like_scipy() -> None:
+    x = np.concatenate([np.linspace(0.05, 30, 300), np.linspace(-9.9, -0.1, 99) + 0.013,
+                        [0.0, -0.0, -1.0, -2.0, np.inf, np.nan]])
+    _close(sp.gamma(x), S.gamma(x), rtol=1e-12)
+    _close(sp.rgamma(x), S.rgamma(x), rtol=1e-12)
+    _close(sp.gammasgn(x), S.gammasgn(x))
+    g = cr.grad(lambda v: sp.gammasgn(v).sum())(np.array([-1.5, 2.0]))
+    assert_close(g, [0.0, 0.0])  # piecewise constant: derivative 0
+    a, b = np.linspace(-3.7, 5, 40), np.linspace(0.2, 4, 40)[::-1]
+    _close(sp.beta(a, b), S.beta(a, b), rtol=1e-11)
+    _close(sp.multigammaln(np.linspace(2, 9, 8), 4), S.multigammaln(np.linspace(2, 9, 8), 4),
+           rtol=1e-13)
+    with pytest.raises(ValueError, match="multigammaln"):
+        sp.multigammaln(1.0, 4)
+
+
+def test_incomplete_functions_and_erfinv_like_scipy() -> None:
+    a = np.array([[0.1], [0.5], [1.0], [3.0], [20.0]])
+    x = np.linspace(0.0, 30.0, 31)
+    _close(sp.gammainc(a, x), S.gammainc(a, x))
+    _close(sp.gammaincc(a, x), S.gammaincc(a, x))
+    u = np.linspace(0, 1, 21)
+    _close(sp.betainc(a, a.T[:, :1] + 0.5, u), S.betainc(a, a.T[:, :1] + 0.5, u))
+    p = np.linspace(-1, 1, 41)
+    _close(sp.erfinv(p), S.erfinv(p))
+    _close(sp.erfcinv(p + 1), S.erfcinv(p + 1))
+    # the derivatives at the ends of the support: x^(a-1) at x = 0 with a = 1 is 1, not NaN
+    g = cr.grad(lambda v: sp.gammainc(1.0, v).sum())(np.array([0.0, 1.0]))
+    assert_close(g, np.exp(-np.array([0.0, 1.0])))
+    g = cr.grad(lambda v: sp.betainc(1.0, 1.0, v).sum())(np.array([0.0, 0.5, 1.0]))
+    assert_close(g, [1.0, 1.0, 1.0])
+    assert_close(cr.grad(lambda v: sp.erfinv(v))(np.array(0.3)),
+                 np.sqrt(np.pi) / 2 * np.exp(S.erfinv(0.3) ** 2))
+
+
+@pytest.mark.parametrize("fn", ["gammainc", "gammaincc", "betainc"])
+def test_no_derivative_in_the_shape_parameters(fn: str) -> None:
+    """As JAX's betainc and autograd: a (and b) carry no derivative; asking for one raises."""
+    f = getattr(sp, fn)
+    extra = (2.0,) if fn == "betainc" else ()
+    with pytest.raises(ValueError, match=f"{fn}: no derivative with respect to a"):
+        cr.grad(lambda a: f(a, *extra, 0.5))(1.5)
+    with pytest.raises(ValueError, match="the order"):
+        cr.grad(lambda v: sp.iv(v, 0.5))(1.5)
+    # constants are fine, whatever their type
+    assert np.isfinite(cr.grad(lambda x: f(cr.tensor(1.5), *extra, x))(0.5).item())
+
+
+@pytest.mark.parametrize("name", ["j0", "j1", "y0", "y1", "i0", "i1", "i0e", "i1e"])
+def test_bessel_like_scipy(name: str) -> None:
+    x = np.concatenate([np.linspace(0.01, 60, 500), -np.linspace(0.01, 20, 50)])
+    if name.startswith("y"):
+        x = np.abs(x)
+    _close(getattr(sp, name)(x), getattr(S, name)(x), rtol=1e-14, atol=0)
+
+
+def test_bessel_orders_and_derivatives() -> None:
+    x = np.linspace(0.2, 15, 40)
+    n = np.array([[0], [1], [2], [5], [-3]])
+    _close(sp.jn(n, x), S.jn(n, x))
+    _close(sp.yn(n, x), S.yn(n, x))
+    v = np.array([[0.3], [1.5], [4.25]])
+    _close(sp.jv(v, x), S.jv(v, x))
+    _close(sp.iv(v, x), S.iv(v, x))
+    _close(sp.ive(v, x), S.ive(v, x))
+    _close(sp.yv(v, x), S.yv(v, x))
+    with pytest.raises(ValueError, match="whole"):
+        sp.jn(1.5, x)
+    # the recurrences against SciPy's own derivatives
+    for f, d in ((sp.j0, lambda t: S.jvp(0, t)), (sp.y1, lambda t: S.yvp(1, t)),
+                 (lambda t: sp.iv(2.5, t), lambda t: S.ivp(2.5, t)),
+                 (lambda t: sp.jn(3, t), lambda t: S.jvp(3, t)),
+                 (lambda t: sp.yv(0.7, t), lambda t: S.yvp(0.7, t))):
+        assert_close(cr.grad(lambda t, f=f: f(t).sum())(x), d(x), rtol=1e-10, atol=1e-13)
+    xs = np.array([-2.0, -0.5, 0.7, 3.0])  # the scaled family on both sides of 0
+    for v in (0, 1, 2):
+        want = S.ivp(v, xs) * np.exp(-np.abs(xs)) - np.sign(xs) * S.ive(v, xs)
+        assert_close(cr.grad(lambda t, v=v: sp.ive(v, t).sum())(xs), want, rtol=1e-10)
+
+
+def test_new_special_float32() -> None:
+    x = cr.tensor(np.array([0.3, 0.7], np.float32), requires_grad=True)
+    for f in (sp.gamma, sp.rgamma, sp.erfinv, sp.j1, sp.i0e, lambda v: sp.jn(2, v),
+              lambda v: sp.gammainc(2.0, v), lambda v: sp.betainc(2.0, 3.0, v),
+              lambda v: sp.multigammaln(v + 2, 2), lambda v: st.t.cdf(v, 3.0)):
+        assert f(x).dtype == np.float32
+        assert cr.grad(lambda v, f=f: f(v).sum())(x).dtype == np.float32
+
+
+# ----- stats: CDFs, chi2, entropy, allow_singular -----
+def test_cdfs_like_scipy() -> None:
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-2, 5, (3, 4))
+    a, b = rng.uniform(0.5, 3, 4), rng.uniform(0.5, 3, (3, 1))
+    _close(st.t.cdf(x, a, 0.3, 1.7), ST.t.cdf(x, a, 0.3, 1.7))
+    _close(st.t.logcdf(x, b), ST.t.logcdf(x, b), rtol=1e-11)
+    _close(st.gamma.cdf(x, a, -0.5, 2.0), ST.gamma.cdf(x, a, -0.5, 2.0))
+    _close(st.chi2.cdf(x, b), ST.chi2.cdf(x, b))
+    _close(st.chi2.logpdf(x, a, 0.1, 1.3), ST.chi2.logpdf(x, a, 0.1, 1.3))
+    _close(st.chi2.pdf(x, b), ST.chi2.pdf(x, b))
+    _close(st.beta.cdf(x / 4, a, b), ST.beta.cdf(x / 4, a, b))
+    _close(st.beta.cdf(x, a, 1.5, -1.0, 5.0), ST.beta.cdf(x, a, 1.5, -1.0, 5.0))
+    k = np.array([0, 1, 2.5, 7, -1, 3])
+    mu = np.array([0.5, 1.0, 2.0, 3.0, 2.0, 0.1])
+    _close(st.poisson.cdf(k, mu), ST.poisson.cdf(k, mu))
+    _close(st.poisson.cdf(k, mu, loc=1), ST.poisson.cdf(k, mu, loc=1))
+
+
+def test_cdf_gradients_outside_the_support_are_zero() -> None:
+    assert_close(cr.grad(lambda v: st.gamma.cdf(v, 2.0).sum())(np.array([-1.0, 0.0, 1.0])),
+                 [0.0, 0.0, np.exp(-1.0)])
+    assert_close(cr.grad(lambda v: st.beta.cdf(v, 2.0, 3.0).sum())(
+        np.array([-1.0, 0.0, 0.5, 1.0, 2.0])), [0.0, 0.0, ST.beta.pdf(0.5, 2.0, 3.0), 0.0, 0.0])
+    # d/dmu of P(K <= k) is -pmf(floor k, mu), and 0 below the support
+    assert_close(cr.grad(lambda m: st.poisson.cdf(np.array([-1.0, 2.5]), m).sum())(
+        np.array([1.0, 2.0])), [0.0, -ST.poisson.pmf(2, 2.0)])
+    assert_close(cr.grad(lambda s: st.t.cdf(0.7, 4.0, 0.2, s))(np.array(1.5)),
+                 -ST.t.pdf(0.7, 4.0, 0.2, 1.5) * 0.5 / 1.5)
+    with pytest.raises(ValueError, match="df"):
+        cr.grad(lambda df: st.t.cdf(0.5, df))(3.0)
+
+
+def test_multivariate_normal_entropy_and_singular() -> None:
+    rng = np.random.default_rng(8)
+    m = rng.standard_normal((3, 3))
+    cov, mean = m @ m.T + np.eye(3), rng.standard_normal(3)
+    _close(st.multivariate_normal.entropy(mean, cov), ST.multivariate_normal.entropy(mean, cov))
+    _close(st.multivariate_normal.entropy(None, np.float64(2.0)),
+           ST.multivariate_normal.entropy(None, 2.0))
+    g = cr.grad(lambda c: st.multivariate_normal.entropy(mean, c))(cov)
+    assert_close(g, 0.5 * np.linalg.inv(cov), rtol=1e-12)
+    # a rank-2 covariance in 3-d: -inf off the plane it spans, pinv/pdet on it
+    f = rng.standard_normal((3, 2))
+    sing = f @ f.T
+    x = mean + rng.standard_normal((4, 2)) @ f.T
+    x[0] += np.linalg.svd(f)[0][:, 2]
+    got = st.multivariate_normal.logpdf(x, mean, sing, allow_singular=True)
+    _close(got, ST.multivariate_normal.logpdf(x, mean, sing, allow_singular=True), rtol=1e-10)
+    for c in (cov, np.diag(cov), np.float64(1.7)):  # full rank: the same as without
+        _close(st.multivariate_normal.logpdf(x, mean, c, allow_singular=True),
+               ST.multivariate_normal.logpdf(x, mean, c, allow_singular=True))
+    gm = cr.grad(lambda mu: st.multivariate_normal.logpdf(x[1:], mu, sing,
+                                                          allow_singular=True).sum())(mean)
+    assert_close(gm, (np.linalg.pinv(sing) @ (x[1:] - mean).T).sum(1), rtol=1e-8)
+    with pytest.raises(ValueError, match="cov"):
+        cr.grad(lambda c: st.multivariate_normal.logpdf(x, mean, c, allow_singular=True).sum()
+                )(cov)
+
+
+# ----- linalg -----
+def test_linalg_like_scipy() -> None:
+    L = pytest.importorskip("scipy.linalg")
+    sl = cr.scipy.linalg
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((2, 4, 4)) + 4 * np.eye(4)
+    b = rng.standard_normal((3, 3)) + 4 * np.eye(3)
+    q = rng.standard_normal((2, 4, 3))
+    got = sl.solve_sylvester(a, b, q)
+    for i in range(2):
+        _close(got[i], L.solve_sylvester(a[i], b, q[i]), rtol=1e-12, atol=1e-14)
+    m = rng.standard_normal((5, 5))
+    spd = m @ m.T + 0.1 * np.eye(5)
+    _close(sl.sqrtm(spd), L.sqrtm(spd), rtol=1e-10, atol=1e-12)
+    _close(sl.sqrtm(a)[1], L.sqrtm(a[1]), rtol=1e-10, atol=1e-12)
+    h = cr.hessian(lambda v: (sl.sqrtm(v) ** 2).sum())(spd)
+    assert h.shape == (5, 5, 5, 5)
+    with pytest.raises(ValueError, match="complex"):
+        sl.sqrtm(-np.eye(2))
+    ab = rng.standard_normal((4, 6))
+    ab[2] += 5
+    rhs = rng.standard_normal((6, 2))
+    _close(sl.solve_banded((1, 2), ab, rhs), L.solve_banded((1, 2), ab, rhs), rtol=1e-12)
+    assert sl.solve_triangular is cr.linalg.solve_triangular  # one implementation
+
+
+# ----- integrate -----
+def _lotka_volterra(y: cr.Tensor, t: cr.Tensor, p: cr.Tensor) -> cr.Tensor:
+    return cr.stack([p[0] * y[0] - p[1] * y[0] * y[1], -p[2] * y[1] + p[3] * y[0] * y[1]])
+
+
+def test_odeint_values_and_gradients() -> None:
+    integ = pytest.importorskip("scipy.integrate")
+    y0, t, p = np.array([1.0, 0.5]), np.array([0.0, 0.5, 1.2, 2.0]), np.array([1.0, 0.8, 1.2,
+                                                                               0.6])
+    tol = {"rtol": 1e-12, "atol": 1e-12, "mxstep": 10000}
+    ode = cr.scipy.integrate.odeint
+    got = ode(_lotka_volterra, y0, t, (p,), **tol)
+    want = integ.odeint(lambda y, s: np.array([p[0] * y[0] - p[1] * y[0] * y[1],
+                                               -p[2] * y[1] + p[3] * y[0] * y[1]]), y0, t, **tol)
+    # the same solver; func's last bits differ (chainrule's ops), and LSODA's steps with them
+    _close(got, want, rtol=1e-8, atol=1e-12)
+    # the Jacobians in p, t and y0: reverse (batched adjoint) and forward (batched
+    # sensitivities) agree, and match central differences along a direction
+    for i, x in enumerate((y0, t, p)):
+        def f(v: cr.Tensor, i: int = i) -> cr.Tensor:
+            xs = [y0, t, p]
+            xs[i] = v
+            return ode(_lotka_volterra, xs[0], xs[1], (xs[2],), **tol)
+
+        rev = cr.jacobian(f, mode="reverse")(x).numpy()
+        assert_close(rev, cr.jacobian(f, mode="forward")(x), rtol=1e-7, atol=1e-9)
+        e = np.linspace(0.5, -0.3, x.size)
+        fd = (f(x + 1e-3 * e).numpy() - f(x - 1e-3 * e).numpy()) / 2e-3
+        assert_close(rev @ e, fd, rtol=1e-4, atol=1e-6)
+    # second order: the rules are odeint calls themselves (nested adjoints)
+    last = lambda q: ode(_lotka_volterra, y0, t[:2], (q,), **tol)[-1, 0]  # noqa: E731
+    h = cr.hessian(last)(p).numpy()
+    assert_close(h, h.T, rtol=1e-6, atol=1e-8)
+    eps, e = 1e-4, np.array([0.3, -0.2, 0.5, 0.1])
+    fd = (cr.grad(last)(p + eps * e).numpy() - cr.grad(last)(p - eps * e).numpy()) / (2 * eps)
+    assert_close(h @ e, fd, rtol=1e-4, atol=1e-6)
+
+
+# ----- the op table covers cr.scipy -----
+DERIVED = {"pdf", "pmf"}  # exp(logpdf) and exp(logpmf): covered by the log rows
+NOT_DIFFERENTIABLE = {"special.gammasgn"}
+
+
+def test_every_scipy_function_has_a_row() -> None:
+    """Each public function of cr.scipy (each method of a distribution) has an op-table row,
+    named "scipy.<module>.<name>" (aliases covered by identity)."""
+    from op_specs import OP_SPECS
+    from ops.test_op_table import covered_function
+
+    covered = {id(covered_function(s.covers)) for s in OP_SPECS}
+    missing = []
+    for module in ("special", "linalg", "integrate", "signal"):
+        for name in getattr(cr.scipy, module).__all__:
+            if f"{module}.{name}" not in NOT_DIFFERENTIABLE and \
+                    id(getattr(getattr(cr.scipy, module), name)) not in covered:
+                missing.append(f"{module}.{name}")
+    for name in st.__all__:
+        dist = getattr(st, name)
+        for method in ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "logpmf", "pmf",
+                       "entropy"):
+            if method not in DERIVED and hasattr(dist, method) and not any(
+                    s.covers == f"scipy.stats.{name}.{method}" for s in OP_SPECS):
+                missing.append(f"stats.{name}.{method}")
+    assert not missing, f"no row in tests/op_specs_scipy.py for {missing}"

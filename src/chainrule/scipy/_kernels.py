@@ -158,3 +158,35 @@ def log_ndtr_array(z: NDArray) -> NDArray:
         mid = ~left & ~right
         out[mid] = np.log(0.5 * erfc_array(u[mid]))
     return _like(out, z)
+
+
+def gammasgn_array(x: NDArray) -> NDArray:
+    """The sign of Gamma(x), as scipy.special.gammasgn: 1 for x > 0 (and +0, +inf), -1 on
+    (-2k-1, -2k), 1 on (-2k-2, -2k-1), -1 at -0, NaN at the negative integers and -inf."""
+    xf = _f64(x)
+    with np.errstate(invalid="ignore"):
+        out = np.where(np.ceil(-xf) % 2 == 1, -1.0, 1.0)
+        out[xf > 0] = 1.0
+        out[(xf == 0) & np.signbit(xf)] = -1.0
+        out[((xf < 0) & (xf == np.floor(xf))) | np.isnan(xf)] = np.nan
+    return _like(out, x)
+
+
+def gamma_array(x: NDArray) -> NDArray:
+    """Gamma(x) = gammasgn(x) exp(gammaln(x)), as scipy.special.gamma (inf at +-0, NaN at the
+    negative integers)."""
+    xf = _f64(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = gammasgn_array(xf) * np.exp(gammaln_array(xf))
+    out[xf == np.inf] = np.inf
+    return _like(out, x)
+
+
+def rgamma_array(x: NDArray) -> NDArray:
+    """1 / Gamma(x), as scipy.special.rgamma (0 at the poles 0, -1, -2, ...)."""
+    xf = _f64(x)
+    with np.errstate(under="ignore", invalid="ignore"):
+        out = gammasgn_array(xf) * np.exp(-gammaln_array(xf))
+    out[(xf <= 0) & (xf == np.floor(xf))] = 0.0
+    out[xf == np.inf] = 0.0
+    return _like(out, x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
@@ -38,3 +39,25 @@ def as_floats(*xs: Any) -> list[Any]:
 def values(x: Tensor) -> np.ndarray:
     """The ndarray behind a Tensor: for masks and checks that carry no derivative."""
     return x._data
+
+
+def live(x: Any) -> bool:
+    """Whether x carries a derivative (a Tensor that requires grad or has tangents)."""
+    return isinstance(x, Tensor) and (x.requires_grad or x._tangents is not None)
+
+
+def constant_arg(fn: str, name: str, x: Any) -> np.ndarray:
+    """x's values, for an argument ``fn`` has no derivative in: a clear error if x carries one."""
+    if live(x):
+        raise ValueError(f"{fn}: no derivative with respect to {name} (as JAX and HIPS autograd);"
+                         f" pass {name} as a constant (detach it)")
+    return values(x) if isinstance(x, Tensor) else np.asarray(x)
+
+
+def scipy_module(name: str) -> Any:
+    """scipy.<name>, imported on first use (the functions whose values SciPy supplies)."""
+    try:
+        return importlib.import_module(f"scipy.{name}")
+    except ImportError as e:
+        raise ImportError(f"this function takes its values from scipy.{name}: install SciPy"
+                          ) from e

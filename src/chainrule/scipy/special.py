@@ -1,8 +1,13 @@
 """cr.scipy.special: SciPy's special functions, differentiable in both modes to any order.
 
-The functions NumPy lacks are ops here (gammaln, polygamma, erfc, log_ndtr, logit, xlogy,
-xlog1py) with values from ``_kernels`` (no SciPy needed); the rest are chainrule's ops or built
-from them. Each op's derivative is written with chainrule ops, so higher orders work.
+The functions NumPy lacks are ops here (gammaln, polygamma, gamma, rgamma, erfc, log_ndtr,
+logit, xlogy, xlog1py) with values from ``_kernels`` (no SciPy needed); the rest are chainrule's
+ops or built from them. Each op's derivative is written with chainrule ops, so higher orders work.
+
+The incomplete gamma and beta functions, erfinv/erfcinv and the Bessel functions take their
+values from SciPy (imported on first call) and are differentiable in x only: their orders and
+shape parameters (n, v, a, b) are constants, and passing one that carries a derivative raises
+a ValueError (HIPS autograd has no derivative there either; JAX raises for betainc's).
 """
 
 from __future__ import annotations
@@ -19,18 +24,24 @@ from chainrule.ops.elementwise import Unary
 from chainrule.ops.elementwise_more import Binary
 from chainrule.ops.nn import erf
 from chainrule.ops.rules import mask_safe
+from chainrule.scipy._bessel import FAMILIES
+from chainrule.scipy._incomplete import BetaInc, GammaInc, GammaIncc
 from chainrule.scipy._kernels import (
     erfc_array,
+    gamma_array,
     gammaln_array,
+    gammasgn_array,
     log_ndtr_array,
     polygamma_array,
+    rgamma_array,
 )
-from chainrule.scipy._util import as_floats, values
+from chainrule.scipy._util import as_floats, constant_arg, scipy_module, values
 from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_HALF_SQRT_PI = 0.5 * math.sqrt(math.pi)
 
 
 def _polygamma(n: int, x: Any) -> Any:
@@ -48,6 +59,30 @@ class Gammaln(Unary):
     @staticmethod
     def derivative(x: Any, y: Any) -> Any:
         return _polygamma(0, x)
+
+
+class Gamma(Unary):
+    """Gamma(x).  Derivative: Gamma(x) psi(x) (infinite at the poles 0, -1, -2, ...)."""
+
+    name = "gamma"
+    unsafe = True
+    fn = staticmethod(gamma_array)
+
+    @staticmethod
+    def derivative(x: Any, y: Any) -> Any:
+        return y * _polygamma(0, x)
+
+
+class Rgamma(Unary):
+    """1 / Gamma(x).  Derivative: -psi(x) / Gamma(x)."""
+
+    name = "rgamma"
+    unsafe = True
+    fn = staticmethod(rgamma_array)
+
+    @staticmethod
+    def derivative(x: Any, y: Any) -> Any:
+        return -y * _polygamma(0, x)
 
 
 class Polygamma(Function):
@@ -97,6 +132,40 @@ class LogNdtr(Unary):
     @staticmethod
     def derivative(x: Any, y: Any) -> Any:
         return R.exp(-0.5 * (x * x) - _HALF_LOG_2PI - y)
+
+
+def _from_scipy(name: str) -> Any:
+    """SciPy's ufunc ``name`` on an ndarray, in float64, returned in the input's dtype."""
+
+    def fn(x: NDArray) -> NDArray:
+        with np.errstate(all="ignore"):
+            return getattr(scipy_module("special"), name)(x.astype(np.float64)).astype(x.dtype)
+
+    return fn
+
+
+class Erfinv(Unary):
+    """The inverse of erf on (-1, 1).  Derivative: sqrt(pi)/2 exp(y^2), y = erfinv(x)."""
+
+    name = "erfinv"
+    unsafe = True
+    fn = staticmethod(_from_scipy("erfinv"))
+
+    @staticmethod
+    def derivative(x: Any, y: Any) -> Any:
+        return _HALF_SQRT_PI * R.exp(y * y)
+
+
+class Erfcinv(Unary):
+    """The inverse of erfc on (0, 2).  Derivative: -sqrt(pi)/2 exp(y^2), y = erfcinv(x)."""
+
+    name = "erfcinv"
+    unsafe = True
+    fn = staticmethod(_from_scipy("erfcinv"))
+
+    @staticmethod
+    def derivative(x: Any, y: Any) -> Any:
+        return -_HALF_SQRT_PI * R.exp(y * y)
 
 
 class Logit(Unary):
@@ -165,7 +234,11 @@ def _unary(cls: Any) -> Any:
 
 
 gammaln = _unary(Gammaln)
+gamma = _unary(Gamma)
+rgamma = _unary(Rgamma)
 erfc = _unary(Erfc)
+erfinv = _unary(Erfinv)
+erfcinv = _unary(Erfcinv)
 log_ndtr = _unary(LogNdtr)
 logit = _unary(Logit)
 expit = ops.sigmoid
@@ -195,6 +268,147 @@ def betaln(a: Any, b: Any) -> Tensor:
     """log |B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)."""
     a, b = as_floats(a, b)
     return gammaln(a) + gammaln(b) - gammaln(a + b)
+
+
+def gammasgn(x: Any) -> Tensor:
+    """The sign of Gamma(x) (NaN at the poles).  Piecewise constant: no derivative (a constant
+    Tensor, so its derivative is 0, as JAX's)."""
+    x = _t(x)
+    return Tensor(gammasgn_array(values(x).astype(x.dtype if x.dtype.kind == "f" else float)))
+
+
+def beta(a: Any, b: Any) -> Tensor:
+    """B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b), as sign * exp(betaln(a, b)).
+
+    Derivative: B (psi(a) - psi(a + b)) in a, B (psi(b) - psi(a + b)) in b.
+    """
+    a, b = as_floats(a, b)
+    av, bv = values(a), values(b)
+    sign = gammasgn_array(av) * gammasgn_array(bv) * gammasgn_array(av + bv)
+    return sign * ops.exp(betaln(a, b))
+
+
+def multigammaln(a: Any, d: int) -> Tensor:
+    """log Gamma_d(a) = d(d-1)/4 log pi + sum_j gammaln(a - j/2), j = 0..d-1 (a > (d-1)/2).
+
+    Derivative in a: sum_j digamma(a - j/2); d is a whole number (no derivative).
+    """
+    if int(d) != d or d < 1:
+        raise ValueError(f"multigammaln: d must be a positive whole number, got {d!r}")
+    d = int(d)
+    (a,) = as_floats(a)
+    if np.any(values(a) <= 0.5 * (d - 1)):
+        raise ValueError(f"multigammaln: condition a > (d-1)/2 = {0.5 * (d - 1)} not met")
+    out = gammaln(a)
+    for j in range(1, d):
+        out = out + gammaln(a - 0.5 * j)
+    return out + 0.25 * d * (d - 1) * math.log(math.pi)
+
+
+def gammainc(a: Any, x: Any) -> Tensor:
+    """P(a, x), the regularized lower incomplete gamma function, as scipy.special.gammainc.
+
+    Derivative in x: exp(-x) x^(a-1) / Gamma(a). None in a: a must be a constant (ValueError).
+    """
+    a, x = as_floats(a, x)
+    return GammaInc.apply(x, constant_arg("gammainc", "a", a))
+
+
+def gammaincc(a: Any, x: Any) -> Tensor:
+    """Q(a, x) = 1 - P(a, x), the regularized upper incomplete gamma function.
+
+    Derivative in x: -exp(-x) x^(a-1) / Gamma(a). None in a: a must be a constant (ValueError).
+    """
+    a, x = as_floats(a, x)
+    return GammaIncc.apply(x, constant_arg("gammaincc", "a", a))
+
+
+def betainc(a: Any, b: Any, x: Any) -> Tensor:
+    """I_x(a, b), the regularized incomplete beta function, as scipy.special.betainc.
+
+    Derivative in x: x^(a-1) (1-x)^(b-1) / B(a, b). None in a and b: they must be constants
+    (ValueError otherwise).
+    """
+    a, b, x = as_floats(a, b, x)
+    return BetaInc.apply(x, constant_arg("betainc", "a", a), constant_arg("betainc", "b", b))
+
+
+def _bessel(family: str, name: str, v: Any, x: Any, whole: bool = False) -> Tensor:
+    v, x = as_floats(v, x)
+    order = constant_arg(name, "the order", v)
+    if whole and np.any(order != np.round(order)):
+        raise ValueError(f"{name}: the order n must be whole numbers, got {order!r}")
+    return FAMILIES[family].apply(x, order)
+
+
+def j0(x: Any) -> Tensor:
+    """J_0(x), Bessel of the first kind, order 0.  Derivative: -J_1(x)."""
+    return _bessel("j", "j0", 0.0, x)
+
+
+def j1(x: Any) -> Tensor:
+    """J_1(x).  Derivative: (J_0(x) - J_2(x)) / 2."""
+    return _bessel("j", "j1", 1.0, x)
+
+
+def jv(v: Any, x: Any) -> Tensor:
+    """J_v(x) of real order v.  Derivative in x: (J_{v-1} - J_{v+1}) / 2; none in v."""
+    return _bessel("j", "jv", v, x)
+
+
+def jn(n: Any, x: Any) -> Tensor:
+    """J_n(x) of whole order n.  Derivative in x: (J_{n-1} - J_{n+1}) / 2; none in n."""
+    return _bessel("j", "jn", n, x, whole=True)
+
+
+def y0(x: Any) -> Tensor:
+    """Y_0(x), Bessel of the second kind, order 0 (x > 0).  Derivative: -Y_1(x)."""
+    return _bessel("y", "y0", 0.0, x)
+
+
+def y1(x: Any) -> Tensor:
+    """Y_1(x).  Derivative: (Y_0(x) - Y_2(x)) / 2."""
+    return _bessel("y", "y1", 1.0, x)
+
+
+def yn(n: Any, x: Any) -> Tensor:
+    """Y_n(x) of whole order n.  Derivative in x: (Y_{n-1} - Y_{n+1}) / 2; none in n."""
+    return _bessel("y", "yn", n, x, whole=True)
+
+
+def yv(v: Any, x: Any) -> Tensor:
+    """Y_v(x) of real order v.  Derivative in x: (Y_{v-1} - Y_{v+1}) / 2; none in v."""
+    return _bessel("y", "yv", v, x)
+
+
+def i0(x: Any) -> Tensor:
+    """I_0(x), modified Bessel of the first kind, order 0.  Derivative: I_1(x)."""
+    return _bessel("i", "i0", 0.0, x)
+
+
+def i1(x: Any) -> Tensor:
+    """I_1(x).  Derivative: (I_0(x) + I_2(x)) / 2."""
+    return _bessel("i", "i1", 1.0, x)
+
+
+def iv(v: Any, x: Any) -> Tensor:
+    """I_v(x) of real order v.  Derivative in x: (I_{v-1} + I_{v+1}) / 2; none in v."""
+    return _bessel("i", "iv", v, x)
+
+
+def i0e(x: Any) -> Tensor:
+    """exp(-|x|) I_0(x).  Derivative: i1e(x) - sign(x) i0e(x)."""
+    return _bessel("ie", "i0e", 0.0, x)
+
+
+def i1e(x: Any) -> Tensor:
+    """exp(-|x|) I_1(x).  Derivative: (i0e(x) + ive(2, x)) / 2 - sign(x) i1e(x)."""
+    return _bessel("ie", "i1e", 1.0, x)
+
+
+def ive(v: Any, x: Any) -> Tensor:
+    """exp(-|x|) I_v(x).  Derivative in x: (ive(v-1) + ive(v+1)) / 2 - sign(x) ive(v); none in v."""
+    return _bessel("ie", "ive", v, x)
 
 
 def xlogy(x: Any, y: Any) -> Tensor:
@@ -253,6 +467,8 @@ def softmax(x: Any, axis: Any = None) -> Tensor:
 
 
 __all__ = [
-    "betaln", "digamma", "erf", "erfc", "expit", "gammaln", "log_ndtr", "log_softmax", "logit",
-    "logsumexp", "ndtr", "polygamma", "psi", "softmax", "xlog1py", "xlogy",
+    "beta", "betainc", "betaln", "digamma", "erf", "erfc", "erfcinv", "erfinv", "expit", "gamma",
+    "gammainc", "gammaincc", "gammaln", "gammasgn", "i0", "i0e", "i1", "i1e", "iv", "ive", "j0",
+    "j1", "jn", "jv", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr",
+    "polygamma", "psi", "rgamma", "softmax", "xlog1py", "xlogy", "y0", "y1", "yn", "yv",
 ]

@@ -4,6 +4,11 @@ Each distribution is an object with SciPy's method names and arguments (``norm.l
 scale)``), built from chainrule ops and ``cr.scipy.special``, so derivatives of any order flow
 to x, loc, scale and the shape parameters (df, a, b, mu, p, mean, cov, alpha) in both modes.
 Outside a distribution's support the log-density is -inf with derivative 0, as SciPy's value.
+
+The CDFs are differentiable in x, loc and scale (and poisson's in mu), not in the shape
+parameters (t's df, gamma's a, beta's a and b, chi2's df), as HIPS autograd's: a shape
+parameter that carries a derivative raises a ValueError. Their values come from SciPy
+(``cr.scipy.special.gammainc``, ``betainc``; imported on first call).
 """
 
 from __future__ import annotations
@@ -15,8 +20,19 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.linalg import cholesky, solve_triangular
-from chainrule.scipy._util import as_floats, values
-from chainrule.scipy.special import betaln, gammaln, log_ndtr, ndtr, xlog1py, xlogy
+from chainrule.scipy._incomplete import Stdtr
+from chainrule.scipy._util import as_floats, constant_arg, values
+from chainrule.scipy.special import (
+    betainc,
+    betaln,
+    gammainc,
+    gammaincc,
+    gammaln,
+    log_ndtr,
+    ndtr,
+    xlog1py,
+    xlogy,
+)
 from chainrule.tensor import Tensor
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -34,6 +50,16 @@ def _support(mask: np.ndarray, logp: Tensor) -> Tensor:
     if mask.all():
         return logp
     return ops.where(mask, logp, -np.inf)
+
+
+def _inside(mask: np.ndarray, z: Tensor, fn: Any, below: float, above: float | None = None,
+            upper: np.ndarray | None = None) -> Tensor:
+    """fn(z) where mask holds, else below (or above where ``upper``), with no derivative there:
+    fn sees 0.5 in place of z outside (the double-where), so no NaN reaches the derivative."""
+    if mask.all():
+        return fn(z)
+    out = ops.where(mask, fn(ops.where(mask, z, 0.5)), below)
+    return out if upper is None else ops.where(upper, above, out)
 
 
 class _Continuous:
@@ -86,6 +112,15 @@ class Norm(_Continuous):
 class StudentT(_Continuous):
     """Student's t distribution with df degrees of freedom, shifted and scaled."""
 
+    def cdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
+        """stdtr(df, z).  Derivative in z: the t density; none in df (a ValueError)."""
+        z, scale, df = _standardize(x, loc, scale, df)
+        return Stdtr.apply(z, constant_arg("t.cdf", "df", df))
+
+    def logcdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
+        """log stdtr(df, z).  Derivative in z: pdf/cdf; none in df."""
+        return ops.log(self.cdf(x, df, loc, scale))
+
     def logpdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
         """gammaln((df+1)/2) - gammaln(df/2) - log(df pi)/2 - log scale
         - (df+1)/2 log(1 + z^2/df)."""
@@ -104,6 +139,27 @@ class Gamma(_Continuous):
         logp = xlogy(a - 1, z) - z - gammaln(a) - ops.log(scale)
         return _support(values(z) >= 0, logp)
 
+    def cdf(self, x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
+        """P(a, z) for z > 0, else 0.  Derivative in z: the density; none in a."""
+        z, scale, a = _standardize(x, loc, scale, a)
+        av = constant_arg("gamma.cdf", "a", a)
+        return _inside(values(z) > 0, z, lambda u: gammainc(av, u), 0.0)
+
+
+class Chi2(_Continuous):
+    """The chi-squared distribution with df degrees of freedom: gamma(df/2, loc, 2 scale)."""
+
+    def logpdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
+        """gamma.logpdf(x, df/2, loc, 2 scale)."""
+        x, df, loc, scale = as_floats(x, df, loc, scale)
+        return gamma.logpdf(x, 0.5 * df, loc, 2 * scale)
+
+    def cdf(self, x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
+        """P(df/2, z/2) for z > 0, else 0.  Derivative in z: the density; none in df."""
+        x, df, loc, scale = as_floats(x, df, loc, scale)
+        constant_arg("chi2.cdf", "df", df)
+        return gamma.cdf(x, 0.5 * values(df), loc, 2 * scale)
+
 
 class Beta(_Continuous):
     """The beta distribution with shapes a, b, on loc <= x <= loc + scale."""
@@ -114,6 +170,15 @@ class Beta(_Continuous):
         logp = xlogy(a - 1, z) + xlog1py(b - 1, -z) - betaln(a, b) - ops.log(scale)
         zv = values(z)
         return _support((zv >= 0) & (zv <= 1), logp)
+
+    def cdf(self, x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Tensor:
+        """I_z(a, b) for 0 < z < 1 (0 below, 1 above).  Derivative in z: the density; none in
+        a and b."""
+        z, scale, a, b = _standardize(x, loc, scale, a, b)
+        av, bv = constant_arg("beta.cdf", "a", a), constant_arg("beta.cdf", "b", b)
+        zv = values(z)
+        return _inside((zv > 0) & (zv < 1), z, lambda u: betainc(av, bv, u), 0.0, 1.0,
+                       zv >= 1)
 
 
 class Poisson(_Discrete):
@@ -126,6 +191,15 @@ class Poisson(_Discrete):
         kv = values(k)
         logp = xlogy(k, mu) - mu - gammaln(k + 1)
         return _support((kv >= 0) & (kv == np.floor(kv)), logp)
+
+    def cdf(self, k: Any, mu: Any, loc: Any = 0) -> Tensor:
+        """Q(floor(k) + 1, mu) for k >= 0 (k = k - loc), else 0.  Derivative in mu:
+        -pmf(floor(k), mu); none in k."""
+        k, mu, loc = as_floats(k, mu, loc)
+        kv = np.floor(constant_arg("poisson.cdf", "k", k) - constant_arg("poisson.cdf", "loc",
+                                                                          loc))
+        q = gammaincc(np.maximum(kv, 0) + 1, mu)
+        return q if (kv >= 0).all() else ops.where(kv >= 0, q, 0.0)
 
 
 class Bernoulli(_Discrete):
@@ -149,31 +223,74 @@ class MultivariateNormal(_Continuous):
         factor of the symmetric part of cov (a scalar or a vector of variances work too).
 
         Shapes as SciPy's: a 1-d x is one point (d > 1) or d = 1 points, and the result has
-        its length-1 axes squeezed.
+        its length-1 axes squeezed. With ``allow_singular`` cov may be singular: the
+        pseudo-inverse and pseudo-determinant over the eigenvalues above SciPy's cutoff,
+        -inf off the support; differentiable in x and mean, not in cov (a ValueError, as HIPS
+        autograd).
         """
-        if allow_singular:
-            raise NotImplementedError("multivariate_normal: allow_singular=True is not supported")
-        x, mean, cov = as_floats(x, 0.0 if mean is None else mean, cov)
-        d = mean.size if mean.ndim else (cov.shape[0] if cov.ndim else 1)
-        if x.ndim == 0:
-            x = x.reshape(1)
-        if x.ndim == 1:
-            x = x.reshape(-1, 1) if d == 1 else x.reshape(1, -1)
-        if x.shape[-1] != d:
-            raise ValueError(f"multivariate_normal: x of shape {x.shape} does not end in the "
-                             f"dimension {d} of mean and cov")
+        x, mean, cov, d = _mvn_args(x, mean, cov)
         r = x - mean
+        if allow_singular:
+            return _squeeze(_singular_logpdf(r, cov, d))
         if cov.ndim < 2:  # isotropic or diagonal: no factorization
             quad = ops.sum(r * r / cov, axis=-1)
-            logdet = ops.log(cov) * d if cov.ndim == 0 else ops.sum(ops.log(cov))
         else:
             chol = cholesky(0.5 * (cov + cov.T))
             lead = r.shape[:-1]
             y = solve_triangular(chol, r.reshape(-1, d).T, lower=True)
             quad = ops.sum(y * y, axis=0).reshape(lead)
-            logdet = 2 * ops.sum(ops.log(ops.diagonal(chol)))
-        out = -0.5 * (quad + logdet) - d * _HALF_LOG_2PI
-        return out.reshape([n for n in out.shape if n != 1])
+        return _squeeze(-0.5 * (quad + _logdet(cov, d)) - d * _HALF_LOG_2PI)
+
+    def entropy(self, mean: Any = None, cov: Any = 1, allow_singular: bool = False) -> Tensor:
+        """(d (1 + log 2 pi) + log det cov)/2.  Derivative: cov^-1/2 in cov (none in mean)."""
+        mean, cov = as_floats(0.0 if mean is None else mean, cov)
+        d = mean.size if mean.ndim else (cov.shape[0] if cov.ndim else 1)
+        return 0.5 * (d * (1 + 2 * _HALF_LOG_2PI) + _logdet(cov, d))
+
+
+def _mvn_args(x: Any, mean: Any, cov: Any) -> tuple[Tensor, Tensor, Tensor, int]:
+    """x (points on the last axis), mean, cov as Tensors, and the dimension d."""
+    x, mean, cov = as_floats(x, 0.0 if mean is None else mean, cov)
+    d = mean.size if mean.ndim else (cov.shape[0] if cov.ndim else 1)
+    if x.ndim == 0:
+        x = x.reshape(1)
+    if x.ndim == 1:
+        x = x.reshape(-1, 1) if d == 1 else x.reshape(1, -1)
+    if x.shape[-1] != d:
+        raise ValueError(f"multivariate_normal: x of shape {x.shape} does not end in the "
+                         f"dimension {d} of mean and cov")
+    return x, mean, cov, d
+
+
+def _logdet(cov: Tensor, d: int) -> Tensor:
+    """log det of a covariance given as a scalar, variances or a matrix (its symmetric part)."""
+    if cov.ndim == 0:
+        return ops.log(cov) * d
+    if cov.ndim == 1:
+        return ops.sum(ops.log(cov))
+    return 2 * ops.sum(ops.log(ops.diagonal(cholesky(0.5 * (cov + cov.T)))))
+
+
+def _squeeze(out: Tensor) -> Tensor:
+    return out.reshape([n for n in out.shape if n != 1])
+
+
+def _singular_logpdf(r: Tensor, cov: Tensor, d: int) -> Tensor:
+    """SciPy's allow_singular log-density: eigenvalues at most cond * max|s| count as zero
+    (cond = 1e6 eps in float64, 1e3 eps in float32); -inf where r leaves their span."""
+    c = constant_arg("multivariate_normal.logpdf(allow_singular=True)", "cov", cov)
+    c = c if c.ndim == 2 else np.diag(np.broadcast_to(c, (d,)))
+    s, u = np.linalg.eigh(c)
+    eps = (1e6 if c.dtype == np.float64 else 1e3) * np.finfo(c.dtype).eps * np.abs(s).max()
+    if s.min() < -eps:
+        raise ValueError("multivariate_normal: cov must be symmetric positive semidefinite")
+    keep = s > eps
+    whiten = Tensor((u[:, keep] / np.sqrt(s[keep])).astype(r.dtype))
+    y = ops.matmul(r, whiten)
+    logp = -0.5 * (ops.sum(y * y, axis=-1) + float(keep.sum() * 2 * _HALF_LOG_2PI
+                                                    + np.log(s[keep]).sum()))
+    residual = np.linalg.norm(values(r) @ u[:, ~keep], axis=-1)
+    return _support(residual < 1e3 * eps, logp)
 
 
 class Dirichlet(_Continuous):
@@ -203,11 +320,12 @@ class Dirichlet(_Continuous):
 norm = Norm()
 t = StudentT()
 gamma = Gamma()
+chi2 = Chi2()
 beta = Beta()
 poisson = Poisson()
 bernoulli = Bernoulli()
 multivariate_normal = MultivariateNormal()
 dirichlet = Dirichlet()
 
-__all__ = ["bernoulli", "beta", "dirichlet", "gamma", "multivariate_normal", "norm", "poisson",
-           "t"]
+__all__ = ["bernoulli", "beta", "chi2", "dirichlet", "gamma", "multivariate_normal", "norm",
+           "poisson", "t"]
