@@ -465,7 +465,8 @@ OP_SPECS: list[OpSpec] = [
     OpSpec("take", cr.take, np.take, torch_take,
            (case((5,), indices=np.array([0, 4, 0, 2])),
             case((3, 4), indices=np.array([[0, 1], [3, 3]]), axis=1),
-            case((3, 2), indices=np.array(2), axis=0))),
+            case((3, 2), indices=np.array(2), axis=0),
+            case((3, 4), indices=np.array([[0, 5], [11, 5]])))),
 ]
 
 # NumPy's further functions have their rows in op_specs_numpy (it imports the helpers above)

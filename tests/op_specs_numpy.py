@@ -94,6 +94,11 @@ def _torch_sort(x: Any, axis: Any = -1) -> Any:
     return torch.sort(x.reshape(-1) if axis is None else x, dim=-1 if axis is None else axis)[0]
 
 
+def _torch_partition(x: Any, kth: Any, axis: Any = -1) -> Any:
+    """torch has no partition; with every position a kth, np.partition is the sort."""
+    return _torch_sort(x, axis)
+
+
 def _torch_scan(fn_name: str) -> Any:
     def f(x: Any, axis: Any = None) -> Any:
         return getattr(torch, fn_name)(x.reshape(-1) if axis is None else x, -1 if axis is None
@@ -166,6 +171,10 @@ NUMPY_SPECS: list[OpSpec] = [
            _torch_gradient, (case((5,)), case((4, 3), h=0.5, axis=1, edge_order=2))),
     OpSpec("sort", cr.sort, np.sort, _torch_sort,
            (case((5,)), case((3, 4), axis=0), case((2, 3), axis=None)), distinct),
+    OpSpec("partition", cr.partition, np.partition, _torch_partition,
+           (case((5,), kth=(0, 1, 2, 3, 4)), case((3, 4), kth=(0, 1, 2), axis=0),
+            case((2, 3), kth=tuple(range(6)), axis=None)),
+           distinct),
     # ----- products -----
     OpSpec("tensordot", cr.tensordot, np.tensordot,
            lambda a, b, axes=2: torch.tensordot(a, b, dims=axes),

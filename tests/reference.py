@@ -15,16 +15,26 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
+from chainrule.backend import asnumpy, is_device_array
 
 
 # ----- comparisons -----
 def to_numpy(x: Any) -> np.ndarray:
-    """A chainrule Tensor, torch tensor, ndarray or number as an ndarray."""
+    """A chainrule Tensor (on any device), torch tensor, ndarray or number as an ndarray."""
     if isinstance(x, cr.Tensor):
-        return x.numpy()
+        return x.numpy(force=True)
     if type(x).__module__.startswith("torch"):
         return x.detach().cpu().numpy()
+    if is_device_array(x):
+        return asnumpy(x)
     return np.asarray(x)
+
+
+def is_array(a: Any) -> bool:
+    """Whether a is an array of the default device's kind (an ndarray on the CPU)."""
+    if cr.get_default_device().type == "cpu":
+        return type(a) is np.ndarray
+    return is_device_array(a)
 
 
 def assert_close(
@@ -215,6 +225,8 @@ def torch_split(x: Any, sections: Any, axis: int = 0) -> Any:
     return torch.cat(pieces[::-1], dim=axis)
 
 
-def torch_take(x: Any, indices: Any, axis: int = 0) -> Any:
-    """np.take along one axis."""
+def torch_take(x: Any, indices: Any, axis: int | None = None) -> Any:
+    """np.take along one axis, or of the flattened x without one (torch.take)."""
+    if axis is None:
+        return x.reshape(-1)[to_torch(indices)]
     return x[(slice(None),) * (axis % x.ndim) + (to_torch(indices),)]

@@ -499,3 +499,69 @@ def test_bad_axis_raises_naming_op(name, fn):
 def test_backward_on_integer_tensor_refused():
     with pytest.raises(TypeError):
         cr.tensor([1, 2], requires_grad=True)
+
+
+# ----- NumPy code meeting Tensors -----
+
+
+def test_ndarray_operators_defer_to_the_tensor():
+    """ndarray <op> Tensor is the Tensor's reflected operator: a Tensor, on the graph."""
+    a = np.array([1.0, 2.0])
+    x = cr.tensor([3.0, 4.0], dtype=cr.float64, requires_grad=True)
+    for got, want in [(a + x, [4, 6]), (a - x, [-2, -2]), (a * x, [3, 8]), (a / x, [1 / 3, 0.5]),
+                      (a**x, [1, 16]), (np.float64(2.0) * x, [6, 8]), (a @ x, 11)]:
+        assert isinstance(got, cr.Tensor)
+        assert got.requires_grad
+        np.testing.assert_allclose(got.numpy(), want)
+    np.testing.assert_array_equal((a < x).numpy(), [True, True])
+
+
+def test_numpy_and_scipy_code_reads_tensors_as_arrays():
+    """Third-party NumPy code (SciPy's optimizers, matplotlib) can use Tensors, as torch.Tensors:
+    ufuncs read the values, and ``ndarray -= Tensor`` works (autograd's examples do both)."""
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    t = cr.tensor([1.0, -np.inf], dtype=cr.float64)
+    np.testing.assert_array_equal(np.isfinite(t), [True, False])
+    np.testing.assert_array_equal(np.abs(t), [1.0, np.inf])
+    w = np.zeros(2)
+    w -= cr.tensor([0.5, 1.0], dtype=cr.float64)
+    np.testing.assert_array_equal(np.asarray(w), [-0.5, -1.0])
+
+    def f(r):
+        return r**3 - 2.0
+
+    root = scipy_optimize.newton(f, 1.0, fprime=cr.grad(f), fprime2=cr.grad(cr.grad(f)))
+    np.testing.assert_allclose(float(root), 2.0 ** (1 / 3))
+
+
+def test_full_is_differentiable_in_a_recorded_fill_value():
+    """np.full(shape, v) with v on the graph keeps v's derivative (autograd's define_gradient
+    example builds a vjp with it), in both modes and to second order, never silently 0."""
+    v = np.float64(2.0)
+    assert cr.grad(lambda v: cr.sum(cr.full((3,), v) ** 2))(v).item() == 12.0
+    assert cr.grad(lambda v: cr.sum(cr.full_like(np.ones((2, 2)), v)))(v).item() == 4.0
+    _, dv = cr.jvp(lambda v: cr.full((2,), v), (v,), (np.float64(1.0),))
+    np.testing.assert_array_equal(dv.numpy(), [1.0, 1.0])
+    assert cr.hessian(lambda v: cr.sum(cr.full((2,), v) ** 3))(v).item() == 24.0
+    w = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
+    assert cr.full((3, 2), w).shape == (3, 2)
+    with pytest.raises(ValueError, match="full"):
+        cr.full((3,), w * 1.0 + cr.zeros(3, 2, dtype=cr.float64))
+    assert cr.full((2,), cr.tensor(3.0)).dtype == np.float32  # an untracked Tensor: as before
+
+
+def test_numpy_ufuncs_on_tensors_stay_on_the_graph_or_refuse():
+    """np.exp(t) is cr.exp(t); a ufunc chainrule cannot record refuses a tracked Tensor instead
+    of silently returning values off the graph (PyTorch refuses any NumPy call there)."""
+    x = cr.tensor([0.0, 1.0], dtype=cr.float64, requires_grad=True)
+    y = np.exp(x)
+    assert isinstance(y, cr.Tensor)
+    np.sum(y).backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([0.0, 1.0]))
+    np.testing.assert_array_equal(np.isfinite(x), [True, True])  # no gradient to lose
+    w = np.zeros(2)
+    with pytest.raises(TypeError, match=r"numpy\.subtract: cannot record.*detach"):
+        w -= x
+    with pytest.raises(TypeError, match=r"numpy\.add\.reduce"):
+        np.add.reduce(x)
+    assert np.add.reduce(x.detach()) == 1.0

@@ -307,3 +307,15 @@ def test_deepcopy_copies_values_and_keeps_the_class():
     with cr.no_grad():
         clone.weight.fill_(0.0)
     assert layer.weight.numpy().any()
+
+
+def test_max_and_min_over_dim_give_the_gradient_to_the_returned_index_as_pytorch():
+    t = cr.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
+    values, indices = t.max(1)
+    (values * cr.tensor([1.0, 2.0])).sum().backward()
+    np.testing.assert_array_equal(indices.numpy(), [1, 0])
+    np.testing.assert_array_equal(t.grad.numpy(), [[0, 1, 0], [2, 0, 0]])
+    values, indices = t.min(-1, keepdim=True)
+    assert values.shape == (2, 1)
+    assert indices.shape == (2, 1)
+    np.testing.assert_array_equal(values.numpy(), [[1], [0]])

@@ -2,7 +2,7 @@
 
 from harness import Workload
 
-from workloads import imports, jacobian, lenet, lstm, mlp, overhead
+from workloads import imports, jacobian, lenet, lstm, lstm_cell, mlp, overhead
 
 WORKLOADS: list[Workload] = [
     overhead.WORKLOAD,
@@ -11,4 +11,5 @@ WORKLOADS: list[Workload] = [
     mlp.WORKLOAD,
     lenet.WORKLOAD,
     lstm.WORKLOAD,
+    lstm_cell.WORKLOAD,
 ]

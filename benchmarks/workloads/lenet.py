@@ -48,8 +48,9 @@ def torch_step(batch: int) -> Step:
     return step
 
 
-def chainrule_step(batch: int) -> Step:
-    """chainrule eager: models.lenet5 with torch's initial weights when torch is installed."""
+def chainrule_step(batch: int, compiled: bool = False) -> Step:
+    """chainrule eager (or under cr.compile): models.lenet5 with torch's initial weights when
+    torch is installed."""
     import chainrule as cr
     import chainrule.nn as nn
     from chainrule import models
@@ -65,12 +66,17 @@ def chainrule_step(batch: int) -> Step:
     x0, y0 = inputs(batch)
     x, y = cr.tensor(x0), cr.tensor(y0)
 
-    def step() -> float:
+    def train(x: cr.Tensor, y: cr.Tensor) -> cr.Tensor:
         opt.zero_grad()
         loss = nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-        return float(loss.item())
+        return loss
+
+    run = cr.compile(train) if compiled else train
+
+    def step() -> float:
+        return float(run(x, y).item())  # outside the compiled function: .item() inside is eager
 
     return step
 
@@ -79,6 +85,7 @@ def cases(quick: bool) -> list[Case]:
     """One training step per call (no hand-written NumPy LeNet: chainrule vs PyTorch)."""
     batch = SIZES["quick" if quick else "full"]
     builders = {"chainrule": lambda: first_result(chainrule_step(batch)),
+                "compiled": lambda: first_result(chainrule_step(batch, compiled=True)),
                 "torch": lambda: first_result(torch_step(batch))}
     note = f"LeNet-5 (conv 6@5x5 pad 2, pool, conv 16@5x5, pool, 120, 84, 10), batch {batch}"
     return [Case("train step", builders, note=note)]

@@ -47,8 +47,9 @@ def torch_step(seq: int, batch: int, n_in: int, hidden: int) -> Step:
     return step
 
 
-def chainrule_step(seq: int, batch: int, n_in: int, hidden: int) -> Step:
-    """chainrule eager: the same code, with torch's initial weights when torch is installed."""
+def chainrule_step(seq: int, batch: int, n_in: int, hidden: int, compiled: bool = False) -> Step:
+    """chainrule eager (or under cr.compile): the same code, with torch's initial weights when
+    torch is installed."""
     import chainrule as cr
     import chainrule.nn as nn
 
@@ -64,7 +65,7 @@ def chainrule_step(seq: int, batch: int, n_in: int, hidden: int) -> Step:
     x0, y0 = inputs(seq, batch, n_in)
     x, y = cr.tensor(x0), cr.tensor(y0)
 
-    def step() -> object:
+    def step(x: cr.Tensor = x, y: cr.Tensor = y) -> object:
         opt.zero_grad()
         _, (h, _) = lstm(x)
         loss = nn.functional.mse_loss(head(h[-1]), y)
@@ -72,7 +73,7 @@ def chainrule_step(seq: int, batch: int, n_in: int, hidden: int) -> Step:
         opt.step()
         return loss
 
-    return step
+    return partial(cr.compile(step), x, y) if compiled else step
 
 
 def cases(quick: bool) -> list[Case]:
@@ -82,6 +83,7 @@ def cases(quick: bool) -> list[Case]:
         name: partial(fn, seq, batch, n_in, hidden)
         for name, fn in (("chainrule", chainrule_step), ("torch", torch_step))
     }
+    builders["compiled"] = partial(chainrule_step, seq, batch, n_in, hidden, compiled=True)
     note = (f"LSTM({n_in}, {hidden}) over {seq} steps, batch {batch}, Linear head on h_n, MSE, "
             "backward, SGD; float32")
     return [Case("train step", builders, note=note)]

@@ -18,6 +18,7 @@ from chainrule.creation import (
     arange,
     array,
     as_tensor,
+    asarray,
     empty,
     empty_like,
     eye,
@@ -34,7 +35,7 @@ from chainrule.creation import (
     zeros,
     zeros_like,
 )
-from chainrule.device import device
+from chainrule.device import device, get_default_device, set_default_device
 from chainrule.dtypes import (
     bool_,
     float16,
@@ -52,16 +53,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Context", "Function", "Generator", "GradcheckError", "Size", "Tensor", "arange", "array",
-    "as_tensor", "bool_", "detect_anomaly", "device", "empty", "empty_like", "full_like",
+    "as_tensor", "asarray", "bool_", "detect_anomaly", "device", "empty", "empty_like", "full_like",
     "enable_grad", "eye", "float16", "float32", "float64", "full",
     "get_default_dtype", "grad", "gradcheck", "hessian", "int32", "int64", "is_grad_enabled",
     "jacobian", "jvp", "linspace", "manual_seed", "no_grad", "numerical_jacobian", "ones",
     "ones_like", "rand", "randint", "randn", "set_default_dtype", "set_grad_enabled", "tensor",
     "value_and_grad", "vjp", "zeros", "zeros_like", *_ops_all,
+    "get_default_device", "set_default_device",
     "evaluation_trace", "to_dot", "tree_flatten", "tree_map", "tree_unflatten",
 ]
 
-_SUBMODULES = ("data", "datasets", "distributed", "fft", "linalg", "models", "nn", "onnx",
+_SUBMODULES = ("cuda", "data", "datasets", "distributed", "fft", "linalg", "models", "nn", "onnx",
                "optim", "scipy", "training")
 
 

@@ -47,6 +47,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_device() -> str:
+    """cuda when CuPy sees a GPU, else cpu (as a PyTorch script's usual choice)."""
+    from chainrule import cuda
+
+    return "cuda" if cuda.is_available() else "cpu"
+
+
 def _train(args: argparse.Namespace) -> int:
     from chainrule.training import TrainConfig, train
 
@@ -60,6 +67,7 @@ def _train(args: argparse.Namespace) -> int:
             out=args.out or f"runs/{args.data}-{args.model}-seed{args.seed}",
             checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
             threads=args.threads, dropout=args.dropout, activation=args.activation,
+            compile=args.compile, device=args.device or _default_device(),
         )
     overrides = None
     if args.resume:  # options given with --resume: checked against the run's config
@@ -164,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
                     f"(default {d.activation})")
     tr.add_argument("--threads", type=int, default=d.threads,
                     help=f"BLAS threads (default {d.threads}: small models are fastest on one)")
+    tr.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d.compile,
+                    help="record the training step once and replay it (cr.compile: the same "
+                    f"numbers, faster; default {'on' if d.compile else 'off'})")
+    tr.add_argument("--device", default=None, metavar="DEVICE",
+                    help="cpu, cuda or cuda:N (default: cuda when CuPy sees a GPU, else cpu)")
     tr.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
     tr.add_argument("--out", default=None, help="run folder (default runs/DATA-MODEL-seedN)")
     tr.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every,

@@ -32,7 +32,7 @@ __all__ = ["TrainError", "check_checkpoint", "check_data", "check_finite_model",
 MAX_PARAMETERS = 2 ** 30  # 4 GiB of float32: a larger model is a typo, not a plan
 MAX_SEED = 2 ** 63
 # Options that may change on --resume without changing what the run computes (epochs extends it).
-RESUME_OPTIONS = frozenset({"epochs", "progress", "threads", "checkpoint_every"})
+RESUME_OPTIONS = frozenset({"epochs", "progress", "threads", "checkpoint_every", "compile"})
 # Models that read images: the input rank they need and the smallest height and width.
 _IMAGE_MODELS = {"lenet5": (3, 2), "resnet": (3, 1), "lstm": (2, 1), "gru": (2, 1)}
 _STATE_KEYS = frozenset({"model", "optimizer", "scheduler", "loader", "progress", "json"})
@@ -372,7 +372,7 @@ def apply_overrides(cfg: Any, overrides: Mapping[str, Any], done_epochs: int) ->
     """Options given with --resume: refuse those that contradict the run, apply the others.
 
     ``epochs`` extends (or shortens, not below the epochs done) the run; ``progress``,
-    ``threads`` and ``checkpoint_every`` change how it runs, not what it computes.
+    ``threads``, ``checkpoint_every`` and ``compile`` change how it runs, not what it computes.
     """
     overrides = dict(overrides)
     if tuple(overrides.get("hidden", ())) == (0,):

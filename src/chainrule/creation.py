@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
+from chainrule.backend import device_index, is_device_array, to_device
 from chainrule.device import CPU, as_device
 from chainrule.dtypes import as_array, get_default_dtype
 from chainrule.tensor import Tensor
@@ -13,10 +15,28 @@ from chainrule.tensor import Tensor
 _rng: np.random.Generator | None = None  # made on first use: numpy.random costs ~20 ms to import
 
 
+_cuda_seed: list[int | None] = [None]  # applied to CuPy's generator on its first use
+
+
 def manual_seed(seed: int) -> None:
-    """Seed the global generator used by the random factories (and nn initializers)."""
+    """Seed the global generator used by the random factories (and nn initializers), and CuPy's
+    generator for random factories on CUDA devices (when CuPy is first used, if not yet)."""
     global _rng
     _rng = np.random.default_rng(seed)
+    _cuda_seed[0] = int(seed)
+    if "cupy" in sys.modules:
+        device_rng()
+
+
+def device_rng() -> Any:
+    """CuPy's global random module, seeded by the last manual_seed."""
+    from chainrule.backend import cupy_module
+
+    random = cupy_module("random").random
+    if _cuda_seed[0] is not None:
+        random.seed(_cuda_seed[0])
+        _cuda_seed[0] = None
+    return random
 
 
 def default_rng() -> np.random.Generator:
@@ -84,8 +104,18 @@ def as_rng(generator: Any = None) -> np.random.Generator:
 
 
 def _out(arr: np.ndarray, requires_grad: bool, device: Any, name: str) -> Tensor:
-    as_device(device, name)
-    return Tensor(arr, requires_grad=requires_grad)
+    arr = to_device(arr, as_device(device, name).index)  # index None: the host
+    t = Tensor._make(arr, False, None)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _on_device(device: Any, rng: Any, name: str) -> Any:
+    """The CUDA device a random factory draws on with CuPy's generator, or None (host draws:
+    the CPU, or an explicit numpy generator)."""
+    d = as_device(device, name)
+    return d if d.type == "cuda" and rng is None else None
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
@@ -162,10 +192,28 @@ def empty(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
     return _out(np.empty(_shape(shape, size), _dt(dtype)), requires_grad, device, "empty")
 
 
+def _tracked(x: Any) -> bool:
+    return isinstance(x, Tensor) and (x.requires_grad or x._tangents is not None)
+
+
+def _full_of(fill: Tensor, shape: tuple, dt: Any, op: str) -> Tensor:
+    """A recorded fill value broadcast to shape: differentiable in the fill value (as autograd's
+    np.full), instead of its graph silently dropped."""
+    try:
+        fits = np.broadcast_shapes(fill.shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{op}: fill value of shape {fill.shape} does not broadcast to {shape}")
+    return fill.astype(dt) + np.zeros(shape, dt)
+
+
 def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,
          requires_grad: bool = False, **_: Any) -> Tensor:
     """A tensor filled with fill_value (ints stay int64, bools bool, floats the default)."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if _tracked(fill_value):
+        return _full_of(fill_value, shape, _np_dtype(dtype) if dtype else fill_value.dtype, "full")
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if dtype is None:
@@ -173,36 +221,41 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, device: Any = None,
     return _out(np.full(shape, fill_value, _dt(dtype)), requires_grad, device, "full")
 
 
-def _like(x: Any, dtype: Any) -> tuple[tuple[int, ...], Any]:
-    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
-    return arr.shape, arr.dtype if dtype is None else _np_dtype(dtype)
+def _like(x: Any, dtype: Any, device: Any) -> tuple[tuple[int, ...], Any, Any]:
+    """x's shape, the dtype (x's by default) and the device (x's by default, as PyTorch)."""
+    arr = x._data if isinstance(x, Tensor) else x if is_device_array(x) else np.asarray(x)
+    if device is None and (isinstance(x, Tensor) or is_device_array(x)):
+        device = f"cuda:{device_index(arr)}" if is_device_array(arr) else "cpu"
+    return arr.shape, arr.dtype if dtype is None else _np_dtype(dtype), device
 
 
 def zeros_like(x: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
                **_: Any) -> Tensor:
     """Zeros with x's shape and dtype."""
-    shape, dt = _like(x, dtype)
+    shape, dt, device = _like(x, dtype, device)
     return _out(np.zeros(shape, dt), requires_grad, device, "zeros_like")
 
 
 def ones_like(x: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
               **_: Any) -> Tensor:
     """Ones with x's shape and dtype."""
-    shape, dt = _like(x, dtype)
+    shape, dt, device = _like(x, dtype, device)
     return _out(np.ones(shape, dt), requires_grad, device, "ones_like")
 
 
 def empty_like(x: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
                **_: Any) -> Tensor:
     """Uninitialized values with x's shape and dtype."""
-    shape, dt = _like(x, dtype)
+    shape, dt, device = _like(x, dtype, device)
     return _out(np.empty(shape, dt), requires_grad, device, "empty_like")
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None, device: Any = None,
               requires_grad: bool = False, **_: Any) -> Tensor:
     """fill_value with x's shape and dtype."""
-    shape, dt = _like(x, dtype)
+    shape, dt, device = _like(x, dtype, device)
+    if _tracked(fill_value):
+        return _full_of(fill_value, shape, dt, "full_like")
     return _out(np.full(shape, fill_value, dt), requires_grad, device, "full_like")
 
 
@@ -231,12 +284,16 @@ def linspace(start: float, stop: float, num: int = 50, endpoint: bool = True, dt
         a, b = as_operand(start), as_operand(stop)
         dt = _dt(dtype) if dtype is not None else (a.dtype if a.dtype.kind == "f" else
                                                    get_default_dtype())
-        frac = np.linspace(0.0, 1.0, num, endpoint=endpoint).astype(dt)
-        if a.ndim or b.ndim:
-            raise ValueError("linspace: start and stop must be scalars")
+        nd = max(a.ndim, b.ndim)  # array ends: NumPy's (num, *ends' shape), along axis 0
+        frac = np.linspace(0.0, 1.0, num, endpoint=endpoint).astype(dt).reshape((num,) + (1,) * nd)
         return a.astype(dt) + (b.astype(dt) - a.astype(dt)) * frac
     return _out(np.linspace(start, stop, num, endpoint=endpoint, dtype=_dt(dtype)),
                 requires_grad, device, "linspace")
+
+
+def asarray(a: Any, dtype: Any = None) -> Tensor:
+    """NumPy's np.asarray: a as a Tensor, the same Tensor (or memory) when no copy is needed."""
+    return as_tensor(a, dtype)
 
 
 def array(obj: Any, dtype: Any = None, copy: bool = True, ndmin: int = 0) -> Tensor:
@@ -267,17 +324,28 @@ def randn(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False, generator: Any = None,
           rng: np.random.Generator | None = None, **_: Any) -> Tensor:
     """Standard normal samples."""
-    g = as_rng(rng if rng is not None else generator)
-    return _out(g.standard_normal(_shape(shape, size), dtype=_dt(dtype)), requires_grad, device,
-                "randn")
+    rng = rng if rng is not None else generator
+    d = _on_device(device, rng, "randn")
+    if d is not None:
+        with _cuda(d):
+            arr = device_rng().standard_normal(_shape(shape, size), dtype=_dt(dtype))
+        return _out(arr, requires_grad, d, "randn")
+    return _out(as_rng(rng).standard_normal(_shape(shape, size), dtype=_dt(dtype)),
+                requires_grad, device, "randn")
 
 
 def rand(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False, generator: Any = None,
          rng: np.random.Generator | None = None, **_: Any) -> Tensor:
     """Uniform samples in [0, 1)."""
-    g = as_rng(rng if rng is not None else generator)
-    return _out(g.random(_shape(shape, size), dtype=_dt(dtype)), requires_grad, device, "rand")
+    rng = rng if rng is not None else generator
+    d = _on_device(device, rng, "rand")
+    if d is not None:
+        with _cuda(d):
+            arr = device_rng().random_sample(_shape(shape, size), dtype=_dt(dtype))
+        return _out(arr, requires_grad, d, "rand")
+    return _out(as_rng(rng).random(_shape(shape, size), dtype=_dt(dtype)), requires_grad, device,
+                "rand")
 
 
 def randint(low: int, high: Any = None, size: Any = (), dtype: Any = np.int64,
@@ -285,11 +353,23 @@ def randint(low: int, high: Any = None, size: Any = (), dtype: Any = np.int64,
             rng: np.random.Generator | None = None, **_: Any) -> Tensor:
     """Random integers in [low, high) (in [0, low) when high is None; torch's
     ``randint(high, size)`` too)."""
-    g = as_rng(rng if rng is not None else generator)
+    rng = rng if rng is not None else generator
     if isinstance(high, tuple | list) and size == ():
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     size = (size,) if isinstance(size, int) else tuple(size)
-    return _out(g.integers(low, high, size=size, dtype=_np_dtype(dtype)), requires_grad, device,
-                "randint")
+    d = _on_device(device, rng, "randint")
+    if d is not None:
+        with _cuda(d):
+            arr = device_rng().randint(low, high, size, dtype=_np_dtype(dtype))
+        return _out(arr, requires_grad, d, "randint")
+    return _out(as_rng(rng).integers(low, high, size=size, dtype=_np_dtype(dtype)),
+                requires_grad, device, "randint")
+
+
+def _cuda(d: Any) -> Any:
+    """CuPy's context manager making CUDA device d current."""
+    from chainrule.backend import cupy_module
+
+    return cupy_module().cuda.Device(d.index)

@@ -1,4 +1,4 @@
-"""Devices as PyTorch names them; chainrule computes on the CPU (NumPy) only, for now."""
+"""Devices as PyTorch names them: the CPU (NumPy) and CUDA devices (CuPy, when installed)."""
 
 from __future__ import annotations
 
@@ -62,18 +62,40 @@ CPU = device("cpu")
 
 
 def as_device(value: Any, op: str = "to") -> device:
-    """The device named by value (None is the CPU); a device chainrule cannot use is an error."""
+    """The device named by value (None is the default device, the CPU unless
+    ``set_default_device`` changed it); a device chainrule cannot use is an error."""
     if value is None:
-        return CPU
+        return DEFAULT[0]
     if not isinstance(value, device | str) and isinstance(getattr(value, "type", None), str):
         value = str(value)  # another library's device object, such as torch.device("cpu")
     d = value if isinstance(value, device) else device(value)
-    if d.type != "cpu":
-        raise RuntimeError(
-            f"{op}: device {str(d)!r} is not available; chainrule runs on the CPU only "
-            "(torch.cuda.is_available() and torch.accelerator.is_available() are False)"
-        )
-    return CPU
+    if d.type == "cpu":
+        return CPU
+    if d.type != "cuda":
+        raise RuntimeError(f"{op}: device {str(d)!r} is not available; chainrule runs on the CPU "
+                           "and, with CuPy installed, on CUDA devices")
+    from chainrule.backend import cuda_device_count
+
+    n = cuda_device_count(op, str(d))
+    index = 0 if d.index is None else d.index
+    if index >= n:
+        raise RuntimeError(f"{op}: CUDA error: invalid device ordinal {index} "
+                           f"({n} CUDA device{'s' if n != 1 else ''} visible)")
+    return device("cuda", index)
+
+
+DEFAULT = [CPU]  # the default device, a one-element list so readers see changes
+
+
+def set_default_device(value: Any) -> None:
+    """Make factories and conversions of data that names no device (``cr.tensor(ndarray)``,
+    ``cr.zeros(3)``) create tensors on value, as ``torch.set_default_device``."""
+    DEFAULT[0] = as_device("cpu" if value is None else value, "set_default_device")
+
+
+def get_default_device() -> device:
+    """The device factories use when given none."""
+    return DEFAULT[0]
 
 
 def is_device_like(value: Any) -> bool:

@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backend import is_device_array, to_device
+from chainrule.device import CPU, DEFAULT
+
 float32 = np.float32
 float64 = np.float64
 float16 = np.float16
@@ -78,17 +81,23 @@ def result_dtype(*operands: Any) -> np.dtype:
     dt = np.result_type(*operands)
     if dt.kind != "f":
         return dt
-    return float_dtype(*(o.dtype if isinstance(o, np.ndarray) else o for o in operands
-                         if isinstance(o, np.ndarray | np.dtype | type)))
+    return float_dtype(*(o if isinstance(o, np.dtype | type) else o.dtype for o in operands
+                         if isinstance(o, np.ndarray | np.dtype | type) or is_device_array(o)))
 
 
 def as_array(data: object, dtype: object = None) -> np.ndarray:
-    """Convert data to an ndarray: ndarrays keep their dtype; Python floats take the default."""
+    """Convert data to an ndarray: ndarrays keep their dtype; Python floats take the default.
+    CuPy arrays stay on their device; other data goes to the default device."""
     if isinstance(data, np.ndarray):
-        return data if dtype is None else data.astype(dtype, copy=False)
-    if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    arr = np.asarray(data)
-    if arr.dtype == np.float64 and not isinstance(data, np.generic):
-        arr = arr.astype(_default_float)
+        arr = data if dtype is None else data.astype(dtype, copy=False)
+    elif is_device_array(data):
+        return data if dtype is None else data.astype(dtype, copy=False)  # type: ignore[attr-defined]
+    elif dtype is not None:
+        arr = np.asarray(data, dtype=dtype)
+    else:
+        arr = np.asarray(data)
+        if arr.dtype == np.float64 and not isinstance(data, np.generic):
+            arr = arr.astype(_default_float)
+    if DEFAULT[0] is not CPU:
+        return to_device(arr, DEFAULT[0].index)
     return arr

@@ -30,6 +30,7 @@ import numpy as np
 import safetensors.numpy
 
 from chainrule import serialization_modules as modules
+from chainrule.backend import asnumpy, is_device_array, to_device
 from chainrule.device import CPU, as_device, device
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
@@ -103,7 +104,7 @@ class _Encoder:
             return {kind: seen[1], "requires_grad": obj.requires_grad}
         if isinstance(obj, Module):
             return {"module": self.module_index(obj, path)}
-        if isinstance(obj, np.ndarray):
+        if isinstance(obj, np.ndarray) or is_device_array(obj):
             return {"array": self._add(obj, path)}
         if isinstance(obj, np.generic):  # before float: np.float64 is a float
             return {"scalar": self._add(np.asarray(obj), path)}
@@ -144,6 +145,7 @@ class _Encoder:
         )
 
     def _add(self, array: np.ndarray, path: tuple[str, ...]) -> str:
+        array = asnumpy(array)  # a CUDA tensor is saved from a host copy, loadable anywhere
         if not array.dtype.isnative:
             array = array.astype(array.dtype.newbyteorder("="))
         if array.dtype not in _DTYPES:
@@ -299,13 +301,19 @@ def load(f: str | os.PathLike[str] | Any, map_location: Any = None, pickle_modul
         raise ValueError(f"{path}: corrupt chainrule structure in metadata ({e!r})") from e
 
 
+def _moved(t: Tensor, target: device) -> Tensor:
+    """t with its array moved to target in place (a loaded tensor is not shared yet)."""
+    t._data = to_device(t._data, target.index)
+    return t
+
+
 def _relocation(map_location: Any) -> Callable[[Tensor], Tensor]:
     """What map_location does to a saved (CPU) tensor; a non-CPU target raises at once."""
     if map_location is None:
         return lambda t: t
     if isinstance(map_location, str | device):
-        as_device(map_location, "load(map_location)")
-        return lambda t: t
+        target = as_device(map_location, "load(map_location)")
+        return lambda t: _moved(t, target)
     if isinstance(map_location, Mapping):
         for key, value in map_location.items():
             if device(key) == CPU:

@@ -6,8 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backend import asarray, asnumpy, device_index, is_device_array
 from chainrule.device import CPU, device
 from chainrule.dtypes import as_array, is_float
+
+
+def _host_copy_first(t: Tensor) -> str:
+    return (f"can't convert {t.device} device type tensor to numpy. Use Tensor.cpu() to copy "
+            "the tensor to host memory first.")
 
 
 class Tensor:
@@ -20,8 +26,17 @@ class Tensor:
     """
 
     __slots__ = ("__weakref__", "_data", "_node", "_tangents", "grad", "requires_grad")
-    __array_ufunc__ = None  # ndarray <op> Tensor defers to Tensor's reflected operator
+    # NumPy code reads a Tensor as an array through __array__ (np.asarray(t), SciPy's solvers);
+    # NumPy's ufuncs on a Tensor (np.exp(t), ndarray + t, ndarray -= t) run chainrule's op of
+    # the same name, so nothing leaves the graph silently (ops/ufuncs.py). The priority makes
+    # array libraries that look at it (CuPy) defer to the Tensor's reflected operators.
+    __array_priority__ = 1000
     __hash__ = object.__hash__
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        from chainrule.ops.ufuncs import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
@@ -85,7 +100,14 @@ class Tensor:
 
     @property
     def device(self) -> device:
-        return CPU
+        d = self._data
+        if type(d) is np.ndarray or not is_device_array(d):
+            return CPU
+        return device("cuda", device_index(d))
+
+    @property
+    def is_cuda(self) -> bool:
+        return type(self._data) is not np.ndarray and is_device_array(self._data)
 
     @property
     def is_leaf(self) -> bool:
@@ -116,8 +138,8 @@ class Tensor:
         return len(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, prefix="tensor(", separator=", ")
-        extra = ""
+        body = np.array2string(asnumpy(self._data), prefix="tensor(", separator=", ")
+        extra = "" if self.device.type == "cpu" else f", device='{self.device}'"
         if self._data.dtype != np.float32:
             extra += f", dtype={self._data.dtype}"
         if self.requires_grad and self._node is not None:
@@ -127,6 +149,8 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if type(self._data) is not np.ndarray and is_device_array(self._data):
+            raise TypeError(_host_copy_first(self))
         if dtype is not None and np.dtype(dtype) != self._data.dtype:
             return self._data.astype(dtype)
         return self._data
@@ -136,7 +160,6 @@ class Tensor:
             return format(self._data.item(), spec)
         return format(str(self), spec)
 
-    is_cuda = False
     is_sparse = False
     is_quantized = False
     is_meta = False
@@ -188,6 +211,8 @@ class Tensor:
     # ----- conversion and graph -----
     def numpy(self) -> np.ndarray:
         """The ndarray (shared memory)."""
+        if type(self._data) is not np.ndarray and is_device_array(self._data):
+            raise TypeError(_host_copy_first(self))
         return self._data
 
     def item(self) -> Any:
@@ -337,7 +362,7 @@ class Tensor:
     def _compare(self, o: Any, fn: Any) -> Tensor:
         other = o._data if isinstance(o, Tensor) else o
         try:
-            return Tensor._make(np.asarray(fn(self._data, other)), False, None)
+            return Tensor._make(asarray(fn(self._data, other)), False, None)
         except ValueError:
             raise ValueError(f"{fn.__name__}: operands could not be broadcast together with "
                              f"shapes {self._data.shape} and {np.shape(other)}") from None
@@ -361,7 +386,7 @@ class Tensor:
         return self._compare(o, np.greater_equal)
 
     def __invert__(self) -> Tensor:
-        return Tensor._make(np.asarray(~self._data), False, None)
+        return Tensor._make(asarray(~self._data), False, None)
 
     def __and__(self, o: Any) -> Tensor:
         return self._compare(o, np.logical_and)

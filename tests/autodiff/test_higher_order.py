@@ -205,3 +205,26 @@ def test_hessian_of_softmax_cross_entropy_against_torch(rng):
     want = _torch_hessian(tf, W.ravel())
     got = cr.hessian(f)(W.ravel())
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-12)
+
+
+def test_nested_jvp_tells_apart_inputs_sharing_one_array():
+    """f(x, y) = x * y at x and y the very same ndarray, and x times the array it wraps: each
+    saved value keeps its own input's tangent (HIPS autograd's test_binary_ops test_mul)."""
+    a = np.arange(1.0, 4.0)
+    u, w = np.ones(3), np.full(3, 10.0)
+
+    def mul(x: cr.Tensor, y: cr.Tensor) -> cr.Tensor:
+        return x * y
+
+    def inner(x: cr.Tensor, y: cr.Tensor) -> cr.Tensor:
+        return cr.jvp(mul, (x, y), (u, w))[1]  # u * y + x * w
+
+    for b in (a, a.copy()):
+        np.testing.assert_allclose(cr.jvp(inner, (a, b), (u, w))[1].numpy(), 2 * u * w)
+
+    def times_a(x: cr.Tensor) -> cr.Tensor:
+        return cr.jvp(lambda x: x * a, (x,), (u,))[1]  # u * a, a constant
+
+    np.testing.assert_allclose(cr.jvp(times_a, (a,), (w,))[1].numpy(), np.zeros(3))
+    hess = cr.hessian(lambda x: cr.sum(x * a * x))(a)
+    np.testing.assert_allclose(hess.numpy(), np.diag(2 * a))

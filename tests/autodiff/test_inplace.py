@@ -49,6 +49,28 @@ def test_inplace_on_a_leaf_that_requires_grad_raises():
     np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
 
 
+def test_inplace_errors_are_also_type_errors():
+    """PyTorch raises RuntimeError, HIPS autograd TypeError (autograd's test_graphs
+    test_assignment_raises_error): chainrule's error is both, so either except clause works."""
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="leaf tensor that requires grad"):
+        w[1] = 3.0
+
+    def assign(a: cr.Tensor) -> cr.Tensor:
+        a[1] = 3.0
+        return a.sum()
+
+    with pytest.raises(TypeError):
+        cr.grad(assign)(np.arange(5.0))
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    y.add_(1.0)
+    with pytest.raises((RuntimeError, TypeError), match="modified by an in-place") as info:
+        y.sum().backward()
+    assert isinstance(info.value, RuntimeError)
+    assert isinstance(info.value, TypeError)
+
+
 def test_inplace_on_a_non_leaf_is_recorded():
     def run(lib):
         x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)

@@ -143,3 +143,27 @@ def test_einsum_interleaved_form_r_c_fftshift_and_linspace_ends():
                                np.linspace(0.3, 1.7, 5, endpoint=False))
     x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     np.testing.assert_array_equal(cr.grad(lambda x: np.sum(x))(x).numpy(), [1.0, 1.0, 1.0])
+
+
+def test_linspace_with_array_ends_and_asarray_follow_numpy():
+    """np.linspace's array ends give (num, *shape) (autograd's bayesian_optimization example);
+    np.asarray keeps a Tensor (autograd's rnn and lstm examples)."""
+    lo, hi = np.array([-1.0, 0.0]), np.array([[1.0, 2.0], [3.0, 4.0]])
+    got = cr.linspace(cr.tensor(lo), cr.tensor(hi), 4)
+    np.testing.assert_allclose(got.numpy(), np.linspace(lo, hi, 4))
+    assert cr.gradcheck(lambda s, e: cr.sum(cr.linspace(s, e, 3, endpoint=False) ** 2),
+                        (cr.tensor(lo), cr.tensor(hi)))
+    x = cr.tensor([1.0, 2.0])
+    assert cr.asarray(x) is x
+    assert cr.asarray(x, dtype=cr.float64).dtype == np.float64
+    np.testing.assert_array_equal(cr.asarray([[1, 2]]).numpy(), np.asarray([[1, 2]]))
+
+
+def test_partition_follows_numpy_and_is_differentiable():
+    """np.partition (autograd's test_systematic test_partition): values as NumPy's, gradients
+    through the permutation."""
+    x = np.random.default_rng(0).standard_normal((3, 7))
+    for kth, axis in ((0, -1), (3, -1), ((1, 5), 1), (1, 0), (10, None)):
+        np.testing.assert_array_equal(cr.partition(x, kth, axis=axis).numpy(),
+                                      np.partition(x, kth, axis=axis))
+        assert cr.gradcheck(lambda a, k=kth, ax=axis: cr.partition(a, k, axis=ax), (x,))

@@ -15,6 +15,7 @@ from chainrule.autodiff.function import (
 )
 from chainrule.autodiff.modes import STATE
 from chainrule.autodiff.zero import ZERO
+from chainrule.backend import asarray, is_device_array
 from chainrule.tensor import Tensor
 
 
@@ -80,7 +81,7 @@ def push_tangents(cls: Any, ctx: Context, inputs: tuple, out: Tensor) -> None:
             if a._tangents is not None:
                 levels.update(a._tangents)
                 for d in a._tangents.values():
-                    if not isinstance(d, np.ndarray):
+                    if not isinstance(d, np.ndarray) and not is_device_array(d):
                         fast = False
             if a.requires_grad and STATE.grad_enabled:
                 fast = False
@@ -97,7 +98,7 @@ def push_tangents(cls: Any, ctx: Context, inputs: tuple, out: Tensor) -> None:
         if d is ZERO:
             return
         if type(d) is not np.ndarray:
-            d = np.asarray(d)
+            d = asarray(d)
         if d.shape != bshape + out_shape:
             d = np.broadcast_to(d, bshape + out_shape)
         if d.dtype != out._data.dtype:
@@ -116,7 +117,7 @@ def push_tangents(cls: Any, ctx: Context, inputs: tuple, out: Tensor) -> None:
         tans = []
         for a in inputs:
             d = a._tangents.get(level, ZERO) if isinstance(a, Tensor) and a._tangents else ZERO
-            if isinstance(d, np.ndarray):
+            if isinstance(d, np.ndarray) or is_device_array(d):
                 d = Tensor._make(d, False, None)
             tans.append(d)
         nb, bshape = _batch_of(inputs, tans)
@@ -125,7 +126,7 @@ def push_tangents(cls: Any, ctx: Context, inputs: tuple, out: Tensor) -> None:
         if d is ZERO:
             continue
         if not isinstance(d, Tensor):
-            d = Tensor._make(np.asarray(d), False, None)
+            d = Tensor._make(asarray(d), False, None)
         if d._data.shape != bshape + out_shape:
             d = broadcast_to_batched(d, bshape + out_shape)
         result[level] = d

@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule.autodiff.modes import STATE
 from chainrule.autodiff.zero import ZERO
-from chainrule.backend import is_device_array, like
+from chainrule.backend import asarray, is_device_array, like
 from chainrule.tensor import Tensor
 
 _next_seq = itertools.count().__next__
@@ -60,9 +60,12 @@ class Function:
     Subclass and call ``apply``. Rules use operators and chainrule's functions so they work on
     ndarrays, Tensors and batched tangents alike. ``n_in`` is the number of leading arguments
     that are (differentiable) inputs; the rest are parameters passed to forward unchanged.
+    ``sparse_vjp(ctx, g)``, where an op has one, is vjp for ndarrays returning an
+    IndexedCotangent (autodiff/sparse.py): a first-order backward calls it instead of vjp.
     """
 
     n_in: int | None = None
+    sparse_vjp: Any = None
 
     @staticmethod
     def forward(ctx: Context, *args: Any) -> np.ndarray:
@@ -88,16 +91,16 @@ class Function:
 def _constant(value: Any, inputs: tuple) -> np.ndarray:
     """A non-Tensor input as an array; float values take the float dtype of the Tensor inputs
     (and their device)."""
-    arr = value if isinstance(value, np.ndarray) or is_device_array(value) else np.asarray(value)
+    given = isinstance(value, np.ndarray) or is_device_array(value)  # an array keeps its dtype
+    arr = value if given else np.asarray(value)
     if arr.dtype.kind in "fiub":
         for a in inputs:
             if isinstance(a, Tensor) and a._data.dtype.kind == "f":
-                if arr.dtype != a._data.dtype and (arr.dtype.kind == "f" or
-                                                  not isinstance(value, np.ndarray)):
+                if arr.dtype != a._data.dtype and (arr.dtype.kind == "f" or not given):
                     arr = arr.astype(a._data.dtype)
                 break
         else:
-            if arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+            if arr.dtype == np.float64 and not given:
                 from chainrule.dtypes import get_default_dtype
 
                 arr = arr.astype(get_default_dtype())
@@ -121,7 +124,11 @@ def _apply(cls: Any, inputs: tuple, params: tuple) -> Tensor:
         else:
             arrays.append(_constant(a, inputs))
     ctx = Context()
-    out = cls.forward(ctx, *arrays, *params)
+    try:
+        out = cls.forward(ctx, *arrays, *params)
+    except (TypeError, ValueError):
+        check_same_device(cls, inputs)
+        raise
     return _finish(cls, ctx, inputs, out, record, fw, params)
 
 
@@ -142,7 +149,11 @@ def _apply2(cls: Any, a: Any, b: Any) -> Tensor:
     """apply for a two-input op (the hot path of binary operators)."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         ctx = Context()
-        out = cls.forward(ctx, a._data, b._data)
+        try:
+            out = cls.forward(ctx, a._data, b._data)
+        except (TypeError, ValueError):
+            check_same_device(cls, (a, b))
+            raise
         return _finish(cls, ctx, (a, b), out, a.requires_grad or b.requires_grad,
                        a._tangents is not None or b._tangents is not None)
     if a is ZERO or b is ZERO:
@@ -190,6 +201,18 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
     return t
 
 
+def check_same_device(cls: Any, inputs: tuple) -> None:
+    """Raise PyTorch's error when the Tensor inputs live on different devices (called once an op
+    failed, so the happy path pays nothing)."""
+    devices = []
+    for a in inputs:
+        if isinstance(a, Tensor) and a.device not in devices:
+            devices.append(a.device)
+    if len(devices) > 1:
+        raise RuntimeError(f"{_name(cls)}: Expected all tensors to be on the same device, but "
+                           f"found at least two devices, {devices[0]} and {devices[1]}!")
+
+
 def _name(cls: Any) -> str:
     return getattr(cls, "name", None) or cls.__name__.lower()
 
@@ -205,7 +228,8 @@ def _user_frame() -> str:
 def check_finite(value: Any, what: str, ctx: Any = None) -> None:
     """Raise FloatingPointError if value holds NaN or Inf (anomaly mode)."""
     data = value._data if isinstance(value, Tensor) else value
-    if data is ZERO or not isinstance(data, np.ndarray) or data.dtype.kind not in "fc":
+    if data is ZERO or not (isinstance(data, np.ndarray) or is_device_array(data)) or (
+            data.dtype.kind not in "fc"):
         return
     if not np.isfinite(data).all():
         kind = "NaN" if np.isnan(data).any() else "Inf"
@@ -219,16 +243,25 @@ def saved_tensors(ctx: Context, inputs: tuple, out: Any, strip: int | None = Non
     from chainrule.autodiff.forward import restrict
 
     res = []
+    used: set[int] = set()
     for s in getattr(ctx, "saved", ()):
-        for a in inputs:
-            if isinstance(a, Tensor) and a._data is s:
+        # Inputs sharing one ndarray (x * y on the same array, or a Tensor times the very array
+        # it wraps) are told apart by position: each saved array takes the first matching input
+        # not yet taken, so a nested jvp does not see x's tangent twice or give a constant one.
+        match = [i for i, a in enumerate(inputs) if (a._data if isinstance(a, Tensor) else a) is s]
+        if match:
+            i = next((i for i in match if i not in used), match[0])
+            used.add(i)
+            a = inputs[i]
+            if not isinstance(a, Tensor):
+                res.append(Tensor._make(asarray(s), False, None))
+            else:
                 res.append(a if strip is None else restrict(a, strip))
-                break
         else:
-            if not isinstance(s, np.ndarray | np.generic):
+            if not isinstance(s, np.ndarray | np.generic) and not is_device_array(s):
                 res.append(s)
             elif id(s) == ctx.out_id:
                 res.append(out())
             else:
-                res.append(Tensor._make(np.asarray(s), False, None))
+                res.append(Tensor._make(asarray(s), False, None))
     return tuple(res)

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backend import asnumpy, device_index, is_device_array, to_device
+from chainrule.device import as_device
 from chainrule.tensor import Tensor
 
 
@@ -15,19 +17,34 @@ class GradcheckError(AssertionError):
 
 
 def _inputs64(inputs: Sequence[Any]) -> list[Any]:
+    """The inputs as host arrays, floats in float64 (finite differences are taken there)."""
     out: list[Any] = []
     for x in inputs:
         if x is None:  # an optional argument left out (PyTorch's gradcheck passes it through)
             out.append(None)
             continue
-        arr = np.asarray(x._data if isinstance(x, Tensor) else x)
+        arr = np.asarray(asnumpy(x._data if isinstance(x, Tensor) else x))
         out.append(arr.astype(np.float64) if arr.dtype.kind == "f" else arr)
     return out
 
 
-def _call(f: Callable[..., Any], arrays: Sequence[np.ndarray]) -> np.ndarray:
-    out = f(*[None if a is None else Tensor._make(a, False, None) for a in arrays])
-    return np.asarray(out._data if isinstance(out, Tensor) else out, dtype=np.float64)
+def _placement(inputs: Sequence[Any]) -> list[int | None]:
+    """Where f sees each input: a Tensor's own device, an array's the default one (a CUDA
+    ordinal, or None for the host)."""
+    default = as_device(None).index
+    return [(device_index(x._data) if is_device_array(x._data) else None)
+            if isinstance(x, Tensor) else default for x in inputs]
+
+
+def _tensors(arrays: Sequence[Any], where: Sequence[int | None]) -> list[Any]:
+    return [None if a is None else Tensor._make(to_device(a, w), False, None)
+            for a, w in zip(arrays, where, strict=True)]
+
+
+def _call(f: Callable[..., Any], arrays: Sequence[np.ndarray],
+          where: Sequence[int | None]) -> np.ndarray:
+    out = f(*_tensors(arrays, where))
+    return np.asarray(asnumpy(out._data if isinstance(out, Tensor) else out), dtype=np.float64)
 
 
 def numerical_jacobian(
@@ -36,8 +53,8 @@ def numerical_jacobian(
     """Central-difference Jacobians of f at inputs, in float64: one (out.shape + in.shape) each."""
     if isinstance(inputs, Tensor | np.ndarray):
         inputs = (inputs,)
-    xs = _inputs64(inputs)
-    out0 = _call(f, xs)
+    xs, where = _inputs64(inputs), _placement(inputs)
+    out0 = _call(f, xs, where)
     jacs = []
     for i, x in enumerate(xs):
         if x is None or x.dtype.kind != "f":
@@ -50,7 +67,7 @@ def numerical_jacobian(
             xm.flat[k] -= eps
             args_p = [*xs[:i], xp, *xs[i + 1:]]
             args_m = [*xs[:i], xm, *xs[i + 1:]]
-            jac[:, k] = ((_call(f, args_p) - _call(f, args_m)) / (2 * eps)).ravel()
+            jac[:, k] = ((_call(f, args_p, where) - _call(f, args_m, where)) / (2 * eps)).ravel()
         jacs.append(jac.reshape(out0.shape + x.shape))
     return jacs
 
@@ -73,14 +90,15 @@ def gradcheck(
 
     if isinstance(inputs, Tensor | np.ndarray):
         inputs = (inputs,)
-    xs = _inputs64(inputs)
-    numeric = numerical_jacobian(f, xs, eps)
+    xs, where = _inputs64(inputs), _placement(inputs)
+    numeric = numerical_jacobian(f, inputs, eps)
     for i, x in enumerate(xs):
         if numeric[i] is None:
             continue
         for mode in modes:
-            args = [None if a is None else Tensor._make(a, False, None) for a in xs]
-            got = np.asarray(jacobian(f, argnums=i, mode=mode)(*args)._data, dtype=np.float64)
+            args = _tensors(xs, where)
+            got = np.asarray(asnumpy(jacobian(f, argnums=i, mode=mode)(*args)._data),
+                             dtype=np.float64)
             want = numeric[i]
             if got.shape != want.shape:
                 raise GradcheckError(

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.modes import STATE
+from chainrule.backend import asarray, is_device_array, like
 from chainrule.tensor import Tensor
+
+
+class InplaceError(RuntimeError, TypeError):
+    """An in-place write autograd cannot allow: PyTorch raises RuntimeError, HIPS autograd
+    TypeError (it refuses item assignment on a traced array), so both ``except`` clauses work."""
+
 
 # id(storage) -> (weak reference to the storage, sequence number of its last in-place write)
 _WRITES: dict[int, tuple[Any, int]] = {}
@@ -52,10 +59,12 @@ def node_at(a: Tensor, seq: int) -> tuple[Any, bool]:
 
 
 def storage(a: np.ndarray) -> np.ndarray:
-    """The ndarray that owns a's memory (a itself when it is not a view)."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
+    """The ndarray (or CuPy array) that owns a's memory (a itself when it is not a view)."""
+    while True:
+        b = a.base
+        if not isinstance(b, np.ndarray) and (b is None or not is_device_array(b)):
+            return a
+        a = b
 
 
 def _forget(key: int) -> Any:
@@ -90,12 +99,12 @@ def version(a: np.ndarray) -> int:
 def check_saved(node: Any, name: str) -> None:
     """Raise if a value node saved was overwritten in place after node was recorded."""
     for s in getattr(node, "saved", ()):
-        if not isinstance(s, np.ndarray):
+        if not isinstance(s, np.ndarray) and not is_device_array(s):
             continue
         base = storage(s)
         entry = _WRITES.get(id(base))
         if entry is not None and entry[0]() is base and entry[1] > node.seq:
-            raise RuntimeError(
+            raise InplaceError(
                 f"{name}: one of the values needed for gradient computation (shape {s.shape}, "
                 f"{s.dtype}) was modified by an in-place operation after {name} saved it; "
                 "make a copy (t.clone()) before writing in place, or write before using it"
@@ -105,7 +114,7 @@ def check_saved(node: Any, name: str) -> None:
 def check_leaf(t: Tensor, op: str) -> None:
     """PyTorch's rule: a leaf that requires grad cannot be written in place while grad is on."""
     if t.requires_grad and t._node is None and STATE.grad_enabled:
-        raise RuntimeError(
+        raise InplaceError(
             f"{op}: a leaf tensor that requires grad is being used in an in-place operation; "
             "write under torch.no_grad() / cr.no_grad(), or on a clone"
         )
@@ -146,6 +155,8 @@ def apply_inplace(t: Tensor, op: str, compute: Any, *others: Any, direct: Any = 
         t._tangents = new._tangents
     elif direct is not None:
         raw = [o._data if isinstance(o, Tensor) else o for o in others]
+        if type(data) is not np.ndarray:  # array constants follow the tensor to its device
+            raw = [r if isinstance(o, Tensor) else like(r, data) for o, r in zip(others, raw)]
         try:
             direct(data, *raw)
         except TypeError as e:  # NumPy's casting errors (UFuncTypeError)
@@ -157,7 +168,7 @@ def apply_inplace(t: Tensor, op: str, compute: Any, *others: Any, direct: Any = 
 
         with no_grad():
             new = compute(t, *others)
-        out = new._data if isinstance(new, Tensor) else np.asarray(new)
+        out = new._data if isinstance(new, Tensor) else asarray(new)
         if out is not data:
             _write(data, out, op)
     mark_written(data)

@@ -12,7 +12,8 @@ from chainrule.autodiff import hooks
 from chainrule.autodiff.function import TensorContext, _name, check_finite, saved_tensors
 from chainrule.autodiff.inplace import HISTORY, check_saved, node_at
 from chainrule.autodiff.modes import STATE, enable_grad, no_grad
-from chainrule.backend import is_device_array, namespace
+from chainrule.autodiff.sparse import IndexedCotangent
+from chainrule.backend import array_like, asarray, is_array, is_device_array, namespace
 from chainrule.tensor import Tensor
 
 _FREED = (
@@ -62,7 +63,7 @@ def _root_cotangent(root: Tensor, grad: Any, tensor_mode: bool) -> Any:
     else:
         g = grad._data if isinstance(grad, Tensor) and not tensor_mode else grad
         if not isinstance(g, Tensor):
-            g = np.asarray(g, dtype=root._data.dtype)
+            g = array_like(g, root._data, root._data.dtype)
         if g.shape != root._data.shape:
             raise ValueError(
                 f"backward: grad of shape {g.shape} does not match the output's shape "
@@ -90,7 +91,7 @@ def run(
     """
     tensor_mode = create_graph or bool(STATE.fw_levels)
     if tensor_mode and not isinstance(g, Tensor):
-        g = Tensor._make(np.asarray(g), False, None)
+        g = Tensor._make(asarray(g), False, None)
     elif not tensor_mode and isinstance(g, Tensor):
         g = g._data
     targets: dict[Any, int] = {}
@@ -117,12 +118,20 @@ def run(
     rebound = bool(HISTORY)
     rec = _function.RECORDER  # cr.compile recording this backward (compile/), else None
     if rec is not None:
-        rec.backward_start(root, g, tensor_mode, inputs is not None or bool(hooked))
+        rec.backward_start(root, g, tensor_mode, bool(hooked))
+    # ops with a sparse_vjp (indexing) give IndexedCotangents; each parent's sum is then one
+    # buffer of this pass (own: node -> it, own_leaves: leaf -> it), added into in place
+    sparse_ok = not tensor_mode and rec is None
+    sparse = False
+    own: dict[Any, Any] = {}
+    own_leaves: dict[Tensor, Any] = {}
     pop, push = heapq.heappop, heapq.heappush
     with mode:
         while heap:
             node = pop(heap)[1]
             g = grads.pop(node)
+            if own:  # g goes to a rule that may keep or return it: no longer this pass's own
+                own.pop(node, None)
             if targets and node in targets:
                 results[targets[node]] = g
                 continue
@@ -144,7 +153,8 @@ def run(
             else:
                 node.batch = g.ndim - node.out_ndim
                 ctx = node
-            gins = node.op.vjp(ctx, g)
+                sparse = sparse_ok and node.op.sparse_vjp is not None
+            gins = node.op.sparse_vjp(ctx, g) if sparse else node.op.vjp(ctx, g)
             if rec is not None:
                 rec.vjp(node, args, gins)
             if not retain_graph:
@@ -164,19 +174,29 @@ def run(
                 else:
                     p = a._node
                 if anomaly:
-                    check_finite(gi, f"{_name(node.op)} (backward)", node)
+                    check_finite(gi.values if sparse else gi, f"{_name(node.op)} (backward)",
+                                 node)
                 if p is None:
                     prev = leaves.get(a)
-                    leaves[a] = gi if prev is None else prev + gi
+                    if prev is not None:
+                        leaves[a] = _sum(prev, gi, a, own_leaves)
+                    elif sparse:
+                        leaves[a] = own_leaves[a] = gi.dense()
+                    else:
+                        leaves[a] = gi
                 elif p in grads:
-                    grads[p] = grads[p] + gi
+                    grads[p] = _sum(grads[p], gi, p, own)
                 else:
+                    if sparse:
+                        gi = own[p] = gi.dense()
                     grads[p] = gi
                     push(heap, (-p.seq, p))
     if inputs is not None:
         for leaf, gl in leaves.items():
             if leaf in targets:
                 results[targets[leaf]] = gl
+        if rec is not None:
+            rec.backward_results(targets, results)
         return results
     if hooked:
         _fire_until(-2, hooked, leaves, tensor_mode, seen)
@@ -207,6 +227,30 @@ def _fire_until(
             hooks.fire(leaf)
 
 
+def _sum(prev: Any, gi: Any, key: Any, own: dict) -> Any:
+    """prev + gi, two cotangents of one value; in place when prev is this pass's own buffer
+    (``own[key] is prev``), else the sum becomes one. gi may be an IndexedCotangent."""
+    if own.get(key) is prev:
+        if type(gi) is IndexedCotangent:
+            if prev.shape == gi.shape and prev.dtype == gi.values.dtype:
+                gi.add_into(prev)
+                return prev
+            gi = gi.dense()
+        elif type(gi) is type(prev) and gi.shape == prev.shape and gi.dtype == prev.dtype:
+            prev += gi
+            return prev
+    elif type(gi) is IndexedCotangent:
+        if is_array(prev) and prev.shape == gi.shape and prev.dtype == gi.values.dtype:
+            prev = own[key] = prev.copy()  # prev may be held elsewhere (a rule's output)
+            gi.add_into(prev)
+            return prev
+        gi = gi.dense()
+    out = prev + gi
+    if is_array(out):
+        own[key] = out
+    return out
+
+
 def _constant(v: Any) -> Any:
     """v outside any graph, with its tangents."""
     if not isinstance(v, Tensor) or not v.requires_grad:
@@ -222,7 +266,7 @@ def _out_of(node: Any) -> Any:
     def make() -> Tensor:
         for s in node.saved:
             if id(s) == node.out_id:
-                t = Tensor._make(np.asarray(s), True, node)
+                t = Tensor._make(asarray(s), True, node)
                 t._tangents = getattr(node, "out_tangents", None)
                 return t
         raise RuntimeError(f"{_name(node.op)}: output was not saved")

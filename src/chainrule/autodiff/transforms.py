@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff import reverse
 from chainrule.autodiff.forward import Identity, attach, drop_level, tangent_of
 from chainrule.autodiff.modes import STATE, enable_grad, forward_level, reverse_transform
@@ -103,8 +104,8 @@ def _tree_outputs(out: Any, name: str) -> tuple[list[Tensor], TreeDef]:
 def _constant_output(value: Any) -> Tensor | None:
     """A float output that does not depend on the inputs (derivative 0, as JAX), or None."""
     if isinstance(value, float | np.floating) or (
-            isinstance(value, np.ndarray) and value.dtype.kind == "f"):
-        return Tensor._make(np.asarray(value), False, None)
+            B.is_array(value) and value.dtype.kind == "f"):
+        return Tensor._make(B.asarray(value), False, None)
     return None
 
 
@@ -128,8 +129,7 @@ def _needs_graph(args: Sequence[Any], depth: int = 1) -> bool:
 
 
 def _contiguous(a: Any) -> np.ndarray:
-    a = np.asarray(a)
-    return a if a.flags.c_contiguous else np.array(a, order="C")
+    return B.contiguous(B.asarray(a))
 
 
 def _wrap(g: Any, like: Tensor, keep_graph: bool) -> Tensor:
@@ -164,8 +164,9 @@ def value_and_grad(
                 new_args[i] = made[i][1].unflatten(made[i][0])
             result = f(*new_args)
             out, aux = result if has_aux else (result, None)
-            if not isinstance(out, Tensor) and isinstance(out, float | np.ndarray | np.floating):
-                out = Tensor._make(np.asarray(out), False, None)  # a constant: zero gradient
+            if not isinstance(out, Tensor) and (isinstance(out, float | np.floating)
+                                                or B.is_array(out)):
+                out = Tensor._make(B.asarray(out), False, None)  # a constant: zero gradient
             if not isinstance(out, Tensor) or out._data.size != 1 or out._data.dtype.kind != "f":
                 what = (f"a tensor of shape {out._data.shape} and dtype {out._data.dtype}"
                         if isinstance(out, Tensor) else type(out).__name__)
@@ -221,9 +222,10 @@ class _Pullback:
                 cts.append(None)
                 continue
             if isinstance(c, Tensor):
-                ct = c if live or c._tangents else np.asarray(c._data, dtype=out._data.dtype)
+                ct = c if live or c._tangents else B.array_like(c._data, out._data,
+                                                                 out._data.dtype)
             else:
-                ct = np.asarray(c, dtype=out._data.dtype)
+                ct = B.array_like(c, out._data, out._data.dtype)
             shape, oshape = tuple(ct.shape), out._data.shape
             if shape[len(shape) - len(oshape):] != oshape or len(shape) < len(oshape):
                 at = f" at {path}" if path else ""
@@ -250,7 +252,7 @@ class _Pullback:
                     totals[k] = g if totals[k] is None else totals[k] + g
         return [
             _wrap(g, x, live) if g is not None else Tensor._make(
-                np.zeros(bshape + x._data.shape, x._data.dtype), False, None)
+                B.zeros(bshape + x._data.shape, x._data.dtype, x._data), False, None)
             for g, x in zip(totals, self.xs)]
 
 
@@ -292,7 +294,7 @@ def _tangent_value(t: Any, primal: Tensor, where: str = "") -> Any:
     if isinstance(t, Tensor):
         d = t if t.requires_grad or t._tangents else t._data
     else:
-        d = np.asarray(t)
+        d = B.array_like(t, primal._data)
     shape = d.shape
     ps = primal._data.shape
     if len(shape) < len(ps) or tuple(shape[len(shape) - len(ps):]) != ps:
@@ -302,7 +304,7 @@ def _tangent_value(t: Any, primal: Tensor, where: str = "") -> Any:
             "(leading batch axes allowed)"
         )
     dt = primal._data.dtype
-    if isinstance(d, np.ndarray) and d.dtype != dt:
+    if not isinstance(d, Tensor) and d.dtype != dt:
         d = d.astype(dt)
     return d
 
@@ -322,7 +324,7 @@ def _jvp(
     f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], contiguous: bool
 ) -> tuple[Any, Any]:
     """jvp; with contiguous=False the tangent may come back in any memory layout."""
-    fix = _contiguous if contiguous else np.asarray
+    fix = _contiguous if contiguous else B.asarray
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
@@ -345,8 +347,8 @@ def _jvp(
     res_p, res_d = [], []
     for out, primal, d in zip(outs, ps, ds):
         if d is ZERO:
-            d = np.zeros(bshape + out._data.shape, out._data.dtype)
-        if isinstance(d, np.ndarray):
+            d = B.zeros(bshape + out._data.shape, out._data.dtype, out._data)
+        if isinstance(d, np.ndarray) or B.is_device_array(d):
             d = Tensor._make(fix(d), False, None)
         if detach:
             primal, d = primal.detach(), Tensor._make(fix(d._data), False, None)
@@ -403,13 +405,14 @@ def _jac_forward(f: Callable[..., Any], xs: list[Tensor]) -> tuple[TreeDef, list
     sizes = [x._data.size for x in xs]
     n = sum(sizes)
     if len(xs) == 1:
-        bases = [np.eye(n, dtype=xs[0]._data.dtype).reshape((n, *xs[0]._data.shape))]
+        bases = [B.like(np.eye(n, dtype=xs[0]._data.dtype).reshape((n, *xs[0]._data.shape)),
+                        xs[0]._data)]
     else:
         bases, off = [], 0
         for x, nk in zip(xs, sizes):
             b = np.zeros((n, nk), dtype=x._data.dtype)
             b[off:off + nk] = np.eye(nk, dtype=x._data.dtype)
-            bases.append(b.reshape((n, *x._data.shape)))
+            bases.append(B.like(b.reshape((n, *x._data.shape)), x._data))
             off += nk
     out, d = _jvp(f, xs, bases, contiguous=False)
     outs, odef = tree_flatten(out)
@@ -421,7 +424,7 @@ def _jac_forward(f: Callable[..., Any], xs: list[Tensor]) -> tuple[TreeDef, list
             piece = dj if len(xs) == 1 else dj[off:off + nk]
             off += nk
             jac = piece.reshape(nk, o._data.size).T.reshape(*o.shape, *x.shape)
-            if isinstance(jac._data, np.ndarray) and not jac.requires_grad and not jac._tangents:
+            if not jac.requires_grad and not jac._tangents:
                 jac = Tensor._make(_contiguous(jac._data), False, None)  # one copy, to row-major
             row.append(jac)
         rows.append(row)
@@ -434,7 +437,7 @@ def _jac_reverse(outs: list[Tensor], pull: _Pullback, xs: list[Tensor]) -> list[
     for j, o in enumerate(outs):
         m = o._data.size
         cts: list[Any] = [None] * len(outs)
-        cts[j] = np.eye(m, dtype=o._data.dtype).reshape((m, *o._data.shape))
+        cts[j] = B.like(np.eye(m, dtype=o._data.dtype).reshape((m, *o._data.shape)), o._data)
         rows.append([g.reshape(*o.shape, *x.shape) for g, x in zip(pull(cts), xs)])
     return rows
 

@@ -29,7 +29,9 @@ class Compiled:
     every module the step called, and the shape, dtype and requires_grad of every tensor it read
     that is not an argument. Values the step captures from Python (globals, closure variables,
     hyperparameters passed to ops) are constants of the tape, as with ``jax.jit``; optimizer
-    hyperparameters and state are read live by the optimizer's own loop.
+    hyperparameters and state are read live by the optimizer's own loop. Random draws (dropout,
+    ``cr.randn``) are drawn afresh on every replay from the generator eager would use, in eager's
+    order, so compiled and eager runs from one seed give the same bits.
 
     Attributes:
         eager: set (with a CompileWarning naming the line) once the step proved not compilable.

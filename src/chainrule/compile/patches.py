@@ -2,10 +2,11 @@
 
 Nothing here runs outside a recording: the engine's hot path pays nothing for it. The wrappers
 turn the optimizer loop and ``zero_grad`` into tape entries, check the class coefficients that
-cross-entropy computes from the targets' values, and fail the recording on anything whose result
-the tape could not reproduce: a conversion of a tensor to Python values, a random draw,
-computing with or setting ``.grad`` by hand, a step of an optimizer with its own loop, BatchNorm's
-running counters.
+cross-entropy computes from the targets' values, record the NumPy computations library code does
+outside the ops (random draws from chainrule's generators, dropout masks, batch statistics and
+BatchNorm's running-statistic updates) as calls replayed on the new values, and fail the recording
+on anything whose result the tape could not reproduce: a conversion of a tensor to Python values,
+computing with or setting ``.grad`` by hand, a step of an optimizer with its own loop.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from chainrule.autodiff import function
 from chainrule.compile.recorder import NotCompilable, Recorder
 from chainrule.tensor import Tensor
 
 _VALUE_METHODS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__",
                   "__array__", "__repr__", "__format__")
-_RANDOM = "a random draw (dropout, rand, randn, ...): random ops are not recorded yet"
 
 
 @contextlib.contextmanager
@@ -43,13 +45,17 @@ def recording(rec: Recorder) -> Iterator[None]:
     patch(Tensor, "__init__", lambda orig: _tensor_init(rec, orig, 1))
     from chainrule import creation
 
-    patch(creation, "default_rng", lambda orig: _failing(rec, orig, _RANDOM))
-    patch(creation, "as_rng", lambda orig: _failing(rec, orig, _RANDOM))
+    global_rng = creation.default_rng
+    patch(creation, "default_rng", lambda orig: _default_rng(rec, orig))
+    patch(creation, "as_rng", lambda orig: _as_rng(rec, orig, global_rng))
     import chainrule
 
     for owner in (creation, chainrule):
         for name in ("tensor", "as_tensor"):
             patch(owner, name, lambda orig: _tensor_init(rec, orig, 0))
+        for name in _SHAPE_FACTORIES:
+            if name in owner.__dict__:
+                patch(owner, name, lambda orig: _shape_factory(rec, orig))
     from chainrule.optim import optimizer as opt_mod
 
     patch(opt_mod.Optimizer, "step", lambda orig: _recorded(rec, orig, undoable=False))
@@ -64,9 +70,18 @@ def recording(rec: Recorder) -> Iterator[None]:
     patch(module.Module, "zero_grad", lambda orig: _recorded(rec, orig, undoable=True))
     patch(module.Module, "__call__", lambda orig: _module_call(rec, orig))
     patch(functional, "_class_coefficients", lambda orig: _coefficients(rec, orig))
+    for name in ("batch_stats", "normalize_stats"):
+        patch(functional, name, lambda orig: _numpy_unit(rec, orig))
+    dropout = sys.modules.get("chainrule.nn.dropout")
+    if dropout is not None:
+        patch(dropout, "keep_mask", lambda orig: _keep_mask(rec, orig))
     norm = sys.modules.get("chainrule.nn.normalization")
     if norm is not None:
         patch(norm._BatchNorm, "forward", lambda orig: _batchnorm(rec, orig))
+    recurrent = sys.modules.get("chainrule.nn.recurrent")
+    if recurrent is not None:
+        for name in ("_initial", "_weights"):
+            patch(recurrent.RNNBase, name, lambda orig: _constants(rec, orig))
     function.RECORDER = rec
     try:
         yield
@@ -156,12 +171,33 @@ def _tensor_init(rec: Recorder, orig: Any, pos: int) -> Any:
     @functools.wraps(orig)
     def init(*args: Any, **kwargs: Any) -> Any:
         data = args[pos] if len(args) > pos else kwargs.get("data")
+        out = orig(*args, **kwargs)
         if not rec.quiet and (_holds_tensor(data) or id(data) in rec.slot_of):
-            _fail(rec, "a tensor made from a recorded value outside chainrule's ops "
-                  "(Tensor(t), cr.tensor(t))")
-        return orig(*args, **kwargs)
+            t = args[0] if pos else None
+            drawn = t is not None and id(data) in rec.drawn  # Tensor(draw): cr.randn, ...
+            if not drawn or t._data is not data or t.requires_grad:
+                _fail(rec, "a tensor made from a recorded value outside chainrule's ops "
+                      "(Tensor(t), cr.tensor(t))")
+        return out
 
     return init
+
+
+_SHAPE_FACTORIES = ("zeros", "ones", "zeros_like", "ones_like", "eye", "arange", "linspace")
+
+
+def _shape_factory(rec: Recorder, orig: Any) -> Any:
+    """cr.zeros, cr.ones_like, ...: values from shapes alone, constants of the tape (a cotangent
+    of ones for cr.vjp, say)."""
+
+    @functools.wraps(orig)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        out = orig(*args, **kwargs)
+        if not rec.quiet and isinstance(out, Tensor) and type(out._data) is np.ndarray:
+            rec.constants[id(out._data)] = out._data
+        return out
+
+    return wrapper
 
 
 def _holds_tensor(data: Any) -> bool:
@@ -198,11 +234,140 @@ def _coefficients(rec: Recorder, orig: Any) -> Any:
 
 
 def _batchnorm(rec: Recorder, orig: Any) -> Any:
+    """BatchNorm's forward: its count of batches is bumped by a recorded call (the statistics
+    themselves go through batch_stats)."""
+
     @functools.wraps(orig)
     def wrapper(self: Any, x: Any) -> Any:
-        if self.training and self.track_running_stats:
-            _fail(rec, "BatchNorm in training mode (its running statistics are not recorded yet)")
+        if (not rec.quiet and rec.failure is None and self.training
+                and self.track_running_stats and self.num_batches_tracked is not None):
+            if self.momentum is None:
+                _fail(rec, "BatchNorm with momentum=None (its factor is read into Python)")
+            else:
+                with contextlib.suppress(NotCompilable):
+                    rec.numpy_call(_bump, (self.num_batches_tracked,), None)
         return orig(self, x)
+
+    return wrapper
+
+
+def _bump(count: np.ndarray) -> None:
+    """num_batches_tracked += 1, in place."""
+    np.add(count, 1, out=count)
+
+
+def _numpy_unit(rec: Recorder, orig: Any) -> Any:
+    """Library code computing with ndarrays outside the ops, recorded as one replayed call."""
+
+    @functools.wraps(orig)
+    def wrapper(*args: Any) -> Any:
+        if rec.quiet or rec.failure is not None:
+            return orig(*args)
+        rec.quiet += 1
+        try:
+            out = orig(*args)
+        finally:
+            rec.quiet -= 1
+        with contextlib.suppress(NotCompilable):
+            rec.numpy_call(orig, args, out)
+        return out
+
+    return wrapper
+
+
+def _constants(rec: Recorder, orig: Any) -> Any:
+    """A library method returning arrays made from shapes alone (an RNN's zero initial state
+    and missing biases): constants of the tape."""
+
+    @functools.wraps(orig)
+    def wrapper(*args: Any) -> Any:
+        out = orig(*args)
+        if not rec.quiet:
+            for a in out if isinstance(out, list) else (out,):
+                if type(a) is np.ndarray:
+                    rec.constants[id(a)] = a
+        return out
+
+    return wrapper
+
+
+# ----- random draws -----
+class _RecordingRng:
+    """The generator handed to the step while recording. Each draw is a tape entry that draws
+    again from the same generator on replay, looked up then (``manual_seed`` replaces the global
+    one), so a replay draws what an eager run would, in the same order."""
+
+    def __init__(self, rec: Recorder, rng: np.random.Generator, resolve: Any) -> None:
+        self._rec, self._rng, self._resolve = rec, rng, resolve
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._rng, name)
+        rec = self._rec
+        if not callable(attr) or name.startswith("_") or name in ("spawn", "bit_generator"):
+            if not rec.quiet:
+                _fail(rec, f"the step read the generator's {name} (its state is not recorded)")
+            return attr
+
+        def draw(*args: Any, **kwargs: Any) -> Any:
+            out = attr(*args, **kwargs)
+            if rec.quiet or rec.failure is not None:
+                return out
+            if type(out) is not np.ndarray:
+                _fail(rec, f"a random draw ({name}) read into Python")
+                return out
+            with contextlib.suppress(NotCompilable):
+                rec.numpy_call(functools.partial(_draw, name, **kwargs), (None, *args), out,
+                               {0: self._resolve})
+                rec.drawn.add(id(out))
+            return out
+
+        return draw
+
+
+def _draw(name: str, rng: np.random.Generator, *args: Any, **kwargs: Any) -> Any:
+    return getattr(rng, name)(*args, **kwargs)
+
+
+def _default_rng(rec: Recorder, orig: Any) -> Any:
+    @functools.wraps(orig)
+    def wrapper() -> Any:
+        rng = orig()
+        return rng if rec.quiet else _RecordingRng(rec, rng, orig)
+
+    return wrapper
+
+
+def _as_rng(rec: Recorder, orig: Any, global_rng: Any) -> Any:
+    @functools.wraps(orig)
+    def wrapper(generator: Any = None) -> Any:
+        if generator is None:
+            return orig(generator)  # calls default_rng, wrapped above
+        rng = orig(generator)
+        if rec.quiet:
+            return rng
+        if isinstance(generator, np.random.Generator):
+            return _RecordingRng(rec, rng, lambda: generator)
+        return _RecordingRng(rec, rng, lambda: orig(generator))  # a cr.Generator: reseedable
+
+    return wrapper
+
+
+def _keep_mask(rec: Recorder, orig: Any) -> Any:
+    """dropout's mask: one replayed call drawing from the same generator."""
+
+    @functools.wraps(orig)
+    def wrapper(gen: Any, shape: tuple, p: float, dtype: Any) -> Any:
+        if rec.quiet or rec.failure is not None:
+            return orig(gen, shape, p, dtype)
+        resolve = gen._resolve if isinstance(gen, _RecordingRng) else lambda: gen
+        rec.quiet += 1
+        try:
+            out = orig(gen, shape, p, dtype)
+        finally:
+            rec.quiet -= 1
+        with contextlib.suppress(NotCompilable):
+            rec.numpy_call(orig, (None, shape, p, dtype), out, {0: resolve})
+        return out
 
     return wrapper
 

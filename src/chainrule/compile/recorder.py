@@ -1,11 +1,13 @@
 """Record one eager call of a step: the engine reports each op and rule call here.
 
 While a Recorder is active (``function.RECORDER``), ``_finish`` calls :meth:`Recorder.op` for every
-op and the backward pass calls :meth:`backward_start`, :meth:`vjp` and :meth:`leaves`. A few
-library entry points are patched for the duration of the call (see ``patches.py``): the optimizer
-loop and ``zero_grad`` become tape entries, and anything that makes the step depend on values
-(``.item()``, ``bool(t)``, random draws, in-place writes outside ops) fails the recording, which
-then only says why and where.
+op and the backward pass calls :meth:`backward_start`, :meth:`vjp` and :meth:`leaves` (or
+:meth:`backward_results` for ``inputs=``, as cr.grad does). A few library entry points are patched
+for the duration of the call (see ``patches.py``): the optimizer loop and ``zero_grad`` become tape
+entries, NumPy work of library code outside the ops (random draws, dropout masks, batch
+statistics) becomes replayed calls (:meth:`numpy_call`), and anything that makes the step depend
+on values (``.item()``, ``bool(t)``, in-place writes outside ops) fails the recording, which then
+only says why and where. :meth:`finish` hands the entries to ``lower.py`` for the replay function.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from chainrule.autodiff.function import _constant
 from chainrule.autodiff.modes import STATE
 from chainrule.compile import tape as T
+from chainrule.compile.lower import build
 from chainrule.tensor import Tensor
 
 
@@ -50,6 +53,8 @@ class Recorder:
         self.modules: dict[int, tuple[Any, bool, tuple]] = {}
         self.entries: list[Any] = []
         self.nodes: dict[int, tuple[Any, int]] = {}  # id(ctx) -> (op class, output slot)
+        self.ops: dict[int, tuple[Any, tuple, tuple, int]] = {}  # id(ctx) -> cls, ins, params, out
+        self.meta: dict[int, tuple[tuple, np.dtype]] = {}  # slot -> shape, dtype of its array
         self.stubs: list[tuple[Any, tuple]] = []
         self.gslot: dict[Any, int] = {}
         self.backward_entries: list[int] = []
@@ -58,6 +63,8 @@ class Recorder:
         self.quiet = 0  # > 0 inside a library call recorded as one entry (optimizer loop)
         self.in_backward = False
         self.grads: dict[int, Tensor] = {}  # id(a .grad the step read) -> its parameter
+        self.constants: dict[int, np.ndarray] = {}  # arrays made from shapes alone (zeros)
+        self.drawn: set[int] = set()  # ids of arrays drawn from a generator (may become Tensors)
         self.last_write = STATE.last_write
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
@@ -70,12 +77,15 @@ class Recorder:
         if isinstance(value, np.ndarray):
             self.slot_of[id(value)] = s
             self.keep.append(value)
+            self.meta[s] = (value.shape, value.dtype)
         return s
 
     def const(self, value: Any) -> int:
         """A slot holding a constant (kept in the replay's template)."""
         s = self._new()
         self.vals[s] = value
+        if isinstance(value, np.ndarray):
+            self.meta[s] = (value.shape, value.dtype)
         return s
 
     def slot(self, t: Tensor) -> int:
@@ -83,6 +93,9 @@ class Recorder:
         d = t._data
         s = self.slot_of.get(id(d))
         if s is not None:
+            if t.requires_grad and t._node is None and id(d) in self.drawn:
+                self.fail("a random tensor made with requires_grad=True inside the step (a "
+                          "new leaf each call)")
             return s
         if t._node is not None:
             self.fail("an op used a tensor computed (with a graph) outside the compiled function")
@@ -114,6 +127,9 @@ class Recorder:
 
     def _op(self, cls: Any, ctx: Any, inputs: tuple, params: tuple, t: Tensor) -> None:
         self.check_writes()
+        if STATE.fw_levels:
+            self.fail("forward mode (cr.jvp, jacfwd) inside the step: tangents are not "
+                      "recorded yet")
         ins = []
         for a in inputs:
             if isinstance(a, Tensor):
@@ -134,6 +150,7 @@ class Recorder:
             entry = (T.FWD, fwd, ctx, tuple(ins), tuple(params), tuple(pslots), out)
         self.entries.append(entry)
         self.nodes[id(ctx)] = (cls, out)
+        self.ops[id(ctx)] = (cls, tuple(ins), tuple(params), out)
         self.stubs.append((ctx, tuple(_stub(a) for a in inputs)))
 
     def _raw(self, arr: np.ndarray) -> int:
@@ -141,10 +158,45 @@ class Recorder:
         s = self.slot_of.get(id(arr))
         if s is not None:
             return s
-        if arr.size > 1:
+        if arr.size > 1 and not self.is_constant(arr):
             self.fail("an op took an ndarray computed outside chainrule's ops (a random mask, "
                       "a NumPy computation on values)")
         return self.const(arr)
+
+    def is_constant(self, arr: np.ndarray) -> bool:
+        """Whether arr (or the array it views) was made by library code from shapes alone."""
+        return id(arr) in self.constants or (arr.base is not None and id(arr.base) in
+                                             self.constants)
+
+    def numpy_call(self, fn: Any, args: tuple, out: Any, live: dict[int, Any] | None = None
+                   ) -> None:
+        """A NumPy computation of library code outside the ops (batch statistics, a dropout
+        mask, a random draw), replayed as one call of fn on the new values.
+
+        Tensor and recorded-array arguments are read from their slots; live maps an argument's
+        position to a function giving its value at replay (the generator a draw comes from);
+        the other arguments are constants. out: the array, tuple of arrays, or None returned.
+        """
+        self.check_writes()
+        template = list(args)
+        reads = []
+        for i, a in enumerate(args):
+            if live is not None and i in live:
+                template[i] = None
+            elif isinstance(a, Tensor):
+                reads.append((i, self.slot(a)))
+            elif isinstance(a, np.ndarray):
+                s = self.slot_of.get(id(a))
+                if s is not None:
+                    reads.append((i, s))
+                elif a.size > 1 and not self.is_constant(a):
+                    self.fail(f"{getattr(fn, '__name__', 'a NumPy call')} took an ndarray "
+                              "computed outside chainrule's ops")
+        outs = out if type(out) is tuple else () if out is None else (out,)
+        oslots = tuple(self._new(o) for o in outs)
+        lives = tuple((live or {}).items())
+        self.entries.append((T.NP, fn, template, tuple(reads), lives, oslots,
+                             type(out) is not tuple))
 
     # ----- backward -----
     def backward_start(self, root: Tensor, g: Any, tensor_mode: bool, unsupported: bool) -> None:
@@ -153,12 +205,13 @@ class Recorder:
             return
         try:
             if tensor_mode or unsupported:
-                self.fail("a backward with create_graph, hooks, in-place ops or inputs= "
-                          "(not recorded yet)")
+                self.fail("a backward with create_graph or hooks (not recorded yet)")
             node = root._node
             if node is None or id(node) not in self.nodes:
                 self.fail("a backward from a tensor computed outside the compiled function")
             gs = self.slot_of.get(id(g))
+            if gs is None and isinstance(g, np.ndarray) and self.is_constant(g):
+                gs = self.const(g)
             if gs is None:
                 if not (isinstance(g, np.ndarray) and g.size == 1 and g.shape == root.shape
                         and np.all(g == 1)):
@@ -181,6 +234,7 @@ class Recorder:
         if type(gins) is not tuple:
             gins = (gins,)
         routes = []
+        metas = []
         for i, (a, gi) in enumerate(zip(args, gins)):
             if gi is None or not isinstance(a, Tensor) or not a.requires_grad:
                 continue
@@ -196,19 +250,39 @@ class Recorder:
                 routes.append((i, d, True))
                 if isinstance(gi, np.ndarray):
                     self.keep.append(gi)
+            metas.append((gi.shape, gi.dtype) if type(gi) is np.ndarray else None)
         self.backward_entries.append(len(self.entries))
-        self.entries.append([T.VJP, node.op.vjp, node, self.gslot[id(node)], tuple(routes), True])
+        self.entries.append([T.VJP, node.op.vjp, node, self.gslot[id(node)], tuple(routes), True,
+                             tuple(metas)])
 
-    def leaves(self, leaves: dict) -> None:
-        """The backward pass ends: record each leaf's accumulation into .grad."""
+    def _end_backward(self) -> bool:
+        """The backward pass ends; whether it was recorded."""
         self.in_backward = False
         if self.failure is not None:
-            return
+            return False
         for i in self.backward_entries:
             e = self.entries[i]
             e[5] = e[2].args is None  # retain_graph kept the saved values: keep them on replay
             self.entries[i] = tuple(e)
         self.backward_entries = []
+        return True
+
+    def backward_results(self, targets: dict, results: list) -> None:
+        """A backward with inputs= (cr.grad, cr.vjp) ends: its results are its targets'
+        cotangents, in their slots."""
+        if not self._end_backward():
+            return
+        for key, i in targets.items():
+            value = results[i]
+            s = self.gslot.get(("leaf", id(key)) if isinstance(key, Tensor) else id(key))
+            if type(value) is np.ndarray and s is not None:
+                self.slot_of[id(value)] = s
+                self.keep.append(value)
+
+    def leaves(self, leaves: dict) -> None:
+        """The backward pass ends: record each leaf's accumulation into .grad."""
+        if not self._end_backward():
+            return
         for leaf in leaves:
             spare = [Tensor._make(np.empty(0, leaf._data.dtype), False, None)]
             self.entries.append((T.LEAF, leaf, self.gslot[("leaf", id(leaf))], spare))
@@ -224,10 +298,8 @@ class Recorder:
         """A NumPy computation on an argument's values whose result is checked on replay."""
         target = fargs[tpos]
         ts = self.slot_of.get(id(target))
-        if ts is None:
+        if ts is None or all(ts != s for _, s in self.arg_slots):
             self.fail("class coefficients computed from a target that is not an argument")
-        if self.side_effects:
-            self.fail("a value guard after the optimizer step")
         q, denom = out
         self.entries.append((T.COEF, fn, fargs, tpos, ts, self._new(q), denom))
 
@@ -249,8 +321,15 @@ class Recorder:
             raise NotCompilable(self.failure[0])
         for ctx, stubs in self.stubs:
             ctx.args = stubs
+        # value guards read only arguments: check them first, so a bail comes before any draw
+        # or in-place update the eager rerun would repeat
+        entries = ([e for e in self.entries if e[0] is T.COEF]
+                   + [e for e in self.entries if e[0] is not T.COEF])
+        inputs = {s for _, s in self.arg_slots} | {e[1] for e in self.externals} | {
+            s for s, v in enumerate(self.vals) if v is not None}
+        run, source = build(entries, self.ops, self.meta, inputs, set(_slots(spec)))
         return T.Tape(self.vals, self.arg_slots, self.externals, list(self.modules.values()),
-                      self.entries, spec)
+                      entries, spec, run, source)
 
     def _spec(self, value: Any) -> Any:
         if isinstance(value, Tensor):
@@ -263,6 +342,15 @@ class Recorder:
         self.fail(f"the step returned a {type(value).__name__} (only Tensors, tuples, lists, "
                   "None are replayed)")
         return None
+
+
+def _slots(spec: Any) -> list[int]:
+    """The slots an output spec reads."""
+    if spec[0] == "t":
+        return [spec[1]]
+    if spec[0] == "s":
+        return [s for item in spec[2] for s in _slots(item)]
+    return []
 
 
 _STUBS: dict[tuple[np.dtype, bool], Tensor] = {}

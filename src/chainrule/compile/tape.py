@@ -1,12 +1,14 @@
-"""A recorded step as a flat list of rule calls on ndarrays, and its replay.
+"""A recorded step: its entries, guards and slots, and its replay.
 
 Each entry is a tuple whose first element is its kind. Values live in a list of slots: the call's
 arguments and the external tensors (parameters, buffers) are read into their slots at the start of
 a replay, constants stay where recording put them, and every op output or cotangent is written
-into its own slot. Replay calls each op's ``forward`` and ``vjp`` on ndarrays with the op's
-recorded Context (so value-dependent work inside a rule, and its saved values, are computed
-afresh), adds cotangents in the order the backward pass added them, and calls the optimizer's
-loop on the live optimizer. It creates no Tensor and no graph node, except the Tensors it returns.
+into its own slot. The entries are replayed by one function generated from them (lower.py): simple
+ops as the NumPy expressions of their rules, other ops by calling their ``forward`` and ``vjp`` on
+ndarrays with the recorded Context (so value-dependent work inside a rule, and its saved values,
+are computed afresh), cotangents added in the order the backward pass added them, and library calls
+(the optimizer's loop on the live optimizer, random draws) through :func:`side_entry`. A replay
+creates no Tensor and no graph node, except the Tensors it returns.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from chainrule.tensor import Tensor
 
 # entry kinds
-FWD1, FWD2, FWD, VJP, ROOT, LEAF, CALL, SETNONE, COEF = range(9)
+FWD1, FWD2, FWD, VJP, ROOT, LEAF, CALL, SETNONE, COEF, NP = range(10)
 
 BAIL = object()  # a replay found a value guard that no longer holds: run the step eagerly
 
@@ -30,13 +32,15 @@ class Tape:
     def __init__(self, template: list, arg_slots: list[tuple[int, int]],
                  externals: list[tuple[Tensor, int, tuple, np.dtype, bool]],
                  modules: list[tuple[Any, bool, tuple]], entries: list[tuple],
-                 out_spec: Any) -> None:
+                 out_spec: Any, run: Any, source: str) -> None:
         self.template = template
         self.arg_slots = arg_slots
         self.externals = externals
         self.modules = modules
         self.entries = entries
         self.out_spec = out_spec
+        self.run = run  # the entries as one generated function (lower.py)
+        self.source = source
 
     def guards_hold(self) -> bool:
         """Whether the modules, parameters and external tensors are those recorded."""
@@ -62,45 +66,34 @@ class Tape:
             vals[s] = args[i]._data
         for ext in self.externals:
             vals[ext[1]] = ext[0]._data
-        seen: set[int] = set()
-        asarray, ndarray = np.asarray, np.ndarray
-        for e in self.entries:
-            kind = e[0]
-            if kind is FWD2:
-                out = e[1](e[2], vals[e[3]], vals[e[4]])
-            elif kind is VJP:
-                gins = e[1](e[2], vals[e[3]])
-                if type(gins) is not tuple:
-                    gins = (gins,)
-                for i, d, add in e[4]:
-                    gi = gins[i]
-                    if gi is not None:
-                        vals[d] = vals[d] + gi if add else gi
-                if e[5]:
-                    e[2].saved = ()
-                continue
-            elif kind is FWD1:
-                out = e[1](e[2], vals[e[3]])
-            elif kind is FWD:
-                params = e[4]
-                if e[5]:
-                    params = list(params)
-                    for j, s in e[5]:
-                        params[j] = vals[s]
-                out = e[1](e[2], *[vals[i] for i in e[3]], *params)
-            else:
-                if _side_entry(e, vals, seen) is BAIL:
-                    return BAIL
-                continue
-            vals[e[-1]] = out if type(out) is ndarray else asarray(out)
+        if self.run(vals, set()) is BAIL:
+            return BAIL
         return _outputs(self.out_spec, vals)
 
 
-def _side_entry(e: tuple, vals: list, seen: set[int]) -> Any:
-    """Replay an entry that is not an op's forward or vjp."""
+def side_entry(e: tuple, vals: list, seen: set[int]) -> Any:
+    """Replay an entry that is not an op's forward or vjp (BAIL when a value guard fails)."""
     kind = e[0]
-    if kind is ROOT:
+    if kind is NP:
+        fn, template, reads, lives, oslots, single = e[1:]
+        args = template.copy()
+        for i, s in reads:
+            args[i] = vals[s]
+        for i, get in lives:
+            args[i] = get()
+        out = fn(*args)
+        if single:
+            if oslots:
+                vals[oslots[0]] = out
+        else:
+            for s, o in zip(oslots, out):
+                vals[s] = o
+    elif kind is ROOT:
         vals[e[2]] = np.ones_like(vals[e[1]])
+        for spare in e[3]:  # a .grad Tensor nobody holds any more lets go of its array
+            t = spare[0]
+            if sys.getrefcount(t) <= 3:  # the list, t, getrefcount's argument
+                t._data = _NOTHING
     elif kind is LEAF:
         set_grad(e[1], vals[e[2]], e[3], seen)
     elif kind is CALL:
@@ -116,6 +109,9 @@ def _side_entry(e: tuple, vals: list, seen: set[int]) -> Any:
             return BAIL
         vals[qslot] = q
     return None
+
+
+_NOTHING = np.empty(0)
 
 
 def set_grad(leaf: Tensor, g: np.ndarray, spare: list, seen: set[int]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.zero import ZERO
 from chainrule.ops import rules as R
 from chainrule.tensor import Tensor
@@ -53,7 +54,8 @@ def solve_right(b: Any, a: Any) -> Any:
 
 def eye(n: int, like: Any) -> np.ndarray:
     """The n x n identity in like's dtype."""
-    return np.eye(n, dtype=value(like).dtype)
+    v = value(like)
+    return B.namespace(v).eye(n, dtype=v.dtype)
 
 
 def diag_part(x: Any) -> Any:
@@ -81,7 +83,8 @@ def sym(x: Any) -> Any:
 
 def tri_mask(shape: tuple[int, int], k: int, lower: bool, like: Any) -> np.ndarray:
     """A 0/1 matrix selecting tril(., k) (lower) or triu(., k), in like's dtype."""
-    ones = np.ones(shape, dtype=value(like).dtype)
+    v = value(like)
+    ones = B.namespace(v).ones(shape, dtype=v.dtype)
     return np.tril(ones, k) if lower else np.triu(ones, k)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.linalg import _helpers as H
 from chainrule.linalg.decomp import svd
 from chainrule.linalg.inverse import check_square, inv, pinv, solve
@@ -79,12 +80,12 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Tensor, Tensor, int, Tenso
         r = b - matmul(a, x)
         residuals = (r * r).sum(axis=0).reshape(-1)
     else:
-        residuals = Tensor._make(np.empty((0,), x.dtype), False, None)
+        residuals = Tensor._make(B.empty((0,), x.dtype, x._data), False, None)
     return x, residuals, rank, s
 
 
 def matrix_rank(a: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Tensor:
     """Rank of each matrix by SVD, as np.linalg.matrix_rank (an integer: no gradient)."""
     (a,) = _tensors(a)
-    return Tensor._make(np.asarray(np.linalg.matrix_rank(
+    return Tensor._make(B.asarray(np.linalg.matrix_rank(
         a._data, tol=tol, hermitian=hermitian, rtol=rtol)), False, None)

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function
 from chainrule.dtypes import to_float
 from chainrule.linalg import _helpers as H
@@ -63,7 +64,7 @@ class Det(Function):
     @staticmethod
     def forward(ctx: Context, a: NDArray) -> NDArray:
         check_square("det", a)
-        out = np.asarray(np.linalg.det(_float(a)))
+        out = B.asarray(np.linalg.det(_float(a)))
         ctx.save_for_backward(a, out)
         return out
 
@@ -88,7 +89,7 @@ class LogAbsDet(Function):
     def forward(ctx: Context, a: NDArray) -> NDArray:
         check_square("slogdet", a)
         ctx.save_for_backward(a)
-        return np.asarray(np.linalg.slogdet(_float(a))[1])
+        return B.asarray(np.linalg.slogdet(_float(a))[1])
 
     @staticmethod
     def vjp(ctx: Context, g: Any) -> Any:
@@ -196,7 +197,7 @@ def slogdet(a: Any) -> SlogdetResult:
     """(sign, log|det|) of each matrix, as np.linalg.slogdet; sign carries no gradient."""
     (a,) = _tensors(a)
     logabsdet = LogAbsDet.apply(a)
-    sign = np.asarray(np.linalg.slogdet(_float(a._data))[0])
+    sign = B.asarray(np.linalg.slogdet(_float(a._data))[0])
     return SlogdetResult(Tensor._make(sign, False, None), logabsdet)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule import ops
 from chainrule.dtypes import float_dtype
 from chainrule.linalg.decomp import svd
@@ -32,7 +33,7 @@ def _vector_norm(x: Tensor, ord: Any, axis: tuple[int, ...]) -> Tensor:
     if ord == -np.inf:
         return ops.min(ops.abs(x), axis=axis)
     if ord == 0:  # the count of nonzeros: no gradient
-        count = np.asarray((x._data != 0).sum(axis=axis), dtype=x.dtype)
+        count = B.asarray((x._data != 0).sum(axis=axis)).astype(x.dtype)
         return Tensor._make(count, False, None)
     if ord == 1:
         return ops.sum(ops.abs(x), axis=axis)

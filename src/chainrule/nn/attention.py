@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule import ops
 from chainrule.device import as_device
 from chainrule.dtypes import get_default_dtype
@@ -48,7 +49,7 @@ def additive_mask(name: str, mask: Any, dtype: Any, true_masks: bool) -> Tensor 
         return None
     if isinstance(mask, Tensor) and mask.dtype.kind == "f":
         return mask if mask.dtype == dtype else ops.astype(mask, dtype)
-    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else B.asarray(mask)
     if m.dtype == np.bool_:
         return Tensor(np.where(m if true_masks else ~m, -np.inf, 0.0).astype(dtype))
     if m.dtype.kind == "f":
@@ -65,10 +66,12 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: floa
     """
     s = ops.matmul(q * scale, ops.swapaxes(k, -1, -2))
     if mask is not None:
+        if not mask.requires_grad and mask._tangents is None:  # a constant: to the scores' device
+            mask = B.move_like(mask._data, s._data)
         s = s + mask
         dead = np.isneginf(s._data).all(axis=-1, keepdims=True)
         if dead.any():
-            s = ops.where(dead, np.zeros((), s.dtype), s)
+            s = ops.where(dead, s.dtype.type(0), s)
             p = ops.where(dead, np.full((), dead_rows, s.dtype), ops.softmax(s, -1))
         else:
             p = ops.softmax(s, -1)
@@ -100,7 +103,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         hq, hk = q.shape[-3], k.shape[-3]
         if hq % hk or v.shape[-3] != hk:
             raise ValueError(f"{name}: {hq} query heads cannot be grouped over {hk} key heads")
-        heads = np.arange(hq) // (hq // hk)
+        heads = B.like(np.arange(hq) // (hq // hk), k._data)
         k, v = ops.take(k, heads, axis=-3), ops.take(v, heads, axis=-3)
     if is_causal:
         if attn_mask is not None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 import chainrule.nn.functional as F
+from chainrule import backend as B
 from chainrule import ops
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor, as_operand
@@ -35,12 +36,12 @@ def _other(x: Tensor, other: Any) -> Any:
     """other as a Tensor, or as a constant ndarray of x's float dtype."""
     if isinstance(other, Tensor):
         return other
-    a = np.asarray(other)
+    a = B.asarray(other)
     return a.astype(x.dtype) if x.dtype.kind == "f" and a.dtype != x.dtype else a
 
 
 def _value(x: Any) -> np.ndarray:
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else B.asarray(x)
 
 
 def _broadcast(name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
@@ -123,7 +124,7 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     if idx.size and idx.max() >= num_classes:
         raise ValueError(f"one_hot: class values must be smaller than num_classes "
                          f"({num_classes}), got {int(idx.max())}")
-    return Tensor((idx[..., None] == np.arange(num_classes)).astype(np.int64))
+    return Tensor((idx[..., None] == B.like(np.arange(num_classes), idx)).astype(np.int64))
 
 
 # ----- losses -----
@@ -222,7 +223,7 @@ def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float =
     mag = ops.sum(x1 * x1, axis=d) + 1e-12
     mag2 = ops.sum(x2 * x2, axis=d) + 1e-12
     cos = ops.sum(x1 * x2, axis=d) / ops.sqrt(mag * mag2)
-    zero = np.zeros((), x1.dtype)
+    zero = x1.dtype.type(0)
     loss = (ops.where(tv == 1, 1.0 - cos, zero)
             + ops.where(tv == -1, ops.clip(cos - margin, 0.0, None), zero))
     return F._reduce(loss, reduction, "cosine_embedding_loss")
@@ -237,7 +238,7 @@ def hinge_embedding_loss(input: Any, target: Any, margin: float = 1.0,
     x = _t(input)
     tv = _value(target)
     _broadcast("hinge_embedding_loss", x.shape, tv.shape)
-    zero = np.zeros((), x.dtype)
+    zero = x.dtype.type(0)
     loss = (ops.where(tv != 1, ops.clip(margin - x, 0.0, None), zero)
             + ops.where(tv != -1, x, zero))
     return F._reduce(loss, reduction, "hinge_embedding_loss")
@@ -269,7 +270,7 @@ def poisson_nll_loss(input: Any, target: Any, log_input: bool = True, full: bool
         big = _value(t) > 1
         ts = ops.where(big, t, 2.0) if isinstance(t, Tensor) else np.where(big, t, 2.0)
         stirling = ts * ops.log(ts) - ts + 0.5 * ops.log(ts * (2 * math.pi))
-        loss = loss + ops.where(big, stirling, np.zeros((), x.dtype))
+        loss = loss + ops.where(big, stirling, x.dtype.type(0))
     return F._reduce(loss, reduction, "poisson_nll_loss")
 
 
@@ -285,7 +286,7 @@ def gaussian_nll_loss(input: Any, target: Any, var: Any, full: bool = False, eps
     if isinstance(var, int | float) and not isinstance(var, bool):
         if var < 0:
             raise ValueError(f"gaussian_nll_loss: var has a negative entry ({var})")
-        v: Any = np.full(x.shape, var, x.dtype)
+        v: Any = np.full_like(x._data, var)
     else:
         v = _other(x, var)
         if (_value(v) < 0).any():

@@ -32,11 +32,17 @@ def _masked(x: Tensor, p: float, training: bool, shape: tuple[int, ...],
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * np.zeros(x.shape, x.dtype)
+        return x * np.zeros_like(x._data)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
     gen = rng if rng is not None else creation.default_rng()
+    return x * keep_mask(gen, shape, p, dtype)
+
+
+def keep_mask(gen: np.random.Generator, shape: tuple[int, ...], p: float,
+              dtype: np.dtype) -> np.ndarray:
+    """1/(1-p) where a uniform draw from gen is >= p, else 0 (cr.compile replays this call)."""
     keep = gen.random(shape, dtype=dtype.type) >= p
-    return x * (keep * dtype.type(1.0 / (1.0 - p)))
+    return keep * dtype.type(1.0 / (1.0 - p))
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True, inplace: bool = False,

@@ -13,6 +13,7 @@ import numpy as np
 
 from chainrule import creation, ops
 from chainrule.autodiff.modes import no_grad
+from chainrule.backend import asarray, like, zeros
 from chainrule.dtypes import as_array, get_default_dtype
 from chainrule.nn.attention import scaled_dot_product_attention
 from chainrule.nn.distance import (
@@ -101,7 +102,7 @@ def _t(x: Any) -> Tensor:
 
 
 def _value(x: Any) -> np.ndarray:
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else asarray(x)
 
 
 def _rng(rng: np.random.Generator | None) -> np.random.Generator:
@@ -158,10 +159,11 @@ def noisy_relu(x: Any, sigma: Any = 1.0, training: bool = True,
     if isinstance(sigma, str):
         std = np.sqrt(0.5 + 0.5 * np.tanh(0.5 * x._data.astype(dtype)))  # overflow-free sigmoid
     elif callable(sigma):
-        std = np.asarray(sigma(x._data), dtype=dtype)
+        std = asarray(sigma(x._data)).astype(dtype, copy=False)
     else:
         std = sigma
-    return ops.relu(x + (_rng(rng).standard_normal(x.shape) * std).astype(dtype))
+    noise = like(_rng(rng).standard_normal(x.shape), x._data)
+    return ops.relu(x + (noise * std).astype(dtype))
 
 
 # ----- layers -----
@@ -185,27 +187,36 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None,
                              f"{c} channels of input of shape {x.shape}")
     axes = tuple(a - x.ndim for a in range(x.ndim) if a != 1)
     pshape = (c,) + (1,) * (x.ndim - 2)
-    w = weight if weight is not None else np.ones(c, x.dtype)
-    b = bias if bias is not None else np.zeros(c, x.dtype)
-    if training:
-        n = x.size // c
-        if n <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
-                             f"training, got input of shape {x.shape}")
-        mean, var = normalize_stats(x._data, axes)
-        if running_mean is not None:
-            rm = _value(running_mean)
-            np.copyto(rm, (1.0 - momentum) * rm + momentum * mean.reshape(c), casting="unsafe")
-        if running_var is not None:
-            rv = _value(running_var)
-            unbiased = var.reshape(c) * (n / (n - 1))
-            np.copyto(rv, (1.0 - momentum) * rv + momentum * unbiased, casting="unsafe")
-        return normalize_affine(x, w, b, axes, pshape, eps, mean, var, False)
-    if running_mean is None or running_var is None:
+    w = weight if weight is not None else np.ones_like(x._data, shape=c)
+    b = bias if bias is not None else zeros(c, x.dtype, x._data)
+    if training and x.size // c <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                         f"training, got input of shape {x.shape}")
+    if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are needed when not training")
-    mean = _value(running_mean).astype(x.dtype, copy=False).reshape(pshape)
-    var = _value(running_var).astype(x.dtype, copy=False).reshape(pshape)
-    return normalize_affine(x, w, b, axes, pshape, eps, mean, var, True)
+    mean, var = batch_stats(x._data, running_mean, running_var, training, momentum, axes, pshape)
+    return normalize_affine(x, w, b, axes, pshape, eps, mean, var, not training)
+
+
+def batch_stats(x: np.ndarray, running_mean: Any, running_var: Any, training: bool,
+                momentum: float, axes: tuple[int, ...], pshape: tuple[int, ...]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """batch_norm's mean and variance: the batch's, updating the running statistics in place
+    (when given), or the running ones; cr.compile replays this call."""
+    if not training:
+        return (like(_value(running_mean), x).astype(x.dtype, copy=False).reshape(pshape),
+                like(_value(running_var), x).astype(x.dtype, copy=False).reshape(pshape))
+    c = pshape[0]
+    n = x.size // c
+    mean, var = normalize_stats(x, axes)
+    if running_mean is not None:
+        rm = _value(running_mean)
+        np.copyto(rm, (1.0 - momentum) * rm + momentum * mean.reshape(c), casting="unsafe")
+    if running_var is not None:
+        rv = _value(running_var)
+        unbiased = var.reshape(c) * (n / (n - 1))
+        np.copyto(rv, (1.0 - momentum) * rv + momentum * unbiased, casting="unsafe")
+    return mean, var
 
 
 def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,
@@ -218,8 +229,8 @@ def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = No
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end with "
                          f"normalized_shape {ns}")
     axes = tuple(range(-len(ns), 0))
-    w = weight if weight is not None else np.ones(ns, x.dtype)
-    b = bias if bias is not None else np.zeros(ns, x.dtype)
+    w = weight if weight is not None else np.ones_like(x._data, shape=ns)
+    b = bias if bias is not None else zeros(ns, x.dtype, x._data)
     mean, var = normalize_stats(x._data, axes)
     return normalize_affine(x, w, b, axes, ns, eps, mean, var, False)
 
@@ -237,6 +248,7 @@ def embedding(x: Any, weight: Any, padding_idx: int | None = None,
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
     weight = _t(weight)
+    idx = like(idx, weight._data)  # host indices follow the weight to its device
     n = weight.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError(f"embedding: index out of range for {n} embeddings "
@@ -379,14 +391,14 @@ def _class_coefficients(name: str, x: Tensor, caxis: int, target: np.ndarray, we
     if w is not None:
         wt = w[safe] if all_valid else w[safe] * valid
     else:
-        wt = np.ones(safe.shape, x.dtype) if all_valid else valid.astype(x.dtype)
-    q = np.zeros(shape, x.dtype)
+        wt = np.ones_like(safe, dtype=x.dtype) if all_valid else valid.astype(x.dtype)
+    q = zeros(shape, x.dtype, safe)
     if caxis == len(shape) - 1:  # classes last: plain fancy indexing (put_along_axis is slow)
-        rows = np.arange(safe.size).reshape(safe.shape)
+        rows = like(np.arange(safe.size).reshape(safe.shape), safe)
         q[(rows, safe) if safe.ndim else safe] = wt * (1.0 - smoothing)
-    else:
-        np.put_along_axis(q, np.expand_dims(safe, caxis),
-                          np.expand_dims(wt * (1.0 - smoothing), caxis), axis=caxis)
+    else:  # put_along_axis's index, built here (CuPy has no put_along_axis)
+        grids = [like(g, safe) for g in np.indices(safe.shape, sparse=True)]
+        q[(*grids[:caxis], safe, *grids[caxis:])] = wt * (1.0 - smoothing)
     if smoothing:
         wc = 1.0 if w is None else w.reshape((n_classes,) + (1,) * (len(shape) - caxis - 1))
         q += np.expand_dims(valid, caxis) * (wc * (smoothing / n_classes))
@@ -412,7 +424,7 @@ def cross_entropy(x: Any, target: Any, weight: Any = None, ignore_index: int = -
                          f"{label_smoothing}")
     caxis = _class_axis("cross_entropy", x)
     n_classes = x.shape[caxis]
-    t = target if isinstance(target, Tensor) else np.asarray(target)
+    t = target if isinstance(target, Tensor) else asarray(target)
     if t.dtype.kind == "f":
         if tuple(t.shape) != x.shape:
             raise ValueError(f"cross_entropy: probability target of shape {tuple(t.shape)} does "
@@ -489,8 +501,7 @@ def multi_margin_loss(x: Any, target: Any, p: int = 1, margin: float = 1.0, weig
                          f"{x.shape[:-1]}, got {y.dtype} of shape {y.shape}")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise IndexError(f"multi_margin_loss: target out of bounds for {n_classes} classes")
-    onehot = np.zeros(x.shape, x.dtype)
-    np.put_along_axis(onehot, y[..., None], 1.0, axis=-1)
+    onehot = (like(np.arange(n_classes), y) == y[..., None]).astype(x.dtype)
     x_y = ops.sum(x * onehot, axis=-1, keepdims=True)
     h = ops.relu(x + (margin - x_y))
     if p == 2:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import creation
+from chainrule.backend import like
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -33,7 +34,7 @@ def _gen(generator: Generator | None, rng: Generator | None) -> Generator:
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write values into tensor's array in place (no graph is recorded); returns tensor."""
     data = tensor._data if isinstance(tensor, Tensor) else tensor
-    np.copyto(data, values, casting="unsafe")
+    np.copyto(data, like(values, data), casting="unsafe")
     return tensor
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule import ops
 from chainrule.device import as_device
 from chainrule.dtypes import get_default_dtype
@@ -99,7 +100,7 @@ class Embedding(Module):
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), _dtype(dtype)))
             self.reset_parameters()
         else:
-            w = np.asarray(_weight._data if isinstance(_weight, Tensor) else _weight)
+            w = B.asarray(_weight._data if isinstance(_weight, Tensor) else _weight)
             if w.shape != (num_embeddings, embedding_dim):
                 raise ValueError(f"Embedding: _weight of shape {w.shape} does not match "
                                  f"({num_embeddings}, {embedding_dim})")
@@ -116,7 +117,7 @@ class Embedding(Module):
                         padding_idx: int | None = None, max_norm: float | None = None
                         ) -> Embedding:
         """An Embedding holding a copy of the 2-D embeddings (frozen by default)."""
-        w = np.asarray(embeddings._data if isinstance(embeddings, Tensor) else embeddings)
+        w = B.asarray(embeddings._data if isinstance(embeddings, Tensor) else embeddings)
         if w.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {w.shape}")
         m = cls(w.shape[0], w.shape[1], padding_idx=padding_idx, max_norm=max_norm, _weight=w)

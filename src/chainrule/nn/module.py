@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backend import asnumpy, like
 from chainrule.dtypes import as_array
 from chainrule.tensor import Tensor
 
@@ -214,25 +215,40 @@ class Module:
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``: in place, self."""
-        from chainrule.ops.methods_convert import as_dtype, parse_to
+        from chainrule.ops.methods_convert import as_dtype, parse_to_device
 
-        dtype, _ = parse_to("Module.to", args, kwargs)
+        dtype, _, dev = parse_to_device("Module.to", args, kwargs)
         if dtype is not None:
             dtype = as_dtype(dtype)
             if dtype.kind != "f":
                 raise TypeError(f"Module.to: only floating dtypes are allowed, got {dtype}")
             self.astype(dtype)
+        if dev is not None:
+            self._to_device(dev.index)
         return self
 
+    def _to_device(self, index: int | None) -> None:
+        """Move every parameter, buffer and gradient to CUDA device index (None: the host)."""
+        from chainrule.backend import to_device
+
+        for m in self.modules():
+            for table in (m._parameters, m._buffers):
+                for t in table.values():
+                    if t is not None:
+                        t._data = to_device(t._data, index)
+                        if t.grad is not None:
+                            t.grad = Tensor._make(to_device(t.grad._data, index), False, None)
+
     def cpu(self) -> Module:
-        """self (parameters live on the CPU)."""
+        """Move parameters and buffers to the host, in place; self."""
+        self._to_device(None)
         return self
 
     def cuda(self, device: Any = None) -> Module:
-        """Move to a CUDA device: not available in chainrule yet."""
+        """Move parameters and buffers to a CUDA device (the current one), in place; self."""
         from chainrule.device import as_device
 
-        as_device("cuda" if device is None else device, "Module.cuda")
+        self._to_device(as_device("cuda" if device is None else device, "Module.cuda").index)
         return self
 
     def share_memory(self) -> Module:
@@ -299,8 +315,9 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") and
-                             hasattr(v, "cpu") else (v._data if isinstance(v, Tensor) else v))
+            arr = asnumpy(v.detach().cpu().numpy() if hasattr(v, "detach") and
+                          hasattr(v, "cpu") else (v._data if isinstance(v, Tensor) else v))
+            arr = np.asarray(arr)
             if arr.shape != t._data.shape:
                 errors.append(f"key {k!r}: shape {arr.shape} in the state dict, "
                               f"{t._data.shape} in the model")
@@ -314,9 +331,9 @@ class Module:
         for k, arr in values.items():
             t = own[k]
             if t._data.flags.writeable:
-                np.copyto(t._data, arr, casting="unsafe")
+                np.copyto(t._data, like(arr, t._data), casting="unsafe")  # to t's device
             else:
-                t._data = np.array(arr, dtype=t._data.dtype, order="C")
+                t._data = like(np.array(arr, dtype=t._data.dtype, order="C"), t._data)
         return namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")(missing, unexpected)
 
     # ----- printing -----

@@ -121,7 +121,7 @@ def hardsigmoid(input: Any, inplace: bool = False) -> Tensor:
 
 def _hardswish(x: Tensor) -> Tensor:
     v = x._data
-    return ops.where(v <= -3, np.zeros((), v.dtype), ops.where(v < 3, x * (x + 3.0) / 6.0, x))
+    return ops.where(v <= -3, v.dtype.type(0), ops.where(v < 3, x * (x + 3.0) / 6.0, x))
 
 
 def hardswish(input: Any, inplace: bool = False) -> Tensor:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule import ops
 from chainrule.device import as_device
 from chainrule.dtypes import get_default_dtype
@@ -91,7 +92,8 @@ class RNNBase(Module):
         """W_ih, W_hh, b_ih, b_hh of layer-direction k (zero constants without bias)."""
         ps = [getattr(self, n) for n in self._flat_names[k]]
         if not self.bias:
-            zeros = np.zeros(ps[1].shape[0], dtype=ps[1]._data.dtype)
+            w = ps[1]._data
+            zeros = B.zeros(w.shape[0], w.dtype, w)
             ps += [zeros, zeros]
         return ps
 
@@ -111,7 +113,7 @@ class RNNBase(Module):
         dirs = 2 if self.bidirectional else 1
         shape = (self.num_layers * dirs, batch, self.hidden_size)
         if hx is None:
-            return np.zeros(shape, dtype=x._data.dtype)
+            return B.zeros(shape, x._data.dtype, x._data)
         hx = _as_tensor(hx)
         want = shape if batched else (shape[0], shape[2])
         if hx.shape != want:
@@ -277,7 +279,7 @@ class RNNCellBase(Module):
         full = []
         for s in states:
             if s is None:
-                full.append(np.zeros((n_b, self.hidden_size), dtype=x._data.dtype))
+                full.append(B.zeros((n_b, self.hidden_size), x._data.dtype, x._data))
                 continue
             s = _as_tensor(s)
             if s.shape != want:
@@ -289,7 +291,8 @@ class RNNCellBase(Module):
         if self.bias:
             ws += [self.bias_ih, self.bias_hh]
         else:
-            zeros = np.zeros(ws[1].shape[0], dtype=ws[1]._data.dtype)
+            w = ws[1]._data
+            zeros = B.zeros(w.shape[0], w.dtype, w)
             ws += [zeros, zeros]
         return _scan(self.mode, x, ws, tuple(full), False), batched
 

@@ -195,7 +195,7 @@ class TransformerEncoder(Module):
                         is_causal=bool(is_causal))
         padded = self._nested_padding(src, mask, src_key_padding_mask)
         if padded is not None:
-            out = ops.where(padded[..., None], np.zeros((), out.dtype), out)
+            out = ops.where(padded[..., None], out.dtype.type(0), out)
         return self.norm(out) if self.norm is not None else out
 
     def _nested_padding(self, src: Any, mask: Any, key_padding_mask: Any) -> np.ndarray | None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.dtypes import get_default_dtype
 from chainrule.tensor import Tensor
 
@@ -34,8 +35,8 @@ def clip_grad_norm_(parameters: Params, max_norm: float, norm_type: float = 2.0,
     # As PyTorch: each gradient's norm in its own dtype, then the norm of those norms. Overflow
     # and inf * 0 give inf and NaN silently, as in PyTorch; error_if_nonfinite is the check.
     with np.errstate(over="ignore", invalid="ignore"):
-        norms = np.stack([np.asarray(_vector_norm(g, norm_type)) for g in grads])
-        total = np.asarray(_vector_norm(norms, norm_type))
+        norms = np.stack([B.asarray(_vector_norm(g, norm_type)) for g in grads])
+        total = B.asarray(_vector_norm(norms, norm_type))
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
@@ -58,7 +59,7 @@ def clip_grad_value_(parameters: Params, clip_value: float) -> None:
 
 
 def _array(grad: Tensor | np.ndarray) -> np.ndarray:
-    return grad._data if isinstance(grad, Tensor) else np.asarray(grad)
+    return grad._data if isinstance(grad, Tensor) else B.asarray(grad)
 
 
 def _vector_norm(x: np.ndarray, p: float) -> np.floating:

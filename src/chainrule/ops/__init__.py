@@ -96,6 +96,7 @@ from chainrule.ops.scan import (
     cumsum,
     diff,
     gradient,
+    partition,
     sort,
 )
 from chainrule.ops.selection import (
@@ -247,6 +248,7 @@ __all__ = [
     "nonzero",
     "outer",
     "pad",
+    "partition",
     "permute",
     "power",
     "prod",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function, _apply
 from chainrule.autodiff.zero import ZERO
 from chainrule.ops import rules as R
@@ -42,15 +42,17 @@ _SCRATCH = threading.local()
 FOLD_BELOW = 64
 
 
-def scratch(slot: str, shape: tuple[int, ...], dtype: Any) -> NDArray:
-    """An uninitialized work array kept between calls (per thread), valid until the next
-    request for the same slot: fresh large temporaries cost a page fault per 4 KiB touched
+def scratch(slot: str, shape: tuple[int, ...], dtype: Any, like: NDArray) -> NDArray:
+    """An uninitialized work array kept between calls (per thread and device), valid until the
+    next request for the same slot: fresh large temporaries cost a page fault per 4 KiB touched
     (glibc hands freed large blocks back to the OS), which made convolutions 3x slower."""
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
+    if type(like) is not np.ndarray:
+        slot = f"{slot}@{like.device}"  # one buffer per device
     buf = _SCRATCH.__dict__.get(slot)
     if buf is None or buf.nbytes < nbytes:
-        buf = np.empty(max(nbytes, 64), np.uint8)
+        buf = B.empty(max(nbytes, 64), np.uint8, like)
         _SCRATCH.__dict__[slot] = buf
     return buf[:nbytes].view(dtype).reshape(shape)
 
@@ -81,18 +83,18 @@ def pad_trailing(x: NDArray, lo: tuple[int, ...], hi: tuple[int, ...],
     The result lives in the "pad" scratch slot: use it before the next pad_trailing.
     """
     if not any(lo) and not any(hi):
-        return np.ascontiguousarray(x)
+        return B.contiguous(x)
     nd = len(lo)
     tail = x.shape[-nd:]
     out = scratch("pad", x.shape[:-nd] + tuple(s + a + b for s, a, b in zip(tail, lo, hi)),
-                  x.dtype)
+                  x.dtype, x)
     out.fill(value)
     out[(Ellipsis, *(slice(a, a + s) for a, s in zip(lo, tail)))] = x
     return out
 
 
 def _zero_padded(lead: tuple[int, ...], size: tuple[int, ...], lo: tuple[int, ...],
-                 hi: tuple[int, ...], dtype: Any) -> tuple[NDArray, NDArray]:
+                 hi: tuple[int, ...], dtype: Any, like: NDArray) -> tuple[NDArray, NDArray]:
     """A zeroed array lead + (size + lo + hi) (a read-only strided view) and the writeable
     region of shape lead + size inside it, in the "pad" scratch slot.
 
@@ -103,22 +105,21 @@ def _zero_padded(lead: tuple[int, ...], size: tuple[int, ...], lo: tuple[int, ..
     rows = tuple(s + a + b for s, a, b in zip(size[:-1], lo[:-1], hi[:-1]))
     body = (*lead, *rows, size[-1] + p)
     count = math.prod(body)
-    buf = scratch("pad", (count + p,), dtype)  # p spare zeros: the last row's right padding
+    buf = scratch("pad", (count + p,), dtype, like)  # p spare zeros: the last row's right padding
     buf.fill(0)
     block = buf[:count].reshape(body)
     inner = block[(Ellipsis, *(slice(a, a + s) for a, s in zip(lo[:-1], size[:-1])),
                    slice(p, p + size[-1]))]
     shape = (*lead, *rows, size[-1] + lo[-1] + hi[-1])
-    view = as_strided(buf[p - lo[-1]:], shape, (*block.strides[:-1], buf.itemsize),
-                      writeable=False)
+    view = B.as_strided(buf[p - lo[-1]:], shape, (*block.strides[:-1], buf.itemsize))
     return view, inner
 
 
 def _padded_input(x: NDArray, geom: ConvGeometry) -> NDArray:
     """x zero-padded as geom says, as a view _windows can read (a copy only when padded)."""
     if not any(geom.pad_lo) and not any(geom.pad_hi):
-        return np.ascontiguousarray(x)
-    xp, inner = _zero_padded(x.shape[:2], x.shape[2:], geom.pad_lo, geom.pad_hi, x.dtype)
+        return B.contiguous(x)
+    xp, inner = _zero_padded(x.shape[:2], x.shape[2:], geom.pad_lo, geom.pad_hi, x.dtype, x)
     inner[...] = x
     return xp
 
@@ -139,9 +140,9 @@ def _windows(xp: NDArray, groups: int, ksize: tuple[int, ...], dilation: tuple[i
     head_strides = (st[0], cg * st[1], st[1], *(d * s for d, s in zip(dilation, st[2:])))
     if all(s == 1 for s in stride):
         q = 1 + sum((o - 1) * (s // it) for o, s in zip(out_size, st[2:]))
-        return as_strided(xp, (*head_shape, q), (*head_strides, it), writeable=False), q, True
+        return B.as_strided(xp, (*head_shape, q), (*head_strides, it)), q, True
     strides = tuple(s * t for s, t in zip(stride, st[2:]))
-    view = as_strided(xp, (*head_shape, *out_size), (*head_strides, *strides), writeable=False)
+    view = B.as_strided(xp, (*head_shape, *out_size), (*head_strides, *strides))
     return view, math.prod(out_size), False
 
 
@@ -169,9 +170,8 @@ def _blocks(view: NDArray, wide: bool, out_size: tuple[int, ...]
 def _crop(out: NDArray, xp: NDArray, out_size: tuple[int, ...]) -> NDArray:
     """The valid positions of wide results out (..., q) computed on xp's grid: (..., *out_size)."""
     it, xit = out.itemsize, xp.itemsize
-    view = as_strided(out, (*out.shape[:-1], *out_size),
-                      (*out.strides[:-1], *(s // xit * it for s in xp.strides[2:])),
-                      writeable=False)
+    view = B.as_strided(out, (*out.shape[:-1], *out_size),
+                        (*out.strides[:-1], *(s // xit * it for s in xp.strides[2:])))
     return view.copy()  # out is scratch: the result must be a fresh array
 
 
@@ -184,12 +184,12 @@ def _correlate(xp: NDArray, w: NDArray, groups: int, stride: tuple[int, ...],
     og = o // groups
     ck = cg * math.prod(ksize)
     view, q, wide = _windows(xp, groups, ksize, dilation, stride, out_size)
-    w3 = np.ascontiguousarray(w).reshape(groups, og, ck)
+    w3 = B.contiguous(w).reshape(groups, og, ck)
     crop = wide and q != math.prod(out_size)
-    out = (scratch("wide", (n, groups, og, q), xp.dtype) if crop
-           else np.empty((n, groups, og, q), xp.dtype))
+    out = (scratch("wide", (n, groups, og, q), xp.dtype, xp) if crop
+           else B.empty((n, groups, og, q), xp.dtype, xp))
     blocks = _blocks(view, wide, out_size)
-    buf = scratch("cols", (max((b[4].size for b in blocks), default=0),), xp.dtype)
+    buf = scratch("cols", (max((b[4].size for b in blocks), default=0),), xp.dtype, xp)
     before_positions = -2 if wide else -1 - len(out_size)
     for s, e, p0, p1, block in blocks:
         m, p = e - s, p1 - p0
@@ -249,7 +249,7 @@ def conv_input_grad_forward(g: NDArray, w: NDArray, geom: ConvGeometry) -> NDArr
     nd, groups = geom.nd, geom.groups
     o, cg = w.shape[:2]
     full = (g.shape[0], groups * cg, *geom.in_size)
-    gx = np.zeros(full, g.dtype) if max(geom.stride) > 1 else None
+    gx = B.zeros(full, g.dtype, g) if max(geom.stride) > 1 else None
     flip = (Ellipsis, *(slice(None, None, -1),) * nd)
     for phase in itertools.product(*(range(s) for s in geom.stride)):
         axes = [_phase(geom, i, r) for i, r in enumerate(phase)]
@@ -261,7 +261,7 @@ def conv_input_grad_forward(g: NDArray, w: NDArray, geom: ConvGeometry) -> NDArr
             continue  # no output gradient reaches these inputs
         size = tuple(sl.stop - sl.start for sl in src)
         gp, inner = _zero_padded(g.shape[:2], size, tuple(max(a, 0) for a in lo),
-                                 tuple(max(b, 0) for b in hi), g.dtype)
+                                 tuple(max(b, 0) for b in hi), g.dtype, g)
         inner[...] = g[(Ellipsis, *src)]
         v = w.reshape(groups, o // groups, cg, *geom.ksize)[(Ellipsis, *taps)][flip]
         v = v.swapaxes(1, 2).reshape(groups * cg, o // groups, *v.shape[3:])
@@ -269,7 +269,7 @@ def conv_input_grad_forward(g: NDArray, w: NDArray, geom: ConvGeometry) -> NDArr
         if gx is None:
             return part  # stride 1: one phase holds every input position
         gx[(Ellipsis, *dst)] = part
-    return np.zeros(full, g.dtype) if gx is None else gx
+    return B.zeros(full, g.dtype, g) if gx is None else gx
 
 
 def conv_weight_grad_forward(x: NDArray, g: NDArray, geom: ConvGeometry) -> NDArray:
@@ -287,18 +287,19 @@ def conv_weight_grad_forward(x: NDArray, g: NDArray, geom: ConvGeometry) -> NDAr
     ck = cg * math.prod(ksize)
     view, q, wide = _windows(xp, groups, ksize, geom.dilation, geom.stride, geom.out_size)
     if wide and q != math.prod(geom.out_size):  # spread g over the wide positions, 0 elsewhere
-        gq = scratch("spread", (*lead, n, o, q), g.dtype)
+        gq = scratch("spread", (*lead, n, o, q), g.dtype, g)
         gq.fill(0)
         it, xit = gq.itemsize, xp.itemsize
-        spread = as_strided(gq, (*lead, n, o, *geom.out_size),
-                            (*gq.strides[:-1], *(s // xit * it for s in xp.strides[2:])))
+        spread = B.as_strided(gq, (*lead, n, o, *geom.out_size),
+                              (*gq.strides[:-1], *(s // xit * it for s in xp.strides[2:])),
+                              writeable=True)
         spread[...] = g
     else:
-        gq = np.ascontiguousarray(g).reshape(*lead, n, o, q)
+        gq = B.contiguous(g).reshape(*lead, n, o, q)
     gq = gq.reshape(*lead, n, groups, og, q)
-    acc = np.zeros((*lead, groups, og, ck), xp.dtype)
+    acc = B.zeros((*lead, groups, og, ck), xp.dtype, xp)
     blocks = _blocks(view, wide, geom.out_size)
-    buf = scratch("cols", (max((b[4].size for b in blocks), default=0),), xp.dtype)
+    buf = scratch("cols", (max((b[4].size for b in blocks), default=0),), xp.dtype, xp)
     before_positions = -2 if wide else -1 - nd
     for s, e, p0, p1, block in blocks:
         if p1 - p0 >= FOLD_BELOW:  # per-sample products, summed: cheap next to their work

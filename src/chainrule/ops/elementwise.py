@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function, _apply1
 from chainrule.dtypes import result_dtype, to_float
 from chainrule.ops import rules as R
@@ -215,9 +216,9 @@ class Pow(Function):
         av, bv = R.value(a), R.value(b)
         pa = b * a ** (b - 1)
         if (bv == 0).any():
-            pa = R.where(bv == 0, np.zeros((), av.dtype), pa)
+            pa = R.where(bv == 0, av.dtype.type(0), pa)
         if (av == 0).any():
-            return pa, out * R.log(R.where(av == 0, np.ones((), av.dtype), a))
+            return pa, out * R.log(R.where(av == 0, av.dtype.type(1), a))
         return pa, out * R.log(a)
 
     @staticmethod
@@ -547,7 +548,7 @@ class Clip(Function):
 
     @staticmethod
     def forward(ctx: Context, x: NDArray, lo: Any, hi: Any) -> NDArray:
-        bounds = [b if isinstance(b, int | float) else np.asarray(b) for b in (lo, hi)
+        bounds = [b if isinstance(b, int | float) else B.asarray(b) for b in (lo, hi)
                   if b is not None]
         x = x.astype(result_dtype(x, *bounds), copy=False)
         ctx.saved = (x,)
@@ -555,9 +556,9 @@ class Clip(Function):
         out = x
         try:
             if lo is not None:
-                out = np.maximum(out, np.asarray(lo, x.dtype))
+                out = np.maximum(out, B.array_like(lo, x, x.dtype))
             if hi is not None:
-                out = np.minimum(out, np.asarray(hi, x.dtype))
+                out = np.minimum(out, B.array_like(hi, x, x.dtype))
         except ValueError:
             raise ValueError(f"clip: the tensor's shape {x.shape} and the bounds' shapes "
                              f"{np.shape(lo)} and {np.shape(hi)} cannot be broadcast "
@@ -567,7 +568,7 @@ class Clip(Function):
     @staticmethod
     def _mask(ctx: Context) -> NDArray:
         x = R.value(ctx.saved[0])
-        m = np.ones(x.shape, dtype=bool)
+        m = np.ones_like(x, dtype=bool)
         if ctx.lo is not None:
             m &= x >= ctx.lo
         if ctx.hi is not None:
@@ -657,7 +658,11 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
         return nonzero(condition)
     if x is None or y is None:
         raise ValueError("where: either both or neither of x and y should be given")
-    c = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    c = condition._data if isinstance(condition, Tensor) else B.asarray(condition)
+    for t in (x, y):
+        if isinstance(t, Tensor):
+            c = B.like(c, t._data)  # an ndarray condition follows the operands' device
+            break
     if c.dtype != np.bool_:
         c = c.astype(bool)
     return Where.apply(x, y, c)
@@ -694,7 +699,7 @@ softplus = _unary_fn(Softplus)
 
 def sign(x: Any) -> Tensor:
     """Sign of x (not differentiable: a constant)."""
-    return Tensor._make(np.asarray(np.sign(_t(x)._data)), False, None)  # 0-d: an array
+    return Tensor._make(B.asarray(np.sign(_t(x)._data)), False, None)  # 0-d: an array
 
 
 def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:

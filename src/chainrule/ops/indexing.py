@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function
+from chainrule.autodiff.sparse import IndexedCotangent
 from chainrule.ops import rules as R
 from chainrule.ops.axes import check_axis
 from chainrule.tensor import Tensor, _raw_index, as_operand
@@ -36,12 +38,19 @@ class GetItem(Function):
             raise IndexError(f"getitem: index {idx} on shape {x.shape}: {e}") from None
         ctx.idx = idx
         ctx.shape = x.shape
-        return np.asarray(out)
+        return B.asarray(out)
 
     @staticmethod
     def vjp(ctx: Context, g: Any) -> Any:
         nb = ctx.batch
         return R.apply_op(Scatter, g, g.shape[:nb] + ctx.shape, _batched(ctx.idx, nb))
+
+    @staticmethod
+    def sparse_vjp(ctx: Context, g: Any) -> IndexedCotangent:
+        """vjp on ndarrays, unmaterialised: the parent's accumulator adds g at idx in place."""
+        nb = ctx.batch
+        return IndexedCotangent(g, g.shape[:nb] + ctx.shape, _batched(ctx.idx, nb),
+                                _is_basic(ctx.idx))
 
     @staticmethod
     def jvp(ctx: Context, dx: Any) -> Any:
@@ -58,11 +67,11 @@ class Scatter(Function):
     def forward(ctx: Context, g: NDArray, shape: tuple, idx: tuple) -> NDArray:
         ctx.idx = idx
         ctx.target = shape
-        out = np.zeros(shape, dtype=g.dtype)
+        out = B.zeros(shape, g.dtype, g)
         if _is_basic(idx):
             out[idx] = g
         else:
-            np.add.at(out, idx, g)
+            B.scatter_add(out, idx, g)
         return out
 
     @staticmethod
@@ -152,8 +161,10 @@ def getitem(x: Any, index: Any) -> Tensor:
     return GetItem.apply(x, _index_tuple(index))
 
 
-def take(x: Any, indices: Any, axis: int = 0) -> Tensor:
-    """Elements of x at indices along axis (as np.take)."""
+def take(x: Any, indices: Any, axis: int | None = None) -> Tensor:
+    """Elements of x at indices along axis, or of the flattened x without one (as np.take)."""
     x = x if isinstance(x, Tensor) else as_operand(x)
+    if axis is None:
+        x, axis = x.reshape(-1), 0
     ax = check_axis("take", axis, x.ndim)
     return getitem(x, (slice(None),) * ax + (_raw_index(indices),))

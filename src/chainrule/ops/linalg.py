@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function, _apply, _constant
 from chainrule.autodiff.zero import ZERO
 from chainrule.ops import rules as R
@@ -70,7 +71,7 @@ class Einsum(Function):
         ctx.shapes = [o.shape for o in ops]
         ctx.saved = tuple(ops)
         try:
-            return np.asarray(np.einsum(f"{','.join(ins)}->{out}", *ops, optimize=len(ops) > 2))
+            return B.asarray(np.einsum(f"{','.join(ins)}->{out}", *ops, optimize=len(ops) > 2))
         except ValueError as e:
             shapes = ", ".join(str(o.shape) for o in ops)
             spec = f"{','.join(ins)}->{out}"
@@ -116,7 +117,8 @@ class Einsum(Function):
     @staticmethod
     def _undiagonal(r: Any, bl: str, uniq: str, sub: str, size: dict, fresh: str) -> Any:
         """The array over ``sub`` (repeated letters) equal to r on its diagonals, 0 elsewhere."""
-        dtype = R.value(r).dtype
+        rv = R.value(r)
+        dtype = rv.dtype
         seen: set[str] = set()
         letters, eye_subs, eyes = [], [], []
         for c in sub:
@@ -124,7 +126,7 @@ class Einsum(Function):
                 f, fresh = fresh[0], fresh[1:]
                 letters.append(f)
                 eye_subs.append(c + f)
-                eyes.append(np.eye(size[c], dtype=dtype))
+                eyes.append(B.namespace(rv).eye(size[c], dtype=dtype))
             else:
                 seen.add(c)
                 letters.append(c)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.ops import elementwise as E
 from chainrule.ops import elementwise_more as EM
 from chainrule.ops import indexing as I
@@ -34,7 +35,7 @@ ReturnMedian = namedtuple("median", ["values", "indices"])
 
 
 def _const(arr: Any) -> Tensor:
-    return Tensor._make(np.asarray(arr), False, None)
+    return Tensor._make(B.asarray(arr), False, None)
 
 
 def _raw(x: Any) -> Any:
@@ -203,14 +204,14 @@ def flip(self: Tensor, *dims: Any) -> Tensor:
 def _axis_index(shape: tuple[int, ...], dim: int, index: np.ndarray) -> tuple:
     """An advanced index picking index[..] along dim and the same position elsewhere."""
     d = dim % len(shape)
-    grids = list(np.indices(index.shape, sparse=True))
+    grids = [B.like(g, index) for g in np.indices(index.shape, sparse=True)]
     grids[d] = index
     return tuple(grids)
 
 
 def gather(self: Tensor, dim: int, index: Any) -> Tensor:
     """out[i][j] = self[index[i][j]][j] along dim (differentiable in self)."""
-    idx = np.asarray(_raw(index))
+    idx = B.asarray(_raw(index))
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"gather: expected an integer index, got {idx.dtype}")
     if idx.ndim != self.ndim:
@@ -221,7 +222,7 @@ def gather(self: Tensor, dim: int, index: Any) -> Tensor:
 def scatter(self: Tensor, dim: int, index: Any, src: Any = None, value: Any = None,
             reduce: Any = None) -> Tensor:
     """A copy of self with src (or value) written at index along dim."""
-    idx = np.asarray(_raw(index))
+    idx = B.asarray(_raw(index))
     where = _axis_index(self.shape, dim, idx)
     v = value if src is None else src
     if isinstance(v, Tensor) and v.ndim:
@@ -235,30 +236,31 @@ def scatter(self: Tensor, dim: int, index: Any, src: Any = None, value: Any = No
 
 def scatter_add(self: Tensor, dim: int, index: Any, src: Any) -> Tensor:
     """self plus src added at index along dim (repeated indices accumulate)."""
-    idx = np.asarray(_raw(index))
+    idx = B.asarray(_raw(index))
     if isinstance(src, Tensor) and src.ndim:
         src = I.getitem(src, tuple(slice(0, n) for n in idx.shape))
-    src = src if isinstance(src, Tensor) else Tensor(np.broadcast_to(src, idx.shape))
+    src = src if isinstance(src, Tensor) else Tensor._make(
+        np.broadcast_to(B.array_like(src, self._data, self.dtype), idx.shape), False, None)
     return self + I.Scatter.apply(src, self.shape, _axis_index(self.shape, dim, idx))
 
 
 def index_select(self: Tensor, dim: int, index: Any) -> Tensor:
     """The entries at index along dim."""
-    return I.take(self, np.asarray(_raw(index)).reshape(-1), axis=dim)
+    return I.take(self, B.asarray(_raw(index)).reshape(-1), axis=dim)
 
 
 def masked_fill(self: Tensor, mask: Any, value: Any) -> Tensor:
     """self with value where mask is True."""
-    m = np.asarray(_raw(mask))
+    m = B.asarray(_raw(mask))
     if m.dtype != np.bool_:
         raise RuntimeError(f"masked_fill: expected a bool mask, got {m.dtype}")
-    v = value if isinstance(value, Tensor) else np.asarray(value, dtype=self.dtype)
+    v = value if isinstance(value, Tensor) else B.array_like(value, self._data, self.dtype)
     return E.where(m, v, self)
 
 
 def masked_select(self: Tensor, mask: Any) -> Tensor:
     """1-D tensor of the values where mask is True."""
-    m = np.broadcast_to(np.asarray(_raw(mask)), self.shape)
+    m = np.broadcast_to(B.asarray(_raw(mask)), self.shape)
     return I.getitem(self, m)
 
 
@@ -269,8 +271,12 @@ def where(self: Tensor, condition: Any, other: Any) -> Tensor:
 
 # ----- reductions -----
 def _pair(kind: Any, fn: Any, argfn: Any, self: Tensor, dim: Any, keepdim: bool) -> Any:
-    values = fn(self, dim, keepdims=keepdim)
-    indices = argfn(self, dim, keepdims=keepdim)
+    """(values, indices) of a max or min over dim; as PyTorch's, the gradient of the values goes
+    to the returned index alone (fn, the reduction, would share it between ties)."""
+    indices = argfn(self, dim, keepdims=True)
+    values = self.gather(dim, indices)
+    if not keepdim:
+        values, indices = values.squeeze(dim), indices.squeeze(dim)
     return kind(values, indices)
 
 
@@ -383,7 +389,7 @@ def topk(self: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool
     if not 0 <= k <= n:
         raise RuntimeError(f"topk: k ({k}) is out of range for a dimension of size {n}")
     idx = argsort(self, dim, descending=largest)._data
-    idx = np.take(idx, np.arange(k), axis=dim)
+    idx = idx[(slice(None),) * (dim % idx.ndim) + (slice(0, k),)] if idx.ndim else idx
     return ReturnTopk(gather(self, dim, idx), _const(idx))
 
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.device import as_device, is_device_like
+from chainrule.autodiff.function import Context, Function
+from chainrule.backend import asnumpy, device_index, is_device_array, to_device
+from chainrule.device import CPU, as_device, device, is_device_like
 from chainrule.ops import elementwise as E
 from chainrule.ops import linalg as L
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _host_copy_first
 
 # PyTorch's legacy type names, both ways
 TYPE_NAMES = {
@@ -108,6 +110,12 @@ def is_floating_point(self: Tensor) -> Any:
 
 def parse_to(op: str, args: tuple, kwargs: dict) -> tuple[Any, Any]:
     """The (dtype, copy) asked by PyTorch's ``to`` arguments; the device must be available."""
+    dtype, copy, _ = parse_to_device(op, args, kwargs)
+    return dtype, copy
+
+
+def parse_to_device(op: str, args: tuple, kwargs: dict) -> tuple[Any, Any, Any]:
+    """The (dtype, copy, device or None) asked by PyTorch's ``to`` arguments."""
     dtype = kwargs.pop("dtype", None)
     dev = kwargs.pop("device", None)
     copy = kwargs.pop("copy", False)
@@ -117,19 +125,54 @@ def parse_to(op: str, args: tuple, kwargs: dict) -> tuple[Any, Any]:
         raise TypeError(f"{op}: unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
         if isinstance(a, Tensor):
-            dtype = a.dtype
+            dtype, dev = a.dtype, a.device
         elif is_device_like(a):
             dev = a
         elif a is not None and not isinstance(a, builtins.bool):
             dtype = a
-    as_device(dev, op)
-    return dtype, copy
+    return dtype, copy, None if dev is None else as_device(dev, op)
+
+
+class ToDevice(Function):
+    """x copied to a CUDA device (its ordinal) or to the host (None); the rules copy the
+    cotangent back and the tangent along."""
+
+    n_in = 1
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, index: Any) -> Any:
+        ctx.src = device_index(x) if is_device_array(x) else None
+        ctx.dst = index
+        return to_device(x, index)
+
+    @staticmethod
+    def vjp(ctx: Context, g: Any) -> Any:
+        return move(g, ctx.src)
+
+    @staticmethod
+    def jvp(ctx: Context, dx: Any) -> Any:
+        return move(dx, ctx.dst)
+
+
+def move(x: Any, index: Any) -> Any:
+    """x (a Tensor, differentiably, or an array) on CUDA device ``index`` (None: the host)."""
+    if isinstance(x, Tensor):
+        if x.device == _device_of_index(index):
+            return x
+        return ToDevice.apply(x, index)
+    return to_device(x, index)
+
+
+def _device_of_index(index: Any) -> Any:
+    return CPU if index is None else device("cuda", index)
 
 
 def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``to(dtype)``, ``to(device, dtype=None)``, ``to(other)``; self when nothing changes."""
-    dtype, copy = parse_to("to", args, kwargs)
+    dtype, copy, dev = parse_to_device("to", args, kwargs)
     out = self if dtype is None else cast(self, dtype)
+    if dev is not None:
+        out = move(out, dev.index)
     if copy and out is self:
         from chainrule.ops.shape import clone
 
@@ -138,23 +181,33 @@ def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 
 
 def cpu(self: Tensor, memory_format: Any = None) -> Tensor:
-    """self (chainrule's tensors live on the CPU)."""
-    return self
+    """A copy on the host (self when it is there already)."""
+    return move(self, None)
 
 
 def cuda(self: Tensor, device: Any = None, non_blocking: Any = False) -> Tensor:
-    """Move to a CUDA device: not available in chainrule yet."""
-    as_device("cuda" if device is None else device, "cuda")
-    return self
+    """A copy on a CUDA device (the current one by default; self when it is there already)."""
+    d = as_device("cuda" if device is None else device, "cuda")
+    return move(self, d.index)
 
 
 def numpy(self: Tensor, *, force: Any = False) -> np.ndarray:
-    """The ndarray (shared memory)."""
-    return self._data
+    """The ndarray (shared memory); ``force=True`` copies a CUDA tensor to the host first."""
+    d = self._data
+    if type(d) is np.ndarray:
+        return d
+    if force:
+        return asnumpy(d)
+    if is_device_array(d):
+        raise TypeError(_host_copy_first(self))
+    return d
 
 
-def _new(self: Tensor, arr: np.ndarray, requires_grad: Any) -> Tensor:
-    t = Tensor(arr)
+def _new(self: Tensor, arr: np.ndarray, requires_grad: Any, device: Any = None) -> Tensor:
+    """A new tensor from the host array arr, on device (self's when None, as PyTorch)."""
+    index = device_index(self._data) if device is None and self.is_cuda else (
+        None if device is None else as_device(device).index)
+    t = Tensor._make(to_device(arr, index), False, None)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -171,7 +224,7 @@ def new_zeros(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
     """Zeros of size with self's dtype (or dtype)."""
     as_device(device, "new_zeros")
     return _new(self, np.zeros(_size(size), self.dtype if dtype is None else as_dtype(dtype)),
-                requires_grad)
+                requires_grad, device)
 
 
 def new_ones(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
@@ -179,7 +232,7 @@ def new_ones(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
     """Ones of size with self's dtype (or dtype)."""
     as_device(device, "new_ones")
     return _new(self, np.ones(_size(size), self.dtype if dtype is None else as_dtype(dtype)),
-                requires_grad)
+                requires_grad, device)
 
 
 def new_empty(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
@@ -187,7 +240,7 @@ def new_empty(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
     """Uninitialized values of size with self's dtype (or dtype)."""
     as_device(device, "new_empty")
     return _new(self, np.empty(_size(size), self.dtype if dtype is None else as_dtype(dtype)),
-                requires_grad)
+                requires_grad, device)
 
 
 def new_full(self: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
@@ -195,7 +248,7 @@ def new_full(self: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, dev
     """fill_value everywhere, with self's dtype (or dtype)."""
     as_device(device, "new_full")
     dt = self.dtype if dtype is None else as_dtype(dtype)
-    return _new(self, np.full(tuple(size), fill_value, dt), requires_grad)
+    return _new(self, np.full(tuple(size), fill_value, dt), requires_grad, device)
 
 
 def new_tensor(self: Tensor, data: Any, *, dtype: Any = None, device: Any = None,
@@ -203,7 +256,7 @@ def new_tensor(self: Tensor, data: Any, *, dtype: Any = None, device: Any = None
     """A new tensor holding a copy of data, with self's dtype (or dtype)."""
     as_device(device, "new_tensor")
     dt = self.dtype if dtype is None else as_dtype(dtype)
-    return _new(self, np.array(_raw(data), dtype=dt), requires_grad)
+    return _new(self, np.array(asnumpy(_raw(data)), dtype=dt), requires_grad, device)
 
 
 # ----- comparisons (not differentiable) -----

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.inplace import apply_inplace
 from chainrule.ops import elementwise as E
 from chainrule.ops import indexing as I
@@ -19,7 +20,7 @@ from chainrule.tensor import Tensor
 
 
 def _const_like(t: Tensor, arr: Any) -> Tensor:
-    return Tensor._make(np.asarray(arr, dtype=t.dtype), False, None)
+    return Tensor._make(B.array_like(arr, t._data, t.dtype), False, None)
 
 
 def _scaled(other: Any, alpha: Any) -> Any:
@@ -153,7 +154,7 @@ def copy_(self: Tensor, src: Any, non_blocking: Any = False) -> Tensor:
 
 def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
     """Set the entries where mask is True to value."""
-    m = np.asarray(mask._data if isinstance(mask, Tensor) else mask)
+    m = B.like(B.asarray(mask._data if isinstance(mask, Tensor) else mask), self._data)
     return apply_inplace(self, "masked_fill_", lambda x, v: M.masked_fill(x, m, v), value,
                          direct=lambda d, v: np.copyto(d, v, where=np.broadcast_to(m, d.shape),
                                                        casting="unsafe"))
@@ -161,7 +162,7 @@ def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
 
 def index_fill_(self: Tensor, dim: int, index: Any, value: Any) -> Tensor:
     """Set the slices at index along dim to value."""
-    idx = np.asarray(index._data if isinstance(index, Tensor) else index).reshape(-1)
+    idx = B.asarray(index._data if isinstance(index, Tensor) else index).reshape(-1)
     where = (slice(None),) * (dim % self.ndim) + (idx,)
     return setitem_(self, where, value)
 
@@ -182,7 +183,7 @@ def scatter_add_(self: Tensor, dim: int, index: Any, src: Any) -> Tensor:
 def fill_diagonal_(self: Tensor, fill_value: Any, wrap: Any = False) -> Tensor:
     """Set the main diagonal to fill_value."""
     n = min(self.shape)
-    idx = (np.arange(n),) * self.ndim
+    idx = (B.like(np.arange(n), self._data),) * self.ndim
     return setitem_(self, idx, fill_value)
 
 
@@ -201,7 +202,7 @@ def _rng(generator: Any) -> np.random.Generator:
 
 
 def _fill_random(self: Tensor, name: str, sample: Any) -> Tensor:
-    values = np.asarray(sample(self.shape)).astype(self.dtype, copy=False)
+    values = B.like(np.asarray(sample(self.shape)).astype(self.dtype, copy=False), self._data)
     return apply_inplace(self, name, lambda x: _const_like(x, values),
                          direct=lambda d: np.copyto(d, values, casting="unsafe"))
 

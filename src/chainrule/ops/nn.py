@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule.autodiff.function import Context, Function, _apply1
 from chainrule.autodiff.zero import ZERO
+from chainrule.backend import asarray
 from chainrule.dtypes import to_float
 from chainrule.ops import rules as R
 from chainrule.ops.elementwise import Unary, lift, promote
@@ -57,7 +58,7 @@ def _poly(x: NDArray, coefs: tuple[float, ...]) -> NDArray:
 
 def erf_array(x: NDArray) -> NDArray:
     """erf of an ndarray, to about 1e-16 relative in float64 (NumPy has no erf)."""
-    x = to_float(np.asarray(x))
+    x = to_float(asarray(x))
     out = np.empty_like(x)
     a = np.abs(x)
     small = a <= 1.0
@@ -190,7 +191,7 @@ class Elu(ParamUnary):
     @staticmethod
     def derivative(x: Any, y: Any, a: float) -> Any:
         v = R.value(x)
-        return R.where(v > 0, np.ones((), v.dtype), y + a)
+        return R.where(v > 0, v.dtype.type(1), y + a)
 
 
 # ----- linear -----
@@ -367,7 +368,7 @@ class CrossEntropy(Function):
         ctx.logp, ctx.axis, ctx.scale = logp, axis, scale
         if scale is None:
             return per
-        return np.asarray(per.sum() * scale, dtype=x.dtype)
+        return asarray(per.sum() * scale).astype(x.dtype, copy=False)
 
     @staticmethod
     def _logp(ctx: Any, x: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function
 from chainrule.ops import rules as R
 from chainrule.ops.conv import int_tuple, pad_trailing, scratch
@@ -61,9 +62,9 @@ def max_pool_forward(x: NDArray, geom: PoolGeometry) -> tuple[NDArray, NDArray]:
     for w in win[2:]:
         np.maximum(m, w, out=m)
     # arg = the number of leading offsets that do not hold the maximum
-    arg = np.zeros(m.shape, np.uint8 if len(win) <= 256 else np.intp)
-    missed = scratch("missed", m.shape, np.bool_)
-    differs = scratch("differs", m.shape, np.bool_)
+    arg = B.zeros(m.shape, np.uint8 if len(win) <= 256 else np.intp, m)
+    missed = scratch("missed", m.shape, np.bool_, m)
+    differs = scratch("differs", m.shape, np.bool_, m)
     np.not_equal(win[0], m, out=missed)
     for w in win[1:-1]:
         np.add(arg, missed, out=arg, casting="unsafe")
@@ -77,7 +78,7 @@ def max_pool_forward(x: NDArray, geom: PoolGeometry) -> tuple[NDArray, NDArray]:
     if any(geom.pad_lo) or any(geom.pad_hi):
         neg = np.isneginf(m)
         if neg.any():
-            arg[neg] = np.broadcast_to(_first_real(geom), m.shape)[neg]
+            arg[neg] = B.like(np.broadcast_to(_first_real(geom), m.shape), m)[neg]
     return m, arg
 
 
@@ -85,7 +86,7 @@ def _windows_by_offset(xp: NDArray, geom: PoolGeometry) -> NDArray:
     """(K, *out): the window elements of each kernel offset, contiguous (in the "cols" slot),
     so that the reductions after this one strided copy run on contiguous rows."""
     offsets = geom.offsets()
-    win = scratch("cols", (len(offsets), *xp.shape[:-geom.nd], *geom.out_size), xp.dtype)
+    win = scratch("cols", (len(offsets), *xp.shape[:-geom.nd], *geom.out_size), xp.dtype, xp)
     for w, sl in zip(win, offsets):
         np.copyto(w, xp[sl])
     return win
@@ -125,8 +126,8 @@ def _index_grid(geom: PoolGeometry, in_shape: tuple[int, ...]) -> tuple[NDArray,
 def max_pool_index(arg: NDArray, geom: PoolGeometry, in_shape: tuple[int, ...]) -> NDArray:
     """Flat positions in an array of in_shape of the maxima whose offsets are arg."""
     disp, base = _index_grid(geom, in_shape)
-    idx = disp[arg]
-    idx += base
+    idx = B.like(disp, arg)[arg]
+    idx += B.like(base, arg)
     if any(geom.pad_lo) or any(geom.pad_hi):  # only windows with no real position land outside
         np.clip(idx, 0, math.prod(in_shape) - 1, out=idx)
     return idx
@@ -137,7 +138,7 @@ def _overlap(geom: PoolGeometry) -> bool:
 
 
 def _spread_by_offset(parts: Any, geom: PoolGeometry, shape: tuple[int, ...],
-                      dtype: Any) -> NDArray:
+                      dtype: Any, like: NDArray) -> NDArray:
     """An array of shape (..., *in_size) holding, for non-overlapping windows, each offset's
     part written at that offset's positions (and zero elsewhere); parts(k, out) fills one."""
     nd = geom.nd
@@ -146,8 +147,8 @@ def _spread_by_offset(parts: Any, geom: PoolGeometry, shape: tuple[int, ...],
         geom.out_size, geom.stride, geom.in_size, geom.kernel))
     full = shape[:-nd] + tuple(n + a + b for n, a, b in zip(geom.in_size, geom.pad_lo,
                                                              geom.pad_hi))
-    out = np.empty(full, dtype) if tiles else (scratch("pad", full, dtype) if padded
-                                               else np.zeros(full, dtype))
+    out = B.empty(full, dtype, like) if tiles else (scratch("pad", full, dtype, like) if padded
+                                                    else B.zeros(full, dtype, like))
     if padded:
         out.fill(0)
     for k, sl in enumerate(geom.offsets()):
@@ -162,13 +163,13 @@ def max_pool_backward(g: NDArray, arg: NDArray, geom: PoolGeometry,
                       in_shape: tuple[int, ...]) -> NDArray:
     """The vjp of max pooling with non-overlapping windows, on ndarrays: each offset's
     positions get g where the maximum is there (no flat positions, no scatter)."""
-    mask = scratch("mask", arg.shape, np.bool_)
+    mask = scratch("mask", arg.shape, np.bool_, arg)
 
     def part(k: int, out: NDArray) -> None:
         np.equal(arg, k, out=mask)
         np.multiply(g, mask, out=out)
 
-    return _spread_by_offset(part, geom, g.shape[:g.ndim - arg.ndim] + in_shape, g.dtype)
+    return _spread_by_offset(part, geom, g.shape[:g.ndim - arg.ndim] + in_shape, g.dtype, g)
 
 
 class MaxPool(Function):
@@ -225,13 +226,13 @@ def window_sum_adjoint(g: NDArray, geom: PoolGeometry, scale: Any) -> NDArray:
     gs = g * scale
     shape = g.shape[:-nd] + geom.in_size
     if not _overlap(geom):
-        return _spread_by_offset(lambda k, out: np.copyto(out, gs), geom, shape, gs.dtype)
+        return _spread_by_offset(lambda k, out: np.copyto(out, gs), geom, shape, gs.dtype, gs)
     padded = tuple(s + a + b for s, a, b in zip(geom.in_size, geom.pad_lo, geom.pad_hi))
-    out = np.zeros(g.shape[:-nd] + padded, gs.dtype)
+    out = B.zeros(g.shape[:-nd] + padded, gs.dtype, gs)
     for sl in geom.offsets():
         out[sl] += gs
     inner = (Ellipsis, *(slice(a, a + s) for a, s in zip(geom.pad_lo, geom.in_size)))
-    return np.ascontiguousarray(out[inner]) if any(geom.pad_lo) or any(geom.pad_hi) else out
+    return B.contiguous(out[inner]) if any(geom.pad_lo) or any(geom.pad_hi) else out
 
 
 class AvgPool(Function):
@@ -282,12 +283,13 @@ def axis_linear(x: NDArray, mats: tuple[NDArray, ...]) -> NDArray:
     """x with each trailing axis i mapped by matrix mats[i] (out_i, in_i)."""
     nd = len(mats)
     for i, a in enumerate(mats):
+        a = B.like(a, x)  # the constant matrices live on the host
         ax = x.ndim - nd + i
         if ax == x.ndim - 1:
             x = (x.reshape(-1, x.shape[-1]) @ a.T).reshape(*x.shape[:-1], a.shape[0])
         else:
             x = np.moveaxis(np.moveaxis(x, ax, -1) @ a.T, -1, ax)
-    return np.ascontiguousarray(x)
+    return B.contiguous(x)
 
 
 class AxisLinear(Function):
@@ -412,6 +414,8 @@ def avg_pool(x: Any, nd: int, kernel_size: Any, stride: Any = None, padding: Any
     x = _float_input(name, x, nd)
     geom = pool_geometry(name, x.shape, nd, kernel_size, stride, padding, 1, ceil_mode)
     scale = _divisor(geom, geom.pad_lo, count_include_pad, divisor_override, x.dtype)
+    if not isinstance(scale, float):
+        scale = B.like(scale, x._data)  # per-window divisors, on x's device
     return AvgPool.apply(x, geom, scale)
 
 

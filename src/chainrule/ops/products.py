@@ -84,7 +84,7 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
                          f"2 or 3), got {na} and {nb}")
 
     def comp(x: Tensor, i: int) -> Any:
-        return getitem(x, (Ellipsis, i)) if i < x.shape[-1] else np.zeros((), x.dtype)
+        return getitem(x, (Ellipsis, i)) if i < x.shape[-1] else x.dtype.type(0)
 
     a0, a1, a2 = (comp(a, i) for i in range(3))
     b0, b1, b2 = (comp(b, i) for i in range(3))

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function
 from chainrule.autodiff.zero import ZERO
 from chainrule.dtypes import to_float
@@ -50,13 +51,15 @@ class _Pool(threading.local):
         self.arrays: dict[tuple, list[NDArray]] = {}
         self.nbytes = 0
 
-    def empty(self, shape: tuple[int, ...], dtype: Any) -> NDArray:
-        key = (shape, np.dtype(dtype))
+    def empty(self, shape: tuple[int, ...], dtype: Any, like: Any = None) -> NDArray:
+        """An array of shape and dtype on like's device (the host for None or an ndarray)."""
+        key = (shape, np.dtype(dtype)) if like is None or type(like) is np.ndarray else (
+            shape, np.dtype(dtype), str(like.device))
         held = self.arrays.get(key, ())
         for a in held:
             if sys.getrefcount(a) == 3:  # the list, the loop variable, getrefcount's argument
                 return a
-        a = np.empty(shape, dtype)
+        a = B.empty(shape, dtype, like)
         if len(held) < self.per_key and 4 * a.nbytes <= self.max_bytes:
             while self.nbytes + a.nbytes > self.max_bytes:
                 old = self.arrays.pop(next(iter(self.arrays)))
@@ -77,7 +80,7 @@ def _steps(n: int, reverse: bool) -> range:
 
 def _shift(seq: NDArray, first: NDArray, reverse: bool) -> NDArray:
     """Each step's previous state, in time order: seq shifted by one step, ``first`` in front."""
-    out = _empty(seq.shape, seq.dtype)
+    out = _empty(seq.shape, seq.dtype, seq)
     if reverse:
         out[-1] = first
         out[:-1] = seq[1:]
@@ -87,9 +90,10 @@ def _shift(seq: NDArray, first: NDArray, reverse: bool) -> NDArray:
     return out
 
 
-def _gate_vector(values: tuple[float, ...], h: int, dtype: Any) -> NDArray:
-    """One value per gate block, repeated over the block's h units: shape (len(values) h,)."""
-    return np.repeat(np.asarray(values, dtype=dtype), h)
+def _gate_vector(values: tuple[float, ...], h: int, like: NDArray) -> NDArray:
+    """One value per gate block, repeated over the block's h units: shape (len(values) h,), in
+    like's dtype and on its device."""
+    return B.like(np.repeat(np.asarray(values, dtype=like.dtype), h), like)
 
 
 def _prepare(name: str, gates: int, x: NDArray, w_ih: NDArray, w_hh: NDArray, b_ih: NDArray,
@@ -124,7 +128,7 @@ def _prepare(name: str, gates: int, x: NDArray, w_ih: NDArray, w_hh: NDArray, b_
 def _project(x: NDArray, w: NDArray, b: NDArray) -> NDArray:
     """x W^T + b for every time step at once, as one matrix product: (T, B, I) -> (T, B, G H)."""
     t, n, i = x.shape
-    out = np.matmul(x.reshape(t * n, i), w.T, out=_empty((t * n, w.shape[0]), x.dtype))
+    out = np.matmul(x.reshape(t * n, i), w.T, out=_empty((t * n, w.shape[0]), x.dtype, x))
     out += b
     return out.reshape(t, n, w.shape[0])
 
@@ -151,7 +155,7 @@ def _input_tangent(x: NDArray, w_ih: NDArray, dx: Any, dw_ih: Any, dbias: Any,
     if dbias is not ZERO:
         out = out + R.reshape(dbias, (*lead, 1, 1, gh))
     if out is ZERO:
-        return np.zeros((*lead, t, n, gh), dtype=x.dtype)
+        return B.zeros((*lead, t, n, gh), x.dtype, x)
     return np.broadcast_to(out, (*lead, t, n, gh))
 
 
@@ -286,7 +290,7 @@ class RNNScan(_Scan):
     @staticmethod
     def _derivative(ctx: Any) -> NDArray:
         y = ctx.y
-        d = _empty(y.shape, y.dtype)
+        d = _empty(y.shape, y.dtype, y)
         if ctx.nonlinearity == "relu":
             return np.greater(y, 0.0, out=d)
         np.multiply(y, y, out=d)
@@ -300,8 +304,8 @@ class RNNScan(_Scan):
         nb = ctx.batch
         lead = g.shape[:nb]
         d = RNNScan._derivative(ctx)
-        da = _empty((len(y), *lead, *h0.shape), y.dtype)
-        dh = np.empty(lead + h0.shape, dtype=y.dtype)
+        da = _empty((len(y), *lead, *h0.shape), y.dtype, y)
+        dh = B.empty(lead + h0.shape, y.dtype, y)
         prev = -1
         for t in _steps(len(y), not ctx.reverse):
             if prev < 0:
@@ -325,7 +329,7 @@ class RNNScan(_Scan):
         dpre = _input_tangent(x, w_ih, dx, dw_ih, db_ih + db_hh, _shift(y, h0, ctx.reverse),
                               dw_hh, lead)
         d = RNNScan._derivative(ctx)
-        out = np.empty(lead + y.shape, dtype=y.dtype)
+        out = B.empty(lead + y.shape, y.dtype, y)
         dh = dh0
         for t in _steps(len(y), ctx.reverse):
             pre = dpre[..., t, :, :] if dh is ZERO else dpre[..., t, :, :] + dh @ w_hh.T
@@ -374,13 +378,13 @@ class LSTMScan(_Scan):
         ctx.saved = (x, w_ih, w_hh, b_ih, b_hh, h0, c0)
         ctx.reverse = reverse
         n_t, hid = x.shape[0], w_hh.shape[1]
-        s = _gate_vector(_LSTM_SCALE, hid, x.dtype)
+        s = _gate_vector(_LSTM_SCALE, hid, x)
         a = _project(x, w_ih * s[:, None], (b_ih + b_hh) * s)  # becomes the gates, in place
         w_t = (w_hh * s[:, None]).T
-        y = _empty((n_t + 1, *h0.shape), x.dtype)
-        c = _empty((n_t, *h0.shape), x.dtype)
-        tc = _empty(c.shape, x.dtype)
-        tmp = np.empty(a.shape[1:], dtype=x.dtype)
+        y = _empty((n_t + 1, *h0.shape), x.dtype, x)
+        c = _empty((n_t, *h0.shape), x.dtype, x)
+        tc = _empty(c.shape, x.dtype, x)
+        tmp = B.empty(a.shape[1:], x.dtype, x)
         ig = np.empty_like(h0)
         h, cp = h0, c0
         with np.errstate(over="ignore"):  # exp(-z) = inf gives sigmoid(z) = 0 exactly
@@ -406,9 +410,10 @@ class LSTMScan(_Scan):
     @staticmethod
     def _slopes(a4: NDArray) -> NDArray:
         """d gate / d pre-activation for every gate: (T, B, 4, H)."""
-        d = np.subtract(_LSTM_U.astype(a4.dtype), a4, out=_empty(a4.shape, a4.dtype))
+        d = np.subtract(B.like(_LSTM_U.astype(a4.dtype), a4), a4,
+                        out=_empty(a4.shape, a4.dtype, a4))
         d *= a4
-        d += _LSTM_V.astype(a4.dtype)
+        d += B.like(_LSTM_V.astype(a4.dtype), a4)
         return d
 
     @staticmethod
@@ -427,16 +432,17 @@ class LSTMScan(_Scan):
         p[:, :, 1] *= _shift(c, c0, ctx.reverse)
         p[:, :, 2] *= a4[:, :, 0]
         p[:, :, 3] *= tc
-        q = np.multiply(tc, tc, out=_empty(tc.shape, tc.dtype))  # dc_t / dh_t = o (1 - tanh^2 c_t)
+        # dc_t / dh_t = o (1 - tanh^2 c_t)
+        q = np.multiply(tc, tc, out=_empty(tc.shape, tc.dtype, tc))
         np.subtract(1.0, q, out=q)
         q *= a4[:, :, 3]
         f = a4[:, :, 1]
-        da = _empty((n_t, *lead, n_b, 4 * hid), a.dtype)
+        da = _empty((n_t, *lead, n_b, 4 * hid), a.dtype, a)
         da4 = da.reshape(n_t, *lead, n_b, 4, hid)
         # x holds (dc, dc, dc, dh): then da_t = x * p_t is one contiguous product
-        x4 = np.empty((*lead, n_b, 4, hid), dtype=a.dtype)
+        x4 = B.empty((*lead, n_b, 4, hid), a.dtype, a)
         dh = x4[..., 3, :]
-        dc = np.array(g[..., n_t, :, :])
+        dc = g[..., n_t, :, :].copy()
         tmp = np.empty_like(dc)
         prev = -1
         for t in _steps(n_t, not ctx.reverse):
@@ -468,7 +474,7 @@ class LSTMScan(_Scan):
         a4 = a.reshape(n_t, n_b, 4, hid)
         slopes = LSTMScan._slopes(a4)
         cprev = _shift(c, c0, ctx.reverse)
-        out = np.empty(lead + y.shape, dtype=y.dtype)
+        out = B.empty(lead + y.shape, y.dtype, y)
         dh, dc = dh0, dc0
         for t in _steps(n_t, ctx.reverse):
             pre = dpre[..., t, :, :] if dh is ZERO else dpre[..., t, :, :] + dh @ w_hh.T
@@ -517,14 +523,14 @@ class GRUScan(_Scan):
         ctx.saved = (x, w_ih, w_hh, b_ih, b_hh, h0)
         ctx.reverse = reverse
         n_t, hid = x.shape[0], w_hh.shape[1]
-        s = _gate_vector((-1.0, -1.0, 1.0), hid, x.dtype)  # sigmoid as 1/(1 + exp(-z))
-        brz = b_ih + np.concatenate([b_hh[:2 * hid], np.zeros(hid, x.dtype)])
+        s = _gate_vector((-1.0, -1.0, 1.0), hid, x)  # sigmoid as 1/(1 + exp(-z))
+        brz = b_ih + np.concatenate([b_hh[:2 * hid], B.zeros(hid, x.dtype, x)])
         a = _project(x, w_ih * s[:, None], brz * s)  # becomes the gates r, z, n in place
         w_t = (w_hh * s[:, None]).T
         b_hn = b_hh[2 * hid:]
-        y = _empty((n_t, *h0.shape), x.dtype)
-        hn = _empty(y.shape, x.dtype)  # h W_hn^T + b_hn, kept for the reverse rule
-        tmp = np.empty(a.shape[1:], dtype=x.dtype)
+        y = _empty((n_t, *h0.shape), x.dtype, x)
+        hn = _empty(y.shape, x.dtype, x)  # h W_hn^T + b_hn, kept for the reverse rule
+        tmp = B.empty(a.shape[1:], x.dtype, x)
         diff = np.empty_like(h0)
         h = h0
         with np.errstate(over="ignore"):
@@ -554,7 +560,7 @@ class GRUScan(_Scan):
         n_t, n_b, hid = hn.shape
         a4 = a.reshape(n_t, n_b, 3, hid)
         r, z, n = a4[:, :, 0], a4[:, :, 1], a4[:, :, 2]
-        px = _empty(a4.shape, a4.dtype)
+        px = _empty(a4.shape, a4.dtype, a4)
         pn = np.multiply(n, n, out=px[:, :, 2])  # (1 - z)(1 - n^2)
         np.subtract(1.0, pn, out=pn)
         pn *= 1.0 - z
@@ -564,7 +570,7 @@ class GRUScan(_Scan):
         pr = np.multiply(pn, hn, out=px[:, :, 0])  # (1 - z)(1 - n^2) hn r (1 - r)
         pr *= r
         pr *= 1.0 - r
-        ph = _empty(a4.shape, a4.dtype)
+        ph = _empty(a4.shape, a4.dtype, a4)
         np.copyto(ph, px)
         ph[:, :, 2] *= r
         return px, ph
@@ -580,12 +586,12 @@ class GRUScan(_Scan):
         hprev = _shift(y, h0, ctx.reverse)
         px, ph = GRUScan._factors(ctx, hprev)
         z = ctx.cache[0].reshape(n_t, n_b, 3, hid)[:, :, 1]
-        dx = _empty((n_t, *lead, n_b, 3 * hid), y.dtype)
-        dhh = _empty(dx.shape, y.dtype)
+        dx = _empty((n_t, *lead, n_b, 3 * hid), y.dtype, y)
+        dhh = _empty(dx.shape, y.dtype, y)
         dx4 = dx.reshape(n_t, *lead, n_b, 3, hid)
         dhh4 = dhh.reshape(dx4.shape)
-        dh = np.empty(lead + h0.shape, dtype=y.dtype)
-        dh3 = np.empty((*lead, n_b, 3, hid), dtype=y.dtype)  # dh in each gate block
+        dh = B.empty(lead + h0.shape, y.dtype, y)
+        dh3 = B.empty((*lead, n_b, 3, hid), y.dtype, y)  # dh in each gate block
         tmp = np.empty_like(dh)
         prev = -1
         for t in _steps(n_t, not ctx.reverse):
@@ -619,7 +625,7 @@ class GRUScan(_Scan):
         dxp = _input_tangent(x, w_ih, dx, dw_ih, db_ih, hprev, ZERO, lead)
         dhp = _input_tangent(hprev, w_hh, ZERO, dw_hh, db_hh, hprev, ZERO, lead)
         a4 = a.reshape(n_t, n_b, 3, hid)
-        out = np.empty(lead + y.shape, dtype=y.dtype)
+        out = B.empty(lead + y.shape, y.dtype, y)
         dh = dh0
         for t in _steps(n_t, ctx.reverse):
             r, z, n = a4[t, :, 0], a4[t, :, 1], a4[t, :, 2]
@@ -651,12 +657,12 @@ class GRUScan(_Scan):
 
 # ----- public functions -----
 def _t(x: Any) -> Any:
-    return x if isinstance(x, Tensor) else np.asarray(x)
+    return x if isinstance(x, Tensor) else B.asarray(x)
 
 
 def _zeros_like_bias(w_hh: Any) -> NDArray:
-    w = w_hh._data if isinstance(w_hh, Tensor) else np.asarray(w_hh)
-    return np.zeros(w.shape[0], dtype=w.dtype)
+    w = w_hh._data if isinstance(w_hh, Tensor) else B.asarray(w_hh)
+    return B.zeros(w.shape[0], w.dtype, w)
 
 
 def rnn_scan(x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None,

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function
 from chainrule.dtypes import to_float
 from chainrule.ops import rules as R
@@ -49,7 +50,7 @@ class Sum(Function):
         ctx.axes = axes = normalize_axes("sum", axis, x.ndim)
         ctx.keepdims = keepdims
         ctx.shape = x.shape
-        return np.asarray(x.sum(axis=axes, keepdims=keepdims))
+        return B.asarray(x.sum(axis=axes, keepdims=keepdims))
 
     @staticmethod
     def vjp(ctx: Context, g: Any) -> Any:
@@ -78,7 +79,7 @@ class Max(Function):
         m = cls.reduce(x, axis=axes, keepdims=True)
         mask = x == m
         ctx.weights = mask / mask.sum(axis=axes, keepdims=True).astype(x.dtype)
-        return np.asarray(m if keepdims else m.reshape([n for i, n in enumerate(x.shape)
+        return B.asarray(m if keepdims else m.reshape([n for i, n in enumerate(x.shape)
                                                          if i - x.ndim not in axes]))
 
     @staticmethod
@@ -108,7 +109,7 @@ class Prod(Function):
         ctx.axes = axes = normalize_axes("prod", axis, x.ndim)
         ctx.keepdims = keepdims
         ctx.saved = (x,)
-        return np.asarray(x.prod(axis=axes, keepdims=keepdims))
+        return B.asarray(x.prod(axis=axes, keepdims=keepdims))
 
     @staticmethod
     def _others(x: Any, axes: tuple[int, ...]) -> Any:
@@ -138,7 +139,7 @@ class Prod(Function):
         moved = transpose(x, perm)
         lead, rest = moved.shape[: x.ndim - len(axes)], moved.shape[x.ndim - len(axes):]
         n = int(np.prod(rest))
-        copies = where(np.eye(n, dtype=bool), np.ones((), x.dtype), moved.reshape(*lead, 1, n))
+        copies = where(np.eye(n, dtype=bool), x.dtype.type(1), moved.reshape(*lead, 1, n))
         others = Prod.apply(copies, -1, False).reshape(*lead, *rest)
         return transpose(others, tuple(int(i) for i in np.argsort(perm)))
 
@@ -164,7 +165,7 @@ class LogSumExp(Function):
         ctx.axes = axes = normalize_axes("logsumexp", axis, x.ndim)
         ctx.keepdims = keepdims
         x = to_float(x)
-        m = x.max(axis=axes, keepdims=True) if x.size else np.zeros((), x.dtype)
+        m = x.max(axis=axes, keepdims=True) if x.size else x.dtype.type(0)
         m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
         with np.errstate(divide="ignore"):
             out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
@@ -317,7 +318,7 @@ def argmax(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int 
     """Indices of the maxima (int64, not differentiable)."""
     x = _t(x)
     r = np.argmax(x._data, axis=_axis(axis, dim), keepdims=keepdims if keepdim is None else keepdim)
-    return Tensor._make(np.asarray(r, dtype=np.int64), False, None)
+    return Tensor._make(B.asarray(r).astype(np.int64, copy=False), False, None)
 
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
@@ -325,4 +326,4 @@ def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int 
     """Indices of the minima (int64, not differentiable)."""
     x = _t(x)
     r = np.argmin(x._data, axis=_axis(axis, dim), keepdims=keepdims if keepdim is None else keepdim)
-    return Tensor._make(np.asarray(r, dtype=np.int64), False, None)
+    return Tensor._make(B.asarray(r).astype(np.int64, copy=False), False, None)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.zero import ZERO
 from chainrule.tensor import Tensor
 
@@ -107,11 +108,11 @@ def mask_safe(g: Any, d: Any) -> Any:
         return ZERO
     if isinstance(g, Tensor) or isinstance(d, Tensor):
         gz = value(g) == 0
-        return g * where(gz, np.zeros((), value(d).dtype), d)
+        return g * where(gz, value(d).dtype.type(0), d)
     with np.errstate(invalid="ignore", over="ignore"):
         r = g * d
     if not np.isfinite(r).all():
-        r = np.where(g == 0, np.zeros((), r.dtype), r)
+        r = np.where(g == 0, r.dtype.type(0), r)
     return r
 
 
@@ -187,7 +188,8 @@ def transpose(x: Any, perm: tuple[int, ...]) -> Any:
 
 def zeros(shape: tuple[int, ...], like: Any) -> Any:
     """Zeros of shape with like's dtype, as like's kind (ndarray or constant Tensor)."""
-    z = np.zeros(shape, dtype=value(like).dtype)
+    v = value(like)
+    z = B.zeros(shape, v.dtype, v)
     return Tensor._make(z, False, None) if isinstance(like, Tensor) else z
 
 

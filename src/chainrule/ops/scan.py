@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function
 from chainrule.dtypes import result_dtype
 from chainrule.ops import rules as R
@@ -134,7 +135,7 @@ def cumprod(a: Any, axis: int | None = None, dtype: Any = None, *, dim: Any = No
     n = a.shape[ax]
     moved = reshape(swapaxes(a, ax, -1), (*swapaxes(a, ax, -1).shape[:-1], 1, n))
     upper = np.tri(n, dtype=bool)  # row i keeps elements j <= i, the others become 1
-    return swapaxes(prod(where(upper, moved, np.ones((), a.dtype)), axis=-1), ax, -1)
+    return swapaxes(prod(where(upper, moved, a.dtype.type(1)), axis=-1), ax, -1)
 
 
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None, *,
@@ -151,8 +152,9 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
         if extra is None:
             continue
         if not isinstance(extra, Tensor):  # NumPy's dtype for a float prepend to ints
-            raw = extra if isinstance(extra, int | float) else np.asarray(extra)
-            extra = Tensor(np.asarray(extra, dtype=result_dtype(a._data, raw)))
+            raw = extra if isinstance(extra, int | float) else B.asarray(extra)
+            extra = Tensor._make(B.array_like(raw, a._data, result_dtype(a._data, raw)), False,
+                                 None)
         e = extra
         if e.ndim == 0:  # a scalar is broadcast to a length-1 slab along axis
             e = broadcast_to(e, (*a.shape[:ax], 1, *a.shape[ax + 1:]))
@@ -219,5 +221,18 @@ def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, *,
     if a.ndim == 0:
         return getitem(a, ())
     perm = np.argsort(a._data, axis=ax, kind="stable")
+    inverse = np.argsort(perm, axis=ax, kind="stable")
+    return TakePermutation.apply(a, perm, inverse, ax)
+
+
+def partition(a: Any, kth: Any, axis: int | None = -1, kind: Any = None,
+              order: Any = None) -> Tensor:
+    """np.partition: the kth entries in their sorted places, smaller ones before and larger ones
+    after.  Differentiable in the values as the permutation np.argpartition gives (as sort)."""
+    a = _t(a)
+    if order is not None:
+        raise ValueError("partition: order= (structured arrays) is not supported")
+    a, ax = _flat_or_axis("partition", a, axis)
+    perm = np.argpartition(a._data, kth, axis=ax)
     inverse = np.argsort(perm, axis=ax, kind="stable")
     return TakePermutation.apply(a, perm, inverse, ax)

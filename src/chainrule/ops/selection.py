@@ -6,12 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.ops.elementwise import where
 from chainrule.tensor import Tensor
 
 
 def _raw(x: Any) -> np.ndarray:
-    return x._data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else B.asarray(x)
 
 
 def nonzero(a: Any) -> tuple[Tensor, ...]:
@@ -37,11 +38,16 @@ def select(condlist: Any, choicelist: Any, default: Any = 0) -> Tensor:
         raise ValueError("select with an empty condition list is not possible")
     floats = [_raw(c).dtype for c in choicelist if _raw(c).dtype.kind == "f"]
     out = np.asarray(default, floats[0]) if floats and np.ndim(default) == 0 else default
+    # array constants go to the device of the Tensor operands (as an op's constants do)
+    ref = next((x._data for x in (*condlist, *choicelist) if isinstance(x, Tensor)), None)
+    choicelist = [x if isinstance(x, Tensor) else B.like(_raw(x), ref) for x in choicelist]
+    if not isinstance(out, Tensor | int | float | complex):  # Python numbers stay weakly typed
+        out = B.like(_raw(out), ref)
     for cond, choice in zip(reversed(condlist), reversed(choicelist)):
-        c = _raw(cond)
+        c = B.like(_raw(cond), ref)
         if c.dtype != np.bool_:
             raise TypeError(f"select: invalid entry in condlist: should be boolean, got {c.dtype}")
         out = where(c, choice, out)
     if not isinstance(out, Tensor):
-        out = Tensor(np.asarray(out))
+        out = Tensor(B.asarray(out))
     return out

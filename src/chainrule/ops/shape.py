@@ -52,7 +52,7 @@ class Clone(Function):
 
     @staticmethod
     def forward(ctx: Context, x: NDArray) -> NDArray:
-        return np.array(x, order="C", copy=True)
+        return x.copy(order="C")
 
     @staticmethod
     def vjp(ctx: Context, g: Any) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function
 from chainrule.ops import rules as R
 from chainrule.ops.axes import check_axis
@@ -62,7 +63,7 @@ class Repeat(Function):
     @staticmethod
     def forward(ctx: Context, x: NDArray, repeats: Any, axis: int) -> NDArray:
         ctx.repeats, ctx.axis, ctx.n = repeats, axis, x.shape[axis]
-        return np.repeat(x, repeats, axis)
+        return np.repeat(x, repeats if isinstance(repeats, int) else repeats.tolist(), axis)
 
     @staticmethod
     def vjp(ctx: Context, g: Any) -> Any:
@@ -87,10 +88,10 @@ class RepeatSum(Function):
             return g.reshape((*g.shape[:axis], n, repeats, *tail)).sum(axis=axis)
         ends = np.cumsum(repeats)
         keep = repeats > 0
-        out = np.zeros(g.shape[:axis] + (n,) + (g.shape[axis + 1:] if axis != -1 else ()),
-                       g.dtype)
+        out = B.zeros(g.shape[:axis] + (n,) + (g.shape[axis + 1:] if axis != -1 else ()),
+                      g.dtype, g)
         if keep.any():
-            sums = np.add.reduceat(g, (ends - repeats)[keep], axis=axis)
+            sums = B.add_reduceat(g, (ends - repeats)[keep], axis)
             out[(Ellipsis, np.flatnonzero(keep)) + (slice(None),) * (-axis - 1)] = sums
         return out
 
@@ -134,7 +135,7 @@ class DiagEmbed(Function):
     def forward(ctx: Context, g: NDArray, offset: int, axis1: int, axis2: int,
                 sizes: tuple[int, int]) -> NDArray:
         ctx.offset, ctx.axis1, ctx.axis2, ctx.sizes = offset, axis1, axis2, sizes
-        out = np.zeros(g.shape[:-1] + sizes, g.dtype)
+        out = B.zeros(g.shape[:-1] + sizes, g.dtype, g)
         i = np.arange(g.shape[-1])
         out[..., i + max(-offset, 0), i + max(offset, 0)] = g
         return np.moveaxis(out, (-2, -1), (axis1, axis2))
@@ -188,7 +189,8 @@ def repeat(a: Any, repeats: Any, axis: int | None = None) -> Tensor:
     if axis is None or a.ndim == 0:  # NumPy takes a 0-d input as 1-d (axis 0 or -1)
         a, axis = ravel(a), 0 if axis is None else axis
     ax = _neg("repeat", axis, a.ndim)
-    r = np.asarray(repeats._data if isinstance(repeats, Tensor) else repeats, dtype=np.int64)
+    r = np.asarray(B.asnumpy(repeats._data if isinstance(repeats, Tensor) else repeats),
+                   dtype=np.int64)
     if (r < 0).any():
         raise ValueError(f"repeat: negative repeats {repeats}")
     if r.ndim == 0 or r.size == 1:
@@ -381,14 +383,14 @@ def tril(m: Any, k: int = 0, *, diagonal: int | None = None) -> Tensor:
     """m with the entries above the k-th diagonal zeroed (derivative: the same mask)."""
     m = _t(m)
     return where(_tri_mask(m, k if diagonal is None else diagonal, True), m,
-                 np.zeros((), m.dtype))
+                 m.dtype.type(0))
 
 
 def triu(m: Any, k: int = 0, *, diagonal: int | None = None) -> Tensor:
     """m with the entries below the k-th diagonal zeroed (derivative: the same mask)."""
     m = _t(m)
     return where(_tri_mask(m, k if diagonal is None else diagonal, False), m,
-                 np.zeros((), m.dtype))
+                 m.dtype.type(0))
 
 
 def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, *, dim1: Any = None,

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.modes import enable_grad
 from chainrule.optim.line_search import strong_wolfe
 from chainrule.optim.optimizer import (
@@ -72,9 +73,9 @@ class LBFGS(Optimizer):
         for p in self._params:
             grad = p.grad
             if grad is None:
-                views.append(np.zeros(p._data.size, dtype=self._dtype))
+                views.append(B.zeros(p._data.size, self._dtype, p._data))
             else:
-                views.append(np.asarray(_to_numpy(grad)).ravel())
+                views.append(B.asarray(_to_numpy(grad)).ravel())
         return np.concatenate(views).astype(self._dtype, copy=False)
 
     def _add_grad(self, step_size: Any, update: np.ndarray) -> None:
@@ -241,15 +242,17 @@ class LBFGS(Optimizer):
         v = _to_numpy(value)
         if isinstance(v, list | tuple):
             return [self._load_state_value(key, x, p) for x in v]
-        if isinstance(v, np.ndarray | np.generic) and np.asarray(v).dtype.kind == "f":
-            v = np.asarray(v, dtype=p.dtype)
+        if isinstance(v, np.generic):
+            v = np.asarray(v)
+        if B.is_array(v) and v.dtype.kind == "f":
+            v = B.move_like(v, p).astype(p.dtype)
             return v[()] if v.ndim == 0 else v.copy()
-        if isinstance(v, np.ndarray):
-            return v.item() if v.ndim == 0 else v.copy()
+        if B.is_array(v):
+            return v.item() if v.ndim == 0 else B.move_like(v, p).copy()
         return _plain(v)
 
 
 def _as_float(loss: Any) -> float:
     """The closure's loss (a Tensor, a torch tensor or a number) as a Python float."""
     v = _to_numpy(loss)
-    return float(v.item() if isinstance(v, np.ndarray | np.generic) else v)
+    return float(v.item() if isinstance(v, np.generic) or B.is_array(v) else v)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.inplace import mark_written
 from chainrule.autodiff.modes import enable_grad
 from chainrule.tensor import Tensor
@@ -138,7 +139,7 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue
-                g = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
+                g = grad._data if isinstance(grad, Tensor) else B.asarray(grad)
                 data = p._data
                 if g.shape != data.shape:
                     raise ValueError(f"{type(self).__name__}.step: gradient of shape {g.shape} "
@@ -169,10 +170,10 @@ class Optimizer:
         Views into one flat buffer per (dtype, k), grown to the largest parameter: the update of a
         large parameter then allocates nothing, and the memory kept is that of a few parameters.
         """
-        key = (p.dtype, k)
+        key = (p.dtype, k) if type(p) is np.ndarray else (p.dtype, k, str(p.device))
         flat = self._scratch.get(key)
         if flat is None or flat.size < p.size:
-            flat = self._scratch[key] = np.empty(p.size, dtype=p.dtype)
+            flat = self._scratch[key] = B.empty(p.size, p.dtype, p)
         buf = flat[: p.size]
         if p.flags.c_contiguous:
             return buf.reshape(p.shape)
@@ -283,7 +284,7 @@ def _ordered(params: Iterable[Any], where: str) -> list[Any]:
 
 def _snapshot(v: Any) -> Any:
     """A state value with its arrays copied (also inside lists), so later steps do not change it."""
-    if isinstance(v, np.ndarray):
+    if B.is_array(v):
         return v.copy(order="K")
     if isinstance(v, list):
         return [_snapshot(x) for x in v]
@@ -303,9 +304,10 @@ def _plain(v: Any, like: Any = None) -> Any:
     """NumPy scalars and 0-d arrays as Python numbers, also inside tuples (betas); a list or
     array as a tuple where like is a tuple (a state dict that went through JSON)."""
     v = _to_numpy(v)
-    if isinstance(v, np.generic) or (isinstance(v, np.ndarray) and v.ndim == 0):
+    if isinstance(v, np.generic) or (B.is_array(v) and v.ndim == 0):
         return v.item()
-    if isinstance(v, tuple) or (isinstance(like, tuple) and isinstance(v, list | np.ndarray)):
+    if isinstance(v, tuple) or (isinstance(like, tuple) and (isinstance(v, list)
+                                                             or B.is_array(v))):
         return tuple(_plain(x) for x in v)
     return v
 
@@ -315,13 +317,13 @@ def _state_value(key: str, v: Any, p: np.ndarray, name: str) -> Any:
     v = _to_numpy(v)
     if key == "step":
         return float(v)
-    if not isinstance(v, np.ndarray):
+    if not B.is_array(v):
         return _plain(v)
     if v.dtype.kind != "f":
-        return v.copy()
+        return B.move_like(v, p).copy()
     if v.shape != p.shape:
         raise ValueError(f"{name}.load_state_dict: state {key!r} of shape {v.shape} for a "
                          f"parameter of shape {p.shape}")
     out = np.empty_like(p)
-    out[...] = v
+    out[...] = B.move_like(v, p)
     return out

@@ -1,0 +1,152 @@
+"""An LSTM written as the lectures write it: a loop over time whose four gates are slices of one
+product z = x_t W + h U + b; MSE on a linear head of the last state, backward and SGD.
+
+Unlike `lstm` (the fused nn.LSTM), every step here records eight ops and four slices per time
+step, so it measures the engine: per-op overhead and slice cotangents.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+from harness import Case, Step, Workload
+
+SIZES = {"full": (35, 32, 32, 128), "quick": (8, 8, 8, 16)}  # seq_len, batch, input, hidden
+LR = 0.01
+
+
+def weights(n_in: int, hidden: int) -> dict[str, np.ndarray]:
+    """W (n_in, 4H), U (H, 4H), b (4H,), V (H, 1): float32, fixed seed."""
+    rng = np.random.default_rng(0)
+    return {"W": (rng.standard_normal((n_in, 4 * hidden)) * 0.1).astype(np.float32),
+            "U": (rng.standard_normal((hidden, 4 * hidden)) * 0.1).astype(np.float32),
+            "b": np.zeros(4 * hidden, np.float32),
+            "V": (rng.standard_normal((hidden, 1)) * 0.1).astype(np.float32)}
+
+
+def inputs(seq: int, batch: int, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return (rng.standard_normal((seq, batch, n_in)).astype(np.float32),
+            rng.standard_normal((batch, 1)).astype(np.float32))
+
+
+def chainrule_step(seq: int, batch: int, n_in: int, hidden: int,
+                   compiled: bool = False) -> Step:
+    """chainrule, eager or under cr.compile: the cell loop on Tensors, backward, SGD."""
+    import chainrule as cr
+
+    p = {k: cr.tensor(v, requires_grad=True) for k, v in weights(n_in, hidden).items()}
+    x0, y0 = inputs(seq, batch, n_in)
+    xs, y = cr.tensor(x0), cr.tensor(y0)
+    opt = cr.optim.SGD(list(p.values()), lr=LR)
+    H = hidden
+
+    def step(xs: cr.Tensor = xs, y: cr.Tensor = y) -> object:
+        opt.zero_grad()
+        h = cr.zeros((batch, H))
+        c = cr.zeros((batch, H))
+        for t in range(seq):
+            z = xs[t] @ p["W"] + h @ p["U"] + p["b"]
+            i, f = cr.sigmoid(z[:, :H]), cr.sigmoid(z[:, H:2 * H])
+            g, o = cr.tanh(z[:, 2 * H:3 * H]), cr.sigmoid(z[:, 3 * H:])
+            c = f * c + i * g
+            h = o * cr.tanh(c)
+        loss = ((h @ p["V"] - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return partial(cr.compile(step), xs, y) if compiled else step
+
+
+def torch_step(seq: int, batch: int, n_in: int, hidden: int) -> Step:
+    """PyTorch eager, the same cell loop."""
+    import torch
+
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in weights(n_in, hidden).items()}
+    x0, y0 = inputs(seq, batch, n_in)
+    xs, y = torch.from_numpy(x0), torch.from_numpy(y0)
+    opt = torch.optim.SGD(list(p.values()), lr=LR)
+    H = hidden
+
+    def step() -> object:
+        opt.zero_grad()
+        h = torch.zeros((batch, H))
+        c = torch.zeros((batch, H))
+        for t in range(seq):
+            z = xs[t] @ p["W"] + h @ p["U"] + p["b"]
+            i, f = torch.sigmoid(z[:, :H]), torch.sigmoid(z[:, H:2 * H])
+            g, o = torch.tanh(z[:, 2 * H:3 * H]), torch.sigmoid(z[:, 3 * H:])
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+        loss = ((h @ p["V"] - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def numpy_step(seq: int, batch: int, n_in: int, hidden: int) -> Step:
+    """Hand-written NumPy: the forward keeps its cache, the backward is written out (BPTT)."""
+    w = {k: v.copy() for k, v in weights(n_in, hidden).items()}
+    xs, y = inputs(seq, batch, n_in)
+    H = hidden
+
+    def step() -> object:
+        W, U, b, V = w["W"], w["U"], w["b"], w["V"]
+        h = np.zeros((batch, H), np.float32)
+        c = np.zeros((batch, H), np.float32)
+        cache = []
+        for t in range(seq):
+            z = xs[t] @ W + h @ U + b
+            i, f = _sigmoid(z[:, :H]), _sigmoid(z[:, H:2 * H])
+            g, o = np.tanh(z[:, 2 * H:3 * H]), _sigmoid(z[:, 3 * H:])
+            hp, cp = h, c
+            c = f * c + i * g
+            tc = np.tanh(c)
+            h = o * tc
+            cache.append((hp, cp, i, f, g, o, tc))
+        diff = h @ V - y
+        loss = (diff**2).mean()
+        d = 2 * diff / diff.size
+        dV, dh = h.T @ d, d @ V.T
+        dc = np.zeros_like(c)
+        dW, dU, db = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
+        for t in reversed(range(seq)):
+            hp, cp, i, f, g, o, tc = cache[t]
+            do = dh * tc
+            dc = dc + dh * o * (1 - tc * tc)
+            di, dg, df, dc = dc * g, dc * i, dc * cp, dc * f
+            dz = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g * g),
+                                 do * o * (1 - o)], 1)
+            dW += xs[t].T @ dz
+            dU += hp.T @ dz
+            db += dz.sum(0)
+            dh = dz @ U.T
+        for k, grad in (("W", dW), ("U", dU), ("b", db), ("V", dV)):
+            w[k] -= LR * grad
+        return loss
+
+    return step
+
+
+def cases(quick: bool) -> list[Case]:
+    """One training step per call."""
+    seq, batch, n_in, hidden = SIZES["quick" if quick else "full"]
+    builders = {name: partial(fn, seq, batch, n_in, hidden)
+                for name, fn in (("chainrule", chainrule_step), ("torch", torch_step),
+                                 ("numpy", numpy_step))}
+    builders["compiled"] = partial(chainrule_step, seq, batch, n_in, hidden, compiled=True)
+    note = (f"cell loop: LSTM({n_in}, {hidden}) over {seq} steps, batch {batch}, gates as four "
+            "slices of one product, MSE, backward, SGD; float32")
+    return [Case("train step", builders, note=note)]
+
+
+WORKLOAD = Workload("lstm_cell", "an LSTM cell loop as the lectures write it (slices of one "
+                    "product)", cases)

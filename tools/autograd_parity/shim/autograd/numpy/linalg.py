@@ -1,0 +1,10 @@
+"""autograd.numpy.linalg -> cr.linalg."""
+
+from typing import Any
+
+import chainrule as cr
+from autograd._shim import lookup
+
+
+def __getattr__(name: str) -> Any:
+    return lookup(cr.linalg, "cr.linalg", name)
