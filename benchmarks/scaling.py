@@ -8,13 +8,13 @@ Measured here:
   b = 128 / P: forward time, backward time, the time into backward at which each DDP bucket's
   last gradient is ready, and the optimizer step (rank 0 alone, the other rank idle, one BLAS
   thread: the per-process compute of a P-process run at global batch 128);
-- the allreduce cost between the two local processes, fitted as T(n) = 2 alpha + n / beta over
-  sizes 8 B ... 16 MiB (MPICH's reduce-scatter + allgather at P = 2: two latency steps, each
-  moving n/2 bytes);
+- the allreduce time T2(n) between the two local processes for sizes 8 B ... 16 MiB: its slope
+  is the bandwidth beta, the rest L(n) = T2(n) - n / beta the per-round cost (latency and the
+  protocol overheads of each message size; see ``Network``);
 - the real 2-process DDP step, to check the model's P = 2 prediction against.
 
 Model at P processes, each with its buckets' measured ready times for batch 128 / P:
-allreduce(n, P) = 2 ceil(log2 P) alpha + 2 (P - 1) / P n / beta (reduce-scatter + allgather);
+allreduce(n, P) = ceil(log2 P) L(n) + 2 (P - 1) / P n / beta (reduce-scatter + allgather);
 buckets are reduced one after another, each starting when it is ready and the previous one is
 done; step = forward + max(backward, last allreduce end) + optimizer; speedup = step(1) /
 step(P), efficiency = speedup / P. It assumes full overlap (an MPI progress engine that moves
@@ -25,6 +25,7 @@ cores, memory bandwidth not shared): both favour the model, so it is an upper bo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import statistics
 import time
@@ -101,15 +102,10 @@ def profile(build: Callable[[], cr.nn.Module], batch: int, repeats: int,
                    [b.nbytes for b in buckets])
 
 
-def allreduce_fit(repeats: int) -> tuple[float, float, list[tuple[int, float]]]:
-    """(alpha seconds, beta bytes/s, [(bytes, measured seconds)]) for T(n) = 2 alpha + n / beta.
-
-    alpha from the 8-byte allreduce, beta from the 16 MiB one (the two ends of the range); the
-    sizes between show how well the line fits.
-    """
-    sizes = [1, 2**7, 2**10, 2**13, 2**16, 2**19, 2**21]  # float64 elements: 8 B ... 16 MiB
+def allreduce_curve(repeats: int) -> list[tuple[int, float]]:
+    """[(bytes, seconds)] of one allreduce at P = 2, for sizes 8 B ... 16 MiB (fastest of 5)."""
     points = []
-    for n in sizes:
+    for n in (1, 2**7, 2**10, 2**13, 2**15, 2**17, 2**19, 2**21):  # float64 elements
         t = cr.tensor(np.zeros(n))
         reps = max(2, min(100, 2**17 // n)) * repeats
         samples = []
@@ -120,29 +116,52 @@ def allreduce_fit(repeats: int) -> tuple[float, float, list[tuple[int, float]]]:
                 dist.all_reduce(t)
             samples.append((time.perf_counter() - t0) / reps)
         points.append((n * 8, min(samples)))  # the least disturbed run
-    alpha = points[0][1] / 2
-    beta = points[-1][0] / max(points[-1][1] - 2 * alpha, 1e-9)
-    return alpha, beta, points
+    return points
 
 
-def allreduce_time(nbytes: int, p: int, alpha: float, beta: float) -> float:
-    """Reduce-scatter + allgather: 2 ceil(log2 P) latencies, 2 (P-1)/P of the bytes each way."""
-    if p == 1:
-        return 0.0
-    return 2 * math.ceil(math.log2(p)) * alpha + 2 * (p - 1) / p * nbytes / beta
+class Network:
+    """Allreduce cost from the measured P = 2 curve, extended to P processes.
+
+    beta is the bandwidth of the two largest sizes (the slope of the curve); the rest of each
+    measured time, L(n) = T2(n) - n / beta, is the per-round cost at that size (latency and
+    protocol overheads), interpolated in log n. MPICH's reduce-scatter + allgather takes
+    ceil(log2 P) rounds each way and moves 2 (P - 1) / P of the bytes:
+    T(n, P) = ceil(log2 P) L(n) + 2 (P - 1) / P n / beta, which is T2(n) at P = 2.
+    Given alpha and beta instead (another network), L(n) = 2 alpha.
+    """
+
+    def __init__(self, points: list[tuple[int, float]], alpha: float | None = None,
+                 beta: float | None = None) -> None:
+        (n1, t1), (n2, t2) = points[-2], points[-1]
+        self.beta = beta if beta is not None else (n2 - n1) / max(t2 - t1, 1e-12)
+        self.sizes = np.log([n for n, _ in points])
+        self.rounds = np.array([max(t - n / self.beta, 0.0) for n, t in points])
+        if alpha is not None:
+            self.rounds = np.full(len(points), 2 * alpha)
+
+    def round_cost(self, nbytes: int) -> float:
+        return float(np.interp(np.log(max(nbytes, 1)), self.sizes, self.rounds))
+
+    def allreduce(self, nbytes: int, p: int) -> float:
+        if p == 1:
+            return 0.0
+        return (math.ceil(math.log2(p)) * self.round_cost(nbytes)
+                + 2 * (p - 1) / p * nbytes / self.beta)
 
 
-def predict(prof: Profile, p: int, alpha: float, beta: float) -> tuple[float, float]:
+def predict(prof: Profile, p: int, net: Network) -> tuple[float, float]:
     """(step seconds, seconds of allreduce not hidden behind backward) at P processes."""
     end = 0.0
     for ready, nbytes in zip(prof.ready, prof.nbytes):
-        end = max(end, ready) + allreduce_time(nbytes, p, alpha, beta)
+        end = max(end, ready) + net.allreduce(nbytes, p)
     exposed = max(0.0, end - prof.backward) if p > 1 else 0.0
     return prof.forward + prof.backward + exposed + prof.optimizer, exposed
 
 
-def measured_two(build: Callable[[], cr.nn.Module], repeats: int, cap_mb: float) -> float:
-    """Median seconds of a real DDP SGD step on this world, at global batch 128."""
+def measured_two(build: Callable[[], cr.nn.Module], repeats: int,
+                 cap_mb: float) -> tuple[float, float]:
+    """Median seconds of a real DDP SGD step on this world at global batch 128: with its
+    allreduces, and under ``no_sync()`` (every process computing at once, no communication)."""
     cr.manual_seed(0)
     model = DistributedDataParallel(build(), bucket_cap_mb=cap_mb)
     n = dist.get_world_size()
@@ -150,38 +169,50 @@ def measured_two(build: Callable[[], cr.nn.Module], repeats: int, cap_mb: float)
     x = cr.tensor(rng.standard_normal((GLOBAL_BATCH // n, 1, 28, 28)).astype(np.float32))
     y = cr.tensor(rng.integers(0, 10, GLOBAL_BATCH // n))
     opt = cr.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    times = []
-    for i in range(repeats + 2):
+    synced, alone = [], []
+    for i in range(2 * repeats + 4):
+        sync = i % 2 == 0
         dist.barrier()
         t0 = time.perf_counter()
         opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
+        with contextlib.nullcontext() if sync else model.no_sync():
+            F.cross_entropy(model(x), y).backward()
         opt.step()
-        if i >= 2:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        if i >= 4:
+            (synced if sync else alone).append(time.perf_counter() - t0)
+    return statistics.median(synced), statistics.median(alone)
 
 
-def report(name: str, profiles: dict[int, Profile], alpha: float, beta: float,
-           measured: float | None) -> None:
+def report(name: str, profiles: dict[int, Profile], net: Network,
+           measured: tuple[float, float] | None) -> None:
     """One line per P: local batch, predicted step, exposed communication, speedup, efficiency."""
-    base = predict(profiles[1], 1, alpha, beta)[0]
+    base = predict(profiles[1], 1, net)[0]
     print(f"\n{name}: {sum(profiles[1].nbytes) / 2**20:.2f} MiB of gradients in "
           f"{len(profiles[1].nbytes)} buckets")
     print(f"{'P':>3} {'batch/P':>7} {'compute ms':>10} {'comm ms':>8} {'exposed ms':>10} "
           f"{'step ms':>8} {'speedup':>7} {'effic.':>6}")
     for p in PROCESSES:
         prof = profiles[p]
-        step, exposed = predict(prof, p, alpha, beta)
-        comm = sum(allreduce_time(n, p, alpha, beta) for n in prof.nbytes)
+        step, exposed = predict(prof, p, net)
+        comm = sum(net.allreduce(n, p) for n in prof.nbytes)
         compute = prof.forward + prof.backward + prof.optimizer
         print(f"{p:>3} {GLOBAL_BATCH // p:>7} {compute * 1e3:10.2f} {comm * 1e3:8.2f} "
               f"{exposed * 1e3:10.2f} {step * 1e3:8.2f} {base / step:7.2f} "
               f"{base / step / p:6.0%}")
     if measured is not None:
-        predicted = predict(profiles[2], 2, alpha, beta)[0]
-        print(f"check at P = 2: predicted {predicted * 1e3:.2f} ms, measured {measured * 1e3:.2f}"
-              f" ms ({measured / predicted - 1:+.0%})")
+        synced, no_comm = measured
+        prof = profiles[2]
+        predicted = predict(prof, 2, net)[0]
+        alone = prof.forward + prof.backward + prof.optimizer
+        slow = no_comm / alone  # two processes computing at once on this machine
+        scaled = Profile(prof.forward * slow, prof.backward * slow, prof.optimizer * slow,
+                         [r * slow for r in prof.ready], prof.nbytes)
+        corun = predict(scaled, 2, net)[0]
+        print(f"check at P = 2: measured {synced * 1e3:.2f} ms; predicted "
+              f"{predicted * 1e3:.2f} ms ({synced / predicted - 1:+.0%}), or {corun * 1e3:.2f} ms "
+              f"({synced / corun - 1:+.0%}) with the measured co-run slowdown x{slow:.2f} of "
+              f"compute (both processes computing at once: {no_comm * 1e3:.2f} ms without "
+              "communication)")
 
 
 def main() -> None:
@@ -208,27 +239,26 @@ def main() -> None:
             profiles[name] = {q: profile(MODELS[name], GLOBAL_BATCH // q, repeats,
                                          args.bucket_cap_mb) for q in PROCESSES}
     dist.barrier()
-    alpha, beta, points = 0.0, float("inf"), []
-    if world > 1:
-        alpha, beta, points = allreduce_fit(1 if args.quick else 3)
+    points = allreduce_curve(1 if args.quick else 3) if world > 1 else [(8, 0.0), (16, 0.0)]
     measured = {name: measured_two(MODELS[name], repeats, args.bucket_cap_mb)
                 if world == 2 else None for name in names}
     if rank != 0:
         dist.destroy_process_group()
         return
-    print(f"# measured allreduce at P = 2: alpha {alpha * 1e6:.1f} us, beta "
-          f"{beta / 2**30:.2f} GiB/s; global batch {GLOBAL_BATCH}, buckets of "
-          f"{args.bucket_cap_mb} MiB")
+    net = Network(points)
+    print(f"# global batch {GLOBAL_BATCH}, buckets of {args.bucket_cap_mb} MiB; allreduce at "
+          f"P = 2 measured: beta {net.beta / 2**30:.2f} GiB/s, per-round cost L(n):")
     for nbytes, seconds in points:
-        print(f"#   allreduce {nbytes:>9} B: measured {seconds * 1e6:9.1f} us, model "
-              f"{allreduce_time(nbytes, 2, alpha, beta) * 1e6:9.1f} us")
+        print(f"#   {nbytes:>9} B: {seconds * 1e6:8.1f} us, L = "
+              f"{net.round_cost(nbytes) * 1e6:8.1f} us")
     if args.alpha_us is not None or args.gib_s is not None:
-        alpha = alpha if args.alpha_us is None else args.alpha_us * 1e-6
-        beta = beta if args.gib_s is None else args.gib_s * 2**30
-        print(f"# projecting for alpha {alpha * 1e6:.1f} us, beta {beta / 2**30:.2f} GiB/s "
-              "(given, not measured): the P = 2 check below uses them too")
+        net = Network(points, None if args.alpha_us is None else args.alpha_us * 1e-6,
+                      None if args.gib_s is None else args.gib_s * 2**30)
+        print(f"# projecting for L = {net.round_cost(8) * 1e6:.1f} us, beta "
+              f"{net.beta / 2**30:.2f} GiB/s (given, not measured): the P = 2 check below "
+              "uses them too")
     for name in names:
-        report(name, profiles[name], alpha, beta, measured[name])
+        report(name, profiles[name], net, measured[name])
     dist.destroy_process_group()
 
 
