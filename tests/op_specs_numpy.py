@@ -86,7 +86,9 @@ def _torch_diff(x: Any, n: int = 1, axis: int = -1, prepend: Any = None) -> Any:
     return torch.diff(x, n, axis, prepend)
 
 
-def _torch_gradient(x: Any, h: float = 1.0, axis: int = 0, edge_order: int = 1) -> Any:
+def _torch_gradient(x: Any, h: Any = 1.0, axis: int = 0, edge_order: int = 1) -> Any:
+    if np.ndim(h):  # coordinates
+        h = (torch.as_tensor(np.asarray(h), dtype=x.dtype),)
     return torch.gradient(x, spacing=h, dim=axis, edge_order=edge_order)[0]
 
 
@@ -168,7 +170,9 @@ NUMPY_SPECS: list[OpSpec] = [
         x, h, axis=axis, edge_order=edge_order),
            lambda x, h=1.0, axis=0, edge_order=1: np.gradient(x, h, axis=axis,
                                                               edge_order=edge_order),
-           _torch_gradient, (case((5,)), case((4, 3), h=0.5, axis=1, edge_order=2))),
+           _torch_gradient, (case((5,)), case((4, 3), h=0.5, axis=1, edge_order=2),
+                             case((5,), h=np.array([0.0, 0.5, 1.5, 3.5, 4.0])),
+                             case((4, 3), h=np.array([0.0, 1.0, 3.0, 4.0]), edge_order=2))),
     OpSpec("sort", cr.sort, np.sort, _torch_sort,
            (case((5,)), case((3, 4), axis=0), case((2, 3), axis=None)), distinct),
     OpSpec("partition", cr.partition, np.partition, _torch_partition,

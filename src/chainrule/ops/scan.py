@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function
-from chainrule.dtypes import result_dtype
+from chainrule.dtypes import get_default_dtype, result_dtype
 from chainrule.ops import rules as R
 from chainrule.ops.axes import check_axis
 from chainrule.ops.elementwise import astype, where
@@ -184,21 +184,56 @@ def _gradient_one(f: Tensor, h: float, ax: int, edge_order: int) -> Tensor:
     return concatenate([first, interior, last], axis=ax)
 
 
+def _gradient_coords(f: Tensor, x: np.ndarray, ax: int, edge_order: int) -> Tensor:
+    """np.gradient's second-order differences on the coordinates x along ax (non-uniform)."""
+    lead = (slice(None),) * ax
+    shape = [1] * f.ndim
+
+    def at(s: Any) -> Tensor:
+        return getitem(f, (*lead, s))
+
+    dtype = f.dtype if f.dtype.kind == "f" else get_default_dtype()
+
+    def coef(c: Any) -> np.ndarray:
+        c = np.asarray(c, dtype)
+        return c.reshape([*shape[:ax], c.size, *shape[ax + 1:]])
+
+    d1, d2 = x[1:-1] - x[:-2], x[2:] - x[1:-1]
+    interior = (at(slice(None, -2)) * coef(-d2 / (d1 * (d1 + d2)))
+                + at(slice(1, -1)) * coef((d2 - d1) / (d1 * d2))
+                + at(slice(2, None)) * coef(d1 / (d2 * (d1 + d2))))
+    if edge_order == 1:
+        first = (at(slice(1, 2)) - at(slice(0, 1))) * coef(1.0 / (x[1:2] - x[:1]))
+        last = (at(slice(-1, None)) - at(slice(-2, -1))) * coef(1.0 / (x[-1:] - x[-2:-1]))
+    else:
+        a, b = x[1:2] - x[:1], x[2:3] - x[1:2]
+        first = (at(slice(0, 1)) * coef(-(2 * a + b) / (a * (a + b)))
+                 + at(slice(1, 2)) * coef((a + b) / (a * b))
+                 + at(slice(2, 3)) * coef(-a / (b * (a + b))))
+        a, b = x[-2:-1] - x[-3:-2], x[-1:] - x[-2:-1]
+        last = (at(slice(-3, -2)) * coef(b / (a * (a + b)))
+                + at(slice(-2, -1)) * coef(-(a + b) / (a * b))
+                + at(slice(-1, None)) * coef((2 * b + a) / (b * (a + b))))
+    return concatenate([first, interior, last], axis=ax)
+
+
 def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> Any:
-    """Central differences inside, one-sided (edge_order 1 or 2) at the ends, as np.gradient
-    with uniform spacing (one scalar, or one per axis); a list when several axes."""
+    """Central differences inside, one-sided (edge_order 1 or 2) at the ends, as np.gradient;
+    each axis's spacing is a scalar or its coordinates (1-D, non-uniform: differentiable in f,
+    the coordinates are constants); a list when several axes."""
     f = _t(f)
     axes = (tuple(range(f.ndim)) if axis is None else
             (axis,) if isinstance(axis, int | np.integer) else tuple(axis))
     axes = tuple(check_axis("gradient", a, f.ndim) for a in axes)
     if not varargs:
-        spacing = [1.0] * len(axes)
+        spacing: list[Any] = [1.0] * len(axes)
     elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
-        spacing = [float(varargs[0])] * len(axes)
-    elif len(varargs) == len(axes) and all(np.ndim(v) == 0 for v in varargs):
-        spacing = [float(v) for v in varargs]
+        spacing = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes):
+        spacing = list(varargs)
     else:
-        raise ValueError("gradient: only uniform spacing (scalars) is supported")
+        raise TypeError(f"gradient: expected 0, 1 or {len(axes)} spacings (one per axis), "
+                        f"got {len(varargs)}")
     if edge_order not in (1, 2):
         raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
     out = []
@@ -206,7 +241,18 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
         if f.shape[ax] < edge_order + 1:
             raise ValueError("gradient: shape of the array too small to calculate a numerical "
                              "gradient, at least (edge_order + 1) elements are required")
-        out.append(_gradient_one(f, h, ax, edge_order))
+        h = h._data if isinstance(h, Tensor) else np.asarray(h)
+        if h.ndim == 0:
+            out.append(_gradient_one(f, float(h), ax, edge_order))
+            continue
+        if h.ndim != 1 or len(h) != f.shape[ax]:
+            raise ValueError(f"gradient: the coordinates of axis {ax} must be 1-D of length "
+                             f"{f.shape[ax]}, got shape {h.shape}")
+        d = np.diff(h)
+        if (d == d[0]).all():  # uniform coordinates: NumPy uses the uniform formulas
+            out.append(_gradient_one(f, float(d[0]), ax, edge_order))
+        else:
+            out.append(_gradient_coords(f, h.astype(np.float64), ax, edge_order))
     return out[0] if len(out) == 1 else out
 
 
