@@ -179,13 +179,17 @@ def run(
                 if p is None:
                     prev = leaves.get(a)
                     if prev is not None:
-                        leaves[a] = _sum(prev, gi, a, own_leaves)
+                        # in place only where it pays (see _BIG); a fresh sum otherwise
+                        leaves[a] = (_sum(prev, gi, a, own_leaves) if sparse or (
+                            type(prev) is ndarray and prev.size >= _BIG) else prev + gi)
                     elif sparse:
                         leaves[a] = own_leaves[a] = gi.dense()
                     else:
                         leaves[a] = gi
                 elif p in grads:
-                    grads[p] = _sum(grads[p], gi, p, own)
+                    prev = grads[p]
+                    grads[p] = (_sum(prev, gi, p, own) if sparse or (
+                        type(prev) is ndarray and prev.size >= _BIG) else prev + gi)
                 else:
                     if sparse:
                         gi = own[p] = gi.dense()
@@ -225,6 +229,12 @@ def _fire_until(
         if leaf in leaves:  # else no cotangent reached it: as PyTorch, no hook
             _accumulate({leaf: leaves.pop(leaf)}, tensor_mode, seen)
             hooks.fire(leaf)
+
+
+# Cotangent sums go in place (_sum) from this many elements: below, a fresh prev + gi costs less
+# than the bookkeeping; device arrays and Tensors take the plain sum.
+_BIG = 1024
+ndarray = np.ndarray
 
 
 def _sum(prev: Any, gi: Any, key: Any, own: dict) -> Any:
