@@ -2,16 +2,21 @@
 
 Once a step is recorded, its entries become straight-line code over a list of slots ``v``:
 
-- The forward and vjp of simple ops (add, sub, mul of equal shapes, tanh, relu, 2-D linear, all
-  of one float dtype) are written out as the NumPy expressions their rules evaluate, in the same
-  order and so with the same bits, with no Context and no rule dispatch. Their large results
-  (``BUFFER_BYTES`` and up) go with ``out=`` into buffers the tape keeps between replays.
+- The forward and vjp of simple ops (add, sub, mul with broadcasting, tanh, relu, sigmoid,
+  basic slices, 2-D matmul and linear, all of one float dtype: ``kernels.py``) are written out as
+  the NumPy expressions their rules evaluate, in the same order and so with the same bits, with
+  no Context and no rule dispatch. Their large results (``BUFFER_BYTES`` and up) go with ``out=``
+  into buffers the tape keeps between replays.
 - Other ops call their recorded ``forward``/``vjp`` on ndarrays with their Context; library calls
   (optimizer loop, random draws, batch statistics) go through ``tape.side_entry``.
 - Cotangents reaching a value from several consumers are summed into a new array (a buffer of the
   tape when large) at the second contribution and in place from the third: the tape proves nobody
   else holds that sum until every contribution is in (backward visits a value only after all of
   its consumers), and the dtypes and shapes match, so the bits are those of eager's ``a + b``.
+- Slices' cotangents go into one array per parent, as eager's first-order backward adds them
+  (``autodiff/sparse.py``): zeros with the first put at its index, the next added in place at
+  theirs. When the slices tile the parent (an LSTM's gates) the zero fill is skipped and each
+  later part is written as ``0 + g``, the same bits.
 
 A buffer is reused only while the tape is its only holder (``sys.getrefcount``): a result the step
 returned, a ``.grad`` the user kept, a value a retained graph saved all keep their array, and the
@@ -27,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.compile import tape as T
+from chainrule.compile.kernels import covered, lowering, slice_index
 
 BUFFER_BYTES = 1 << 15  # smaller results are allocated afresh: malloc beats a kwarg and a check
 
@@ -51,22 +57,57 @@ class _Program:
         self.ns: dict[str, Any] = {"fresh": fresh, "side": T.side_entry, "BAIL": T.BAIL,
                                    "nd": np.ndarray, "asarray": np.asarray}
         for f in ("add", "subtract", "multiply", "negative", "tanh", "maximum", "greater",
-                  "matmul"):
+                  "matmul", "abs", "exp", "divide", "greater_equal", "copyto", "empty",
+                  "zeros", "where"):
             self.ns[f"np_{f}"] = getattr(np, f)
+        self.ns["slice_add"] = slice_add
         self.first: dict[int, Any] = {}  # slot -> meta of its first cotangent
         self.mode: dict[int, str] = {}  # slot -> how its last cotangent arrived
+        self.covered: set[int] = set()  # slots whose cotangents are slices tiling them
 
     def name(self, value: Any, prefix: str = "K") -> str:
         n = f"{prefix}{len(self.ns)}"
         self.ns[n] = value
         return n
 
-    def out(self, slot: int, shape: Any = None, dtype: Any = None) -> str:
-        """', out=fresh(cell)' for a large result of this slot's shape, else ''."""
-        shape, dtype = (self.meta[slot] if shape is None else (shape, dtype))
+    def buffer(self, shape: tuple, dtype: Any) -> str:
+        """'fresh(cell)' for a large result of this shape and dtype, else ''."""
         if int(np.prod(shape)) * np.dtype(dtype).itemsize < BUFFER_BYTES:
             return ""
-        return f", out=fresh({self.name([np.empty(shape, dtype)], 'B')})"
+        return f"fresh({self.name([np.empty(shape, dtype)], 'B')})"
+
+    def out(self, slot: int, shape: Any = None, dtype: Any = None) -> str:
+        """', out=fresh(cell)' for a large result of this slot's shape, else ''."""
+        buf = self.buffer(*(self.meta[slot] if shape is None else (shape, dtype)))
+        return f", out={buf}" if buf else ""
+
+    def slice(self, d: int, add: bool, m: Any, g: str, idx: tuple) -> None:
+        """Lines adding g, the cotangent of x[idx], into slot d (x's cotangent), as eager's
+        first-order backward does: one array per parent, zeros with the first slice's g put at
+        its index, the next ones added in place there (``autodiff/sparse.py``)."""
+        k = self.name(idx, "I")
+        if not add:
+            self.first[d] = m
+            self.mode[d] = "sum"  # the tape's own array: later cotangents go in place
+            shape, dtype = m
+            buf = self.buffer(shape, dtype)
+            if buf:
+                self.lines.append(f"t = {buf}")
+                if d not in self.covered:
+                    self.lines.append("t.fill(0)")
+            else:
+                fn = "np_empty" if d in self.covered else "np_zeros"
+                self.lines.append(f"t = {fn}({shape!r}, {self.name(dtype, 'D')})")
+            self.lines += [f"t[{k}] = {g}", f"v[{d}] = t"]
+        elif d in self.covered:  # a part no other slice wrote: 0 + g, eager's bits
+            zero = self.name(m[1].type(0), "Z")
+            self.lines.append(f"np_add({zero}, {g}, out=v[{d}][{k}])")
+        elif m == self.first[d] and self.mode.get(d) in ("sum", "add"):
+            self.mode[d] = "add"
+            self.lines.append(f"v[{d}][{k}] += {g}")
+        else:  # a sum nobody proved the tape's own, or of another shape or dtype
+            self.mode[d] = "fallback"
+            self.lines.append(f"v[{d}] = slice_add(v[{d}], {g}, {k}, {m[0]!r})")
 
     def route(self, routes: tuple, metas: tuple, gins: list[str], maybe_none: bool) -> None:
         """Lines putting cotangent expressions gins[i] in their slots."""
@@ -146,6 +187,18 @@ class _Program:
         return "def run(V, seen):\n" + "".join(f"    {line}\n" for line in body)
 
 
+def slice_add(prev: Any, g: np.ndarray, idx: tuple, shape: tuple) -> Any:
+    """prev + (zeros(shape) with g at idx), as reverse._sum gives it when prev may be held
+    elsewhere: a copy of prev with g added at idx, or a dense sum when they do not match."""
+    if type(prev) is np.ndarray and prev.shape == shape and prev.dtype == g.dtype:
+        prev = prev.copy()
+        prev[idx] += g
+        return prev
+    dense = np.zeros(shape, g.dtype)
+    dense[idx] = g
+    return prev + dense
+
+
 def _drop_dead(body: list[str]) -> list[str]:
     """body with ``del s<i>`` after each local's last use (at the top level): NumPy then reuses
     the memory of dead intermediates, as hand-written code that lets them go does."""
@@ -177,12 +230,15 @@ def build(entries: list, ops: dict, meta: dict, inputs: set[int], outputs: set[i
     p = _Program(meta)
     vjp_of = {id(e[2]): e for e in entries if e[0] is T.VJP}
     spares = [e[3] for e in entries if e[0] is T.LEAF]
+    emits = {id(e[2]): lowering(ops[id(e[2])], meta, vjp_of.get(id(e[2])))
+             for e in entries if e[0] in (T.FWD1, T.FWD2, T.FWD)}
+    p.covered = _tiled(entries, ops, meta, emits)
     lowered: dict[int, Any] = {}
     for e in entries:
         kind = e[0]
         if kind in (T.FWD1, T.FWD2, T.FWD):
             ctx = e[2]
-            emit = _lowering(ops[id(ctx)], meta, vjp_of.get(id(ctx)))
+            emit = emits[id(ctx)]
             if emit is not None:
                 emit[0](p)
                 lowered[id(ctx)] = emit[1]
@@ -201,6 +257,25 @@ def build(entries: list, ops: dict, meta: dict, inputs: set[int], outputs: set[i
     src = p.source(inputs, outputs)
     exec(compile(src, "<cr.compile tape>", "exec"), p.ns)  # our own generated code
     return p.ns["run"], src
+
+
+def _tiled(entries: list, ops: dict, meta: dict, emits: dict) -> set[int]:
+    """The cotangent slots whose every contribution is a lowered slice's, the slices selecting
+    each element once (an LSTM's gates): their buffer needs no zero fill."""
+    parts: dict[int, list] = {}
+    for e in entries:
+        if e[0] is not T.VJP:
+            continue
+        idx = slice_index(ops[id(e[2])], meta) if emits.get(id(e[2])) is not None else None
+        for (_, d, _), m in zip(e[4], e[6]):
+            parts.setdefault(d, []).append((idx, m))
+    out = set()
+    for d, ps in parts.items():
+        m = ps[0][1]
+        if m is not None and all(idx is not None and pm == m for idx, pm in ps) and covered(
+                m[0], [idx for idx, _ in ps]):
+            out.add(d)
+    return out
 
 
 def _generic_forward(p: _Program, e: tuple) -> None:
@@ -231,121 +306,3 @@ def _generic_vjp(p: _Program, e: tuple) -> None:
     p.route(e[4], e[6], gins, True)
     if e[5]:
         p.lines.append(f"{c}.saved = ()")
-
-
-# ----- the ops the lowering knows -----
-def _float_same(meta: dict, slots: tuple) -> bool:
-    dts = {meta[s][1] if s in meta else None for s in slots}
-    if len(dts) != 1:
-        return False
-    dt = dts.pop()
-    return dt is not None and dt.kind == "f"
-
-
-def _lowering(op: tuple, meta: dict, v: Any) -> tuple[Any, Any] | None:
-    """(emit forward, emit vjp) for an op the lowering knows, else None."""
-    cls, ins, params, y = op
-    name = getattr(cls, "name", "")
-    if v is not None and (not v[5] or meta.get(v[3]) != meta.get(y)):
-        return None  # a retained graph (its Context keeps its values), a batched cotangent
-    if params or y not in meta or not _float_same(meta, (*ins, y)):
-        return None
-    if name in ("add", "sub", "mul") and len(ins) == 2:
-        if meta[ins[0]][0] == meta[ins[1]][0] == meta[y][0]:
-            return _binary(name, ins, y)
-    elif name in ("tanh", "relu") and len(ins) == 1:
-        return _unary(name, ins[0], y)
-    elif name == "linear" and len(ins) in (2, 3):
-        xs, ws = meta[ins[0]][0], meta[ins[1]][0]
-        if (len(xs) == 2 and len(ws) == 2 and xs[1] == ws[1]
-                and (len(ins) == 2 or meta[ins[2]][0] == (ws[0],))):
-            return _linear(ins, y)
-    return None
-
-
-def _needs(e: tuple) -> set[int]:
-    return {r[0] for r in e[4]}
-
-
-def _binary(name: str, ins: tuple, y: int) -> tuple[Any, Any]:
-    a, b = ins
-    ufunc = {"add": "np_add", "sub": "np_subtract", "mul": "np_multiply"}[name]
-    op = {"add": "+", "sub": "-", "mul": "*"}[name]
-
-    def fwd(p: _Program) -> None:
-        out = p.out(y)
-        p.lines.append(f"v[{y}] = {ufunc}(v[{a}], v[{b}]{out})" if out else
-                       f"v[{y}] = v[{a}] {op} v[{b}]")
-
-    def vjp(p: _Program, e: tuple) -> None:  # Add: (g, g); Sub: (g, -g); Mul: (g*b, g*a)
-        need = _needs(e)
-        g = f"v[{e[3]}]"
-        gins = [g, g]
-        if name == "sub" and 1 in need:
-            out = p.out(b)
-            p.lines.append(f"gb = np_negative({g}{out})" if out else f"gb = -{g}")
-            gins[1] = "gb"
-        elif name == "mul":
-            for i, other in ((0, b), (1, a)):
-                if i in need:
-                    out = p.out(ins[i])
-                    p.lines.append(f"g{i} = np_multiply({g}, v[{other}]{out})" if out else
-                                   f"g{i} = {g} * v[{other}]")
-                    gins[i] = f"g{i}"
-        p.route(e[4], e[6], gins, False)
-
-    return fwd, vjp
-
-
-def _unary(name: str, x: int, y: int) -> tuple[Any, Any]:
-    def fwd(p: _Program) -> None:
-        out = p.out(y)
-        if name == "tanh":
-            p.lines.append(f"v[{y}] = np_tanh(v[{x}]{out})")
-        else:  # np.maximum(x, 0 of its dtype), as Relu's forward
-            zero = p.name(p.meta[x][1].type(0), "Z")
-            p.lines.append(f"v[{y}] = np_maximum(v[{x}], {zero}{out})")
-
-    def vjp(p: _Program, e: tuple) -> None:
-        g = f"v[{e[3]}]"
-        out = p.out(x)
-        if name == "tanh":  # g * (1 - y*y), as Tanh's rule
-            if out:
-                p.lines.append(f"t = np_multiply(v[{y}], v[{y}]{out})")
-                p.lines.append("np_subtract(1, t, out=t)")
-                p.lines.append(f"gx = np_multiply({g}, t, out=t)")
-            else:
-                p.lines.append(f"gx = {g} * (1 - v[{y}] * v[{y}])")
-        elif out:  # g * (x > 0), as Relu's rule
-            mask = p.out(x, p.meta[x][0], np.bool_) or ""
-            p.lines.append(f"gx = np_multiply({g}, np_greater(v[{x}], 0{mask}){out})")
-        else:
-            p.lines.append(f"gx = {g} * (v[{x}] > 0)")
-        p.route(e[4], e[6], ["gx"], False)
-
-    return fwd, vjp
-
-
-def _linear(ins: tuple, y: int) -> tuple[Any, Any]:
-    x, w = ins[:2]
-
-    def fwd(p: _Program) -> None:  # x @ w.T, then += b, as Linear's forward
-        out = p.out(y)
-        p.lines.append(f"t = np_matmul(v[{x}], v[{w}].T{out})" if out else
-                       f"t = v[{x}] @ v[{w}].T")
-        if len(ins) == 3:
-            p.lines.append(f"t += v[{ins[2]}]")
-        p.lines.append(f"v[{y}] = t")
-
-    def vjp(p: _Program, e: tuple) -> None:  # g @ w, g.T @ x, g summed over samples
-        need = _needs(e)
-        g = f"v[{e[3]}]"
-        gins = ["None"] * len(ins)
-        for i, expr in ((0, f"np_matmul({g}, v[{w}]{{}})"), (1, f"np_matmul({g}.T, v[{x}]{{}})"),
-                        (2, f"{g}.sum(axis=(-2,){{}})")):
-            if i in need:
-                p.lines.append(f"g{i} = " + expr.format(p.out(ins[i])))
-                gins[i] = f"g{i}"
-        p.route(e[4], e[6], gins, False)
-
-    return fwd, vjp

@@ -66,6 +66,7 @@ class Recorder:
         self.constants: dict[int, np.ndarray] = {}  # arrays made from shapes alone (zeros)
         self.drawn: set[int] = set()  # ids of arrays drawn from a generator (may become Tensors)
         self.last_write = STATE.last_write
+        self.arg_ids = {id(a) for a in args if isinstance(a, Tensor)}
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 self.arg_slots.append((i, self._new(a._data)))
@@ -282,6 +283,11 @@ class Recorder:
     def leaves(self, leaves: dict) -> None:
         """The backward pass ends: record each leaf's accumulation into .grad."""
         if not self._end_backward():
+            return
+        if any(id(leaf) in self.arg_ids for leaf in leaves):
+            # a replay would accumulate into the recorded argument's .grad, not the new one's
+            self.failure = ("a backward into an argument's .grad (not recorded yet)",
+                            *user_line()[:2])
             return
         for leaf in leaves:
             spare = [Tensor._make(np.empty(0, leaf._data.dtype), False, None)]
