@@ -13,9 +13,28 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pytest
 
 import chainrule as cr
-from chainrule.backend import asnumpy, is_device_array
+from chainrule.backend import asnumpy, cuda_device_count, is_device_array
+
+
+# ----- devices -----
+def cuda_available() -> bool:
+    """Whether chainrule can place data on a CUDA device here (CuPy, or its test double under
+    CHAINRULE_TEST_DEVICE=fake-cuda, with a device)."""
+    try:
+        cuda_device_count()
+    except RuntimeError:
+        return False
+    return True
+
+
+# for tests of what happens without a GPU (device="cuda" raising), and of host-only behaviour
+# (an ndarray shared with a Tensor): skipped when the tests run with CUDA as the default device
+needs_no_cuda = pytest.mark.skipif(cuda_available(), reason="a CUDA device is available here")
+cpu_only = pytest.mark.skipif(cr.get_default_device().type != "cpu",
+                              reason="about the CPU device (the tests' default device is CUDA)")
 
 
 # ----- comparisons -----

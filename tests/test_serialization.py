@@ -16,6 +16,7 @@ import safetensors.numpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from reference import needs_no_cuda
 
 import chainrule as cr
 from chainrule.device import device
@@ -30,7 +31,7 @@ def assert_same(got, want, where="obj"):
     assert type(got) is type(want), f"{where}: {type(got)} != {type(want)}"
     if isinstance(want, cr.Tensor):
         assert got.requires_grad == want.requires_grad, where
-        got, want = got.numpy(), want.numpy()
+        got, want = got.cpu().numpy(), want.cpu().numpy()
     if isinstance(want, np.ndarray | np.generic):
         assert got.dtype == want.dtype, where
         assert got.shape == want.shape, where
@@ -308,7 +309,8 @@ def test_map_location_callable_may_replace_tensors(tmp_path):
 
 
 @pytest.mark.parametrize("map_location", [
-    "cuda", "cuda:1", {"cpu": "cuda:0"}, "mps", lambda t, loc: "cuda",
+    *(pytest.param(m, marks=needs_no_cuda)
+      for m in ("cuda", "cuda:1", {"cpu": "cuda:0"}, lambda t, loc: "cuda")), "mps",
 ])
 def test_map_location_to_another_device_is_a_clear_error(tmp_path, map_location):
     save({"t": cr.tensor([1.0])}, tmp_path / "m.pt")
@@ -421,7 +423,7 @@ def _assert_same_model(got: cr.nn.Module, want: cr.nn.Module) -> None:
         assert gn == wn
         assert type(g) is cr.nn.Parameter
         assert g.requires_grad == w.requires_grad, gn
-        assert_same(g.numpy(), w.numpy(), gn)
+        assert_same(g.cpu().numpy(), w.cpu().numpy(), gn)
     assert_same(dict(got.named_buffers()), dict(want.named_buffers()))
     assert_same(got.state_dict(), want.state_dict())
 
@@ -445,8 +447,8 @@ def test_module_round_trip_keeps_tree_ties_flags_and_outputs(tmp_path):
     model.transformer.layers[1].eval()
     output, hidden = got(x, got.init_hidden(3))
     want, want_hidden = model(x, model.init_hidden(3))
-    np.testing.assert_array_equal(output.numpy(), want.numpy())
-    np.testing.assert_array_equal(hidden[0].numpy(), want_hidden[0].numpy())
+    np.testing.assert_array_equal(output.cpu().numpy(), want.cpu().numpy())
+    np.testing.assert_array_equal(hidden[0].cpu().numpy(), want_hidden[0].cpu().numpy())
 
 
 def test_training_continues_after_loading_a_module(tmp_path):
@@ -454,7 +456,7 @@ def test_training_continues_after_loading_a_module(tmp_path):
     model = load(tmp_path / "model.pt")
     model.train()
     opt = cr.optim.SGD(model.parameters(), lr=0.5)
-    before = {n: p.numpy().copy() for n, p in model.named_parameters()}
+    before = {n: p.cpu().numpy().copy() for n, p in model.named_parameters()}
     x, y = cr.randint(0, 17, (5, 2)), cr.randint(0, 17, (10,))
     output, _ = model(x, model.init_hidden(2))
     loss = cr.nn.functional.cross_entropy(output, y)
@@ -463,7 +465,8 @@ def test_training_continues_after_loading_a_module(tmp_path):
     assert model.encoder.weight.grad is not None
     assert model.rnn.bias_hh_l0.grad is None  # frozen when saved, still frozen
     assert model.decoder.weight is model.encoder.weight
-    changed = [n for n, p in model.named_parameters() if not np.array_equal(p.numpy(), before[n])]
+    changed = [n for n, p in model.named_parameters()
+               if not np.array_equal(p.cpu().numpy(), before[n])]
     assert "encoder.weight" in changed
     assert "rnn.weight_ih_l0" in changed
     assert "rnn.bias_hh_l0" not in changed
@@ -503,7 +506,7 @@ def test_module_file_is_plain_safetensors_with_state_dict_names(tmp_path):
     state = model.state_dict()
     # a tied weight is stored once; a non-persistent buffer is part of the module, so saved
     assert set(flat) == set(state) - {"decoder.weight"} | {"scratch"}
-    state["scratch"] = model.scratch.numpy()
+    state["scratch"] = model.scratch.cpu().numpy()
     for name, array in flat.items():
         np.testing.assert_array_equal(array, state[name])
 
@@ -517,7 +520,7 @@ def test_shared_submodules_and_plain_modules_round_trip(tmp_path):
     assert got[0] is got[2]
     assert got.norm_cls is cr.nn.LayerNorm
     x = cr.randn(3, 2)
-    np.testing.assert_array_equal(got(x).numpy(), model(x).numpy())
+    np.testing.assert_array_equal(got(x).cpu().numpy(), model(x).cpu().numpy())
 
 
 def test_saving_modules_never_pickles(tmp_path, monkeypatch):

@@ -24,10 +24,10 @@ def _both():
 
 def test_to_dense_and_coalesce():
     a, b = _both()
-    np.testing.assert_allclose(a.to_dense().numpy(), b.to_dense().numpy())
+    np.testing.assert_allclose(a.to_dense().cpu().numpy(), b.to_dense().cpu().numpy())
     ac, bc = a.coalesce(), b.coalesce()
-    np.testing.assert_array_equal(ac.indices().numpy(), bc.indices().numpy())
-    np.testing.assert_allclose(ac.values().numpy(), bc.values().numpy())
+    np.testing.assert_array_equal(ac.indices().cpu().numpy(), bc.indices().cpu().numpy())
+    np.testing.assert_allclose(ac.values().cpu().numpy(), bc.values().cpu().numpy())
     assert a.is_sparse
     assert a._nnz() == 5
 
@@ -41,23 +41,24 @@ def test_spmm_values_and_gradients_match_torch(m):
     xt = torch.tensor(d, requires_grad=True)
     y, yt = ctorch.spmm(a, x), torch.sparse.mm(b, xt.unsqueeze(-1) if m is None else xt)
     yt = yt.squeeze(-1) if m is None else yt
-    np.testing.assert_allclose(y.numpy(), yt.detach().numpy())
+    np.testing.assert_allclose(y.cpu().numpy(), yt.detach().cpu().numpy())
     w = rng.standard_normal(y.shape)
     (y * ctorch.tensor(w)).sum().backward()
     (yt * torch.tensor(w)).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xt.grad.cpu().numpy())
 
 
 def test_products_in_both_orders_and_sum_with_dense():
     a, b = _both()
     d = np.arange(12.0).reshape(3, 4)
-    np.testing.assert_allclose(ctorch.mm(a, ctorch.tensor(d)).numpy(),
-                               torch.mm(b, torch.tensor(d)).numpy())
-    np.testing.assert_allclose((ctorch.tensor(d.T) @ a).numpy(), (torch.tensor(d.T) @ b).numpy())
+    np.testing.assert_allclose(ctorch.mm(a, ctorch.tensor(d)).cpu().numpy(),
+                               torch.mm(b, torch.tensor(d)).cpu().numpy())
+    np.testing.assert_allclose((ctorch.tensor(d.T) @ a).cpu().numpy(),
+                               (torch.tensor(d.T) @ b).numpy())
     eye = ctorch.eye(3) + ctorch.sparse_coo_tensor(IDX, ctorch.ones(5), (3, 3), dtype=cr.int64)
     want = torch.eye(3) + torch.sparse_coo_tensor(torch.tensor(IDX), torch.ones(5), (3, 3),
                                                   dtype=torch.int64, check_invariants=True)
-    np.testing.assert_allclose(eye.numpy(), want.numpy())
+    np.testing.assert_allclose(eye.cpu().numpy(), want.cpu().numpy())
     assert eye.dtype == np.float32
 
 
@@ -67,7 +68,7 @@ def test_to_sparse_keeps_the_nonzeros_and_the_gradient_to_values():
     assert isinstance(s, SparseTensor)
     assert s._nnz() == 2
     (s @ cr.tensor([1.0, 10.0])).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 10.0], [1.0, 0.0]])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [[0.0, 10.0], [1.0, 0.0]])
 
 
 def test_bad_sparse_inputs_are_errors():

@@ -24,7 +24,7 @@ def _t(a: Any, **kw: Any) -> cr.Tensor:
 
 def _np(tree: Any) -> Any:
     """The tree with each Tensor leaf as its ndarray."""
-    return cr.tree_map(lambda x: x.numpy() if isinstance(x, cr.Tensor) else x, tree)
+    return cr.tree_map(lambda x: x.cpu().numpy() if isinstance(x, cr.Tensor) else x, tree)
 
 
 def _close(got: Any, want: Any, **kw: Any) -> None:
@@ -72,8 +72,8 @@ def test_grad_of_mlp_wrt_list_of_pairs_matches_flat_argnums(mlp: Any) -> None:
     for (gW, gb), wW, wb in zip(g, want[::2], want[1::2]):
         assert gW.shape == wW.shape
         assert gb.shape == wb.shape
-        np.testing.assert_allclose(gW.numpy(), wW.numpy(), rtol=1e-12)
-        np.testing.assert_allclose(gb.numpy(), wb.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(gW.cpu().numpy(), wW.cpu().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(gb.cpu().numpy(), wb.cpu().numpy(), rtol=1e-12)
 
 
 def test_grad_of_mlp_matches_torch(mlp: Any) -> None:
@@ -88,7 +88,7 @@ def test_grad_of_mlp_matches_torch(mlp: Any) -> None:
         if k < len(tp) - 1:
             h = torch.tanh(h)
     (h * h).mean().backward()
-    _close(g, [(W.grad.numpy(), b.grad.numpy()) for W, b in tp], rtol=1e-10)
+    _close(g, [(W.grad.cpu().numpy(), b.grad.cpu().numpy()) for W, b in tp], rtol=1e-10)
 
 
 def test_value_and_grad_with_dict_and_argnums_tuple(mlp: Any) -> None:
@@ -104,9 +104,9 @@ def test_value_and_grad_with_dict_and_argnums_tuple(mlp: Any) -> None:
     assert isinstance(gp["layers"][0], dict)
     flat = cr.grad(_flat_loss, argnums=tuple(range(7)))(*[a for p in params for a in p], x)
     for q, wW, wb in zip(gp["layers"], flat[0:6:2], flat[1:6:2]):
-        np.testing.assert_allclose(q["W"].numpy(), 2 * wW.numpy(), rtol=1e-12)
-        np.testing.assert_allclose(q["b"].numpy(), 2 * wb.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(gx.numpy(), 2 * flat[6].numpy(), rtol=1e-12)
+        np.testing.assert_allclose(q["W"].cpu().numpy(), 2 * wW.cpu().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(q["b"].cpu().numpy(), 2 * wb.cpu().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx.cpu().numpy(), 2 * flat[6].cpu().numpy(), rtol=1e-12)
     assert gp["scale"].item() == pytest.approx(_mlp_loss(params, x).item())
     assert gp["scale"].dtype == np.float64
     assert gp["scale"].shape == ()
@@ -121,7 +121,7 @@ def test_grad_keeps_namedtuples_none_and_empty_containers() -> None:
     assert type(g["pair"]) is Pair
     assert g["skip"] is None
     assert g["empty"] == ()
-    np.testing.assert_allclose(g["pair"].W.numpy(), [6.0, 12.0])
+    np.testing.assert_allclose(g["pair"].W.cpu().numpy(), [6.0, 12.0])
     assert g["pair"].b.item() == 5.0
 
 
@@ -146,7 +146,7 @@ def test_container_grad_inside_outer_graph_keeps_it() -> None:
     assert g[0].requires_grad
     assert g[1].requires_grad
     (g[1] ** 2).sum().backward()  # g_b = 2 (x W + b); d/db sum g_b^2 = 8 (x W + b)
-    np.testing.assert_allclose(b.grad.numpy(), 8 * (x @ W.numpy() + b.numpy()))
+    np.testing.assert_allclose(b.grad.cpu().numpy(), 8 * (x @ W.cpu().numpy() + b.cpu().numpy()))
 
 
 def test_hessian_vector_product_by_jvp_of_container_grad(mlp: Any) -> None:
@@ -157,7 +157,7 @@ def test_hessian_vector_product_by_jvp_of_container_grad(mlp: Any) -> None:
     flat = [a for p in params for a in p]
     H = cr.hessian(_flat_loss, argnums=tuple(range(6)))(*flat, x)
     vf = [a for p in v for a in p]
-    want = [sum(np.tensordot(H[i][j].numpy(), vf[j], vf[j].ndim) for j in range(6))
+    want = [sum(np.tensordot(H[i][j].cpu().numpy(), vf[j], vf[j].ndim) for j in range(6))
             for i in range(6)]
     _close(hv, [tuple(want[2 * k:2 * k + 2]) for k in range(3)], rtol=1e-9, atol=1e-12)
 
@@ -174,11 +174,11 @@ def test_vjp_container_primals_and_outputs() -> None:
     out, fn = cr.vjp(f, {"a": a, "b": b})
     assert set(out) == {"prod", "pair"}
     assert isinstance(out["pair"], tuple)
-    np.testing.assert_allclose(out["prod"].numpy(), a * b)
+    np.testing.assert_allclose(out["prod"].cpu().numpy(), a * b)
     u, w, s = np.array([1.0, 0.5]), np.array([2.0, -1.0]), 3.0
     (g,) = fn({"prod": u, "pair": (w, s)})
-    np.testing.assert_allclose(g["a"].numpy(), u * b + w * np.cos(a))
-    np.testing.assert_allclose(g["b"].numpy(), u * a + s)
+    np.testing.assert_allclose(g["a"].cpu().numpy(), u * b + w * np.cos(a))
+    np.testing.assert_allclose(g["b"].cpu().numpy(), u * a + s)
 
 
 def test_vjp_tuple_output_batched_cotangents_match_singles(rng: np.random.Generator) -> None:
@@ -188,7 +188,7 @@ def test_vjp_tuple_output_batched_cotangents_match_singles(rng: np.random.Genera
     (batched,) = fn((c1, c2))
     assert batched.shape == (4, 3)
     for k in range(4):
-        np.testing.assert_allclose(batched.numpy()[k], fn((c1[k], c2[k]))[0].numpy())
+        np.testing.assert_allclose(batched.cpu().numpy()[k], fn((c1[k], c2[k]))[0].cpu().numpy())
     with pytest.raises(ValueError, match="batch"):
         fn((c1, c2[:3]))
 
@@ -213,7 +213,7 @@ def test_vjp_of_container_differentiable_in_the_cotangent() -> None:
 
     v0, v1 = np.array([1.0, 2.0]), np.array([-1.0, 0.5])
     _, d = cr.jvp(lin, ((v0, v1),), ((np.ones(2), np.zeros(2)),))
-    np.testing.assert_allclose(d.numpy(), 3 * b * v1)
+    np.testing.assert_allclose(d.cpu().numpy(), 3 * b * v1)
     gv = cr.grad(lambda v: lin(v).sum())((v0, v1))
     _close(gv, (3 * b * v1, 3 * b * v0))
 
@@ -271,7 +271,7 @@ def test_jacobian_nested_in_and_out(mode: str, rng: np.random.Generator) -> None
         for k, key in enumerate(("a", "b")):
             assert block[key].shape == o.shape + p[key].shape
             want = cr.numerical_jacobian(lambda a, b, j=j: fl(a, b)[j], flat)[k]
-            np.testing.assert_allclose(block[key].numpy(), want, rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(block[key].cpu().numpy(), want, rtol=1e-6, atol=1e-8)
 
 
 def test_jacobian_argnums_tuple_convention(rng: np.random.Generator) -> None:
@@ -286,9 +286,9 @@ def test_jacobian_argnums_tuple_convention(rng: np.random.Generator) -> None:
     assert len(J) == 2
     (j00, (j01,)), (j10, (j11,)) = J
     assert (j00.shape, j01.shape, j10.shape, j11.shape) == ((2, 2), (2, 3), (3, 2), (3, 3))
-    np.testing.assert_allclose(j00.numpy(), np.eye(2) * y[0].sum())
-    np.testing.assert_allclose(j11.numpy(), np.eye(3) * x[0])
-    np.testing.assert_allclose(j10.numpy(), np.stack([y[0], np.zeros(3)], axis=1))
+    np.testing.assert_allclose(j00.cpu().numpy(), np.eye(2) * y[0].sum())
+    np.testing.assert_allclose(j11.cpu().numpy(), np.eye(3) * x[0])
+    np.testing.assert_allclose(j10.cpu().numpy(), np.stack([y[0], np.zeros(3)], axis=1))
 
 
 def test_hessian_of_function_of_a_tuple(rng: np.random.Generator) -> None:
@@ -305,10 +305,10 @@ def test_hessian_of_function_of_a_tuple(rng: np.random.Generator) -> None:
     flat = cr.hessian(lambda x, y: f((x, y)), argnums=(0, 1))(x, y)
     _close(H, flat, rtol=1e-12)
     Ay, xA, s = A @ y, x @ A, x @ A @ y
-    np.testing.assert_allclose(H[0][0].numpy(), 2 * np.outer(Ay, Ay) + np.diag(6 * x))
-    np.testing.assert_allclose(H[1][1].numpy(), 2 * np.outer(xA, xA))
-    np.testing.assert_allclose(H[0][1].numpy(), 2 * np.outer(Ay, xA) + 2 * s * A)
-    np.testing.assert_allclose(H[1][0].numpy(), H[0][1].numpy().T)
+    np.testing.assert_allclose(H[0][0].cpu().numpy(), 2 * np.outer(Ay, Ay) + np.diag(6 * x))
+    np.testing.assert_allclose(H[1][1].cpu().numpy(), 2 * np.outer(xA, xA))
+    np.testing.assert_allclose(H[0][1].cpu().numpy(), 2 * np.outer(Ay, xA) + 2 * s * A)
+    np.testing.assert_allclose(H[1][0].cpu().numpy(), H[0][1].cpu().numpy().T)
 
 
 # ----- errors naming the path of a bad leaf -----

@@ -25,8 +25,8 @@ def test_jvp_is_jacobian_times_tangent():
     x = np.array([0.3, -1.2, 2.0], dtype=np.float64)
     v = np.array([1.0, -2.0, 0.5])
     out, t = cr.jvp(_f, (x,), (v,))
-    np.testing.assert_allclose(out.numpy(), _f(cr.tensor(x)).numpy())
-    np.testing.assert_allclose(t.numpy(), _df(x) * v, rtol=1e-10)
+    np.testing.assert_allclose(out.cpu().numpy(), _f(cr.tensor(x)).cpu().numpy())
+    np.testing.assert_allclose(t.cpu().numpy(), _df(x) * v, rtol=1e-10)
 
 
 def test_jvp_of_non_elementwise_function_matches_reverse_jacobian():
@@ -41,7 +41,7 @@ def test_jvp_of_non_elementwise_function_matches_reverse_jacobian():
 
     _, t = cr.jvp(f, (x,), (v,))
     jac = cr.jacobian(f, mode="reverse")(x)
-    np.testing.assert_allclose(t.numpy(), jac.numpy() @ v, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(t.cpu().numpy(), jac.cpu().numpy() @ v, rtol=1e-10, atol=1e-12)
 
 
 def test_jvp_with_several_primals():
@@ -51,8 +51,8 @@ def test_jvp_with_several_primals():
     x, y = np.array([0.5, 1.0]), np.array([2.0, -1.0])
     dx, dy = np.array([1.0, 0.0]), np.array([0.5, 2.0])
     out, t = cr.jvp(f, (x, y), (dx, dy))
-    np.testing.assert_allclose(out.numpy(), x * y + np.exp(x) - y**2)
-    np.testing.assert_allclose(t.numpy(), dx * y + x * dy + np.exp(x) * dx - 2 * y * dy)
+    np.testing.assert_allclose(out.cpu().numpy(), x * y + np.exp(x) - y**2)
+    np.testing.assert_allclose(t.cpu().numpy(), dx * y + x * dy + np.exp(x) * dx - 2 * y * dy)
 
 
 def test_jvp_accepts_scalars_and_arrays_and_returns_tensors():
@@ -91,9 +91,9 @@ def test_jvp_runs_no_backward_pass(monkeypatch):
     monkeypatch.setattr(reverse_module, "backward", refuse)
     x = np.array([0.3, -1.2, 2.0])
     _, t = cr.jvp(_f, (x,), (np.ones(3),))
-    np.testing.assert_allclose(t.numpy(), _df(x), rtol=1e-10)
+    np.testing.assert_allclose(t.cpu().numpy(), _df(x), rtol=1e-10)
     jac = cr.jacobian(_f, mode="forward")(x)
-    np.testing.assert_allclose(jac.numpy(), np.diag(_df(x)), rtol=1e-10)
+    np.testing.assert_allclose(jac.cpu().numpy(), np.diag(_df(x)), rtol=1e-10)
 
 
 def test_survey_function_tangent_trace():
@@ -110,10 +110,10 @@ def test_survey_function_tangent_trace():
     x1 = cr.tensor(2.0, dtype=cr.float64)
     x2 = cr.tensor(5.0, dtype=cr.float64)
     out, t = cr.jvp(trace, (x1, x2), (1.0, 0.0))
-    np.testing.assert_allclose(out.numpy(), [0.693, 10.0, -0.959, 10.693, 11.652], atol=5e-4)
-    np.testing.assert_allclose(t.numpy(), [0.5, 5.0, 0.0, 5.5, 5.5], atol=1e-12)
+    np.testing.assert_allclose(out.cpu().numpy(), [0.693, 10.0, -0.959, 10.693, 11.652], atol=5e-4)
+    np.testing.assert_allclose(t.cpu().numpy(), [0.5, 5.0, 0.0, 5.5, 5.5], atol=1e-12)
     _, t2 = cr.jvp(trace, (x1, x2), (0.0, 1.0))
-    np.testing.assert_allclose(t2.numpy()[-1], 2.0 - np.cos(5.0))
+    np.testing.assert_allclose(t2.cpu().numpy()[-1], 2.0 - np.cos(5.0))
     # Reverse mode gives both partials at once (the survey's adjoint trace).
     g1, g2 = cr.grad(lambda a, b: trace(a, b)[-1], argnums=(0, 1))(x1, x2)
     assert g1.item() == pytest.approx(5.5)
@@ -130,10 +130,10 @@ def test_unused_input_gives_zero_tangent():
     primals, tangents = (np.ones((2, 3)), np.ones(4)), (np.zeros((2, 3)), np.ones(4))
     _, t = cr.jvp(lambda x, y: x * 2.0, primals, tangents)
     assert t.shape == (2, 3)
-    assert (t.numpy() == 0).all()
+    assert (t.cpu().numpy() == 0).all()
     _, t = cr.jvp(lambda x: cr.ones(2, 2), (1.0,), (1.0,))
     assert t.shape == (2, 2)
-    assert (t.numpy() == 0).all()
+    assert (t.cpu().numpy() == 0).all()
 
 
 def test_jvp_argument_errors():
@@ -173,10 +173,11 @@ def test_batched_tangents_equal_separate_ones(name):
     for k in range(4):
         _, single = cr.jvp(f, (x,), (tangents[k],))
         assert batched.shape[1:] == single.shape
-        np.testing.assert_allclose(batched.numpy()[k], single.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(batched.cpu().numpy()[k], single.cpu().numpy(), rtol=1e-10,
+                                   atol=1e-12)
     forward = cr.jacobian(f, mode="forward")(x)
     reverse = cr.jacobian(f, mode="reverse")(x)
-    np.testing.assert_allclose(forward.numpy(), reverse.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(forward.cpu().numpy(), reverse.cpu().numpy(), rtol=1e-10, atol=1e-12)
 
 
 _vectors = hnp.arrays(np.float64, 4, elements=st.floats(-2, 2))
@@ -193,8 +194,8 @@ def test_adjoint_identity(x, u, v):
     _, ju = cr.jvp(_g, (x,), (u,))
     _, vjp_fn = cr.vjp(_g, x)
     (jtv,) = vjp_fn(v)
-    assert float(np.dot(v, ju.numpy())) == pytest.approx(float(np.dot(jtv.numpy(), u)), rel=1e-9,
-                                                       abs=1e-9)
+    assert float(np.dot(v, ju.cpu().numpy())) == pytest.approx(
+        float(np.dot(jtv.cpu().numpy(), u)), rel=1e-9, abs=1e-9)
 
 
 @settings(max_examples=25, deadline=None)
@@ -203,4 +204,5 @@ def test_tangents_are_linear(x, u, v, a, b):
     _, tu = cr.jvp(_g, (x,), (u,))
     _, tv = cr.jvp(_g, (x,), (v,))
     _, tw = cr.jvp(_g, (x,), (a * u + b * v,))
-    np.testing.assert_allclose(tw.numpy(), a * tu.numpy() + b * tv.numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(tw.cpu().numpy(), a * tu.cpu().numpy() + b * tv.cpu().numpy(),
+                               rtol=1e-9, atol=1e-9)

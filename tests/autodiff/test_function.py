@@ -73,7 +73,7 @@ def test_cube_forward_value_and_dtype():
     y = Cube.apply(cr.tensor([1.0, 2.0]))
     assert isinstance(y, cr.Tensor)
     assert y.dtype == np.float32
-    np.testing.assert_array_equal(y.numpy(), [1.0, 8.0])
+    np.testing.assert_array_equal(y.cpu().numpy(), [1.0, 8.0])
     assert not y.requires_grad
 
 
@@ -83,15 +83,15 @@ def test_cube_reverse():
     assert y.requires_grad
     assert not y.is_leaf
     y.sum().backward()
-    np.testing.assert_allclose(t.grad.numpy(), 3 * X**2)
-    np.testing.assert_allclose(cr.grad(lambda x: Cube.apply(x).sum())(X).numpy(), 3 * X**2)
+    np.testing.assert_allclose(t.grad.cpu().numpy(), 3 * X**2)
+    np.testing.assert_allclose(cr.grad(lambda x: Cube.apply(x).sum())(X).cpu().numpy(), 3 * X**2)
 
 
 def test_cube_forward_mode():
     v = np.array([1.0, 2.0, -1.0])
     out, t = cr.jvp(Cube.apply, (X,), (v,))
-    np.testing.assert_allclose(out.numpy(), X**3)
-    np.testing.assert_allclose(t.numpy(), 3 * X**2 * v)
+    np.testing.assert_allclose(out.cpu().numpy(), X**3)
+    np.testing.assert_allclose(t.cpu().numpy(), 3 * X**2 * v)
 
 
 def test_cube_higher_order():
@@ -107,7 +107,8 @@ def test_cube_higher_order():
     assert t.item() == pytest.approx(9.0)
     _, t = cr.jvp(lambda x: cr.jvp(f, (x,), (1.0,))[1], (x,), (1.0,))
     assert t.item() == pytest.approx(9.0)
-    np.testing.assert_allclose(cr.hessian(lambda x: Cube.apply(x).sum())(X).numpy(), np.diag(6 * X))
+    hess = cr.hessian(lambda x: Cube.apply(x).sum())(X)
+    np.testing.assert_allclose(hess.cpu().numpy(), np.diag(6 * X))
     xt = cr.tensor(1.5, dtype=cr.float64, requires_grad=True)
     Cube.apply(xt).backward(create_graph=True)
     g, xt.grad = xt.grad, None
@@ -118,7 +119,7 @@ def test_cube_higher_order():
 @pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
 def test_cube_jacobian(mode):
     jac = cr.jacobian(Cube.apply, mode=mode)(X)
-    np.testing.assert_allclose(jac.numpy(), np.diag(3 * X**2))
+    np.testing.assert_allclose(jac.cpu().numpy(), np.diag(3 * X**2))
 
 
 def test_cube_gradcheck():
@@ -130,11 +131,11 @@ def test_multi_input_function():
     a, b, c = np.array([1.0, 2.0]), np.array([3.0, -1.0]), np.array([0.5, 0.5])
     assert cr.gradcheck(MulAdd.apply, (a, b, c))
     ga, gb, gc = cr.grad(lambda a, b, c: MulAdd.apply(a, b, c).sum(), argnums=(0, 1, 2))(a, b, c)
-    np.testing.assert_allclose(ga.numpy(), b)
-    np.testing.assert_allclose(gb.numpy(), a)
-    np.testing.assert_allclose(gc.numpy(), [1.0, 1.0])
+    np.testing.assert_allclose(ga.cpu().numpy(), b)
+    np.testing.assert_allclose(gb.cpu().numpy(), a)
+    np.testing.assert_allclose(gc.cpu().numpy(), [1.0, 1.0])
     H = cr.hessian(lambda a: MulAdd.apply(a, a, c).sum())(a)  # sum(a^2 + c)
-    np.testing.assert_allclose(H.numpy(), 2 * np.eye(2))
+    np.testing.assert_allclose(H.cpu().numpy(), 2 * np.eye(2))
 
 
 def test_function_with_constant_inputs():
@@ -142,7 +143,7 @@ def test_function_with_constant_inputs():
     y = MulAdd.apply(w, np.array([3.0, 4.0]), 1.0)
     assert y.dtype == np.float32
     y.sum().backward()
-    np.testing.assert_allclose(w.grad.numpy(), [3.0, 4.0])
+    np.testing.assert_allclose(w.grad.cpu().numpy(), [3.0, 4.0])
 
 
 def test_function_saving_its_output_is_differentiable_twice():
@@ -151,7 +152,7 @@ def test_function_saving_its_output_is_differentiable_twice():
     assert cr.grad(f)(x).item() == pytest.approx(np.exp(0.3))
     assert cr.grad(cr.grad(f))(x).item() == pytest.approx(np.exp(0.3))
     assert cr.grad(cr.grad(cr.grad(f)))(x).item() == pytest.approx(np.exp(0.3))
-    np.testing.assert_allclose(cr.hessian(lambda x: Exp.apply(x).sum())(X).numpy(),
+    np.testing.assert_allclose(cr.hessian(lambda x: Exp.apply(x).sum())(X).cpu().numpy(),
                                np.diag(np.exp(X)))
 
 
@@ -162,5 +163,5 @@ def test_function_composes_with_builtin_ops():
     x = X * 0.7
     g = cr.grad(f)(x)
     u = (x * 0.5) ** 3
-    np.testing.assert_allclose(g.numpy(), (1 - np.tanh(u) ** 2) * 3 * (x * 0.5) ** 2 * 0.5)
+    np.testing.assert_allclose(g.cpu().numpy(), (1 - np.tanh(u) ** 2) * 3 * (x * 0.5) ** 2 * 0.5)
     assert cr.gradcheck(f, (x,))

@@ -18,7 +18,7 @@ def _torch_hessian(tf, x):
     torch = _torch()
     with warnings.catch_warnings():  # torch.func's first use may warn about torch.jit.script
         warnings.simplefilter("ignore", DeprecationWarning)
-        return torch.func.hessian(tf)(torch.tensor(x)).numpy()
+        return torch.func.hessian(tf)(torch.tensor(x)).cpu().numpy()
 
 
 def _f(x):
@@ -162,7 +162,7 @@ def test_nested_grads_with_vectors():
 
     w = np.array([1.0, 2.0, 3.0], dtype=np.float32)
     g = cr.grad(lambda w: (inner_norm_grad(w) * w).sum())(w)  # d/dw sum(2 w^2) = 4 w
-    np.testing.assert_allclose(g.numpy(), 4 * w)
+    np.testing.assert_allclose(g.cpu().numpy(), 4 * w)
 
 
 # ----- Hessians against PyTorch -----
@@ -183,9 +183,9 @@ def test_hessian_against_torch(rng):
                 + torch.sqrt(x * x + 1.0).sum())
 
     want = _torch_hessian(tf, x)
-    np.testing.assert_allclose(cr.hessian(f)(x).numpy(), want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(cr.hessian(f)(x).cpu().numpy(), want, rtol=1e-9, atol=1e-12)
     rev = cr.jacobian(cr.grad(f), mode="reverse")(x)
-    np.testing.assert_allclose(rev.numpy(), want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(rev.cpu().numpy(), want, rtol=1e-9, atol=1e-12)
 
 
 def test_hessian_of_softmax_cross_entropy_against_torch(rng):
@@ -204,7 +204,7 @@ def test_hessian_of_softmax_cross_entropy_against_torch(rng):
 
     want = _torch_hessian(tf, W.ravel())
     got = cr.hessian(f)(W.ravel())
-    np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-9, atol=1e-12)
 
 
 def test_nested_jvp_tells_apart_inputs_sharing_one_array():
@@ -220,11 +220,11 @@ def test_nested_jvp_tells_apart_inputs_sharing_one_array():
         return cr.jvp(mul, (x, y), (u, w))[1]  # u * y + x * w
 
     for b in (a, a.copy()):
-        np.testing.assert_allclose(cr.jvp(inner, (a, b), (u, w))[1].numpy(), 2 * u * w)
+        np.testing.assert_allclose(cr.jvp(inner, (a, b), (u, w))[1].cpu().numpy(), 2 * u * w)
 
     def times_a(x: cr.Tensor) -> cr.Tensor:
         return cr.jvp(lambda x: x * a, (x,), (u,))[1]  # u * a, a constant
 
-    np.testing.assert_allclose(cr.jvp(times_a, (a,), (w,))[1].numpy(), np.zeros(3))
+    np.testing.assert_allclose(cr.jvp(times_a, (a,), (w,))[1].cpu().numpy(), np.zeros(3))
     hess = cr.hessian(lambda x: cr.sum(x * a * x))(a)
-    np.testing.assert_allclose(hess.numpy(), np.diag(2 * a))
+    np.testing.assert_allclose(hess.cpu().numpy(), np.diag(2 * a))

@@ -16,7 +16,7 @@ def test_hand_written_sgd_updates_the_module():
     model = nn.Linear(3, 1)
     x = cr.tensor(rng.standard_normal((16, 3)).astype(np.float32))
     y = x @ cr.tensor([[1.0], [-2.0], [0.5]]) + 0.3
-    before = model.weight.numpy().copy()
+    before = model.weight.cpu().numpy().copy()
     losses = []
     for _ in range(20):
         loss = ((model(x) - y) ** 2).mean()
@@ -26,7 +26,7 @@ def test_hand_written_sgd_updates_the_module():
         with cr.no_grad():
             for p in model.parameters():
                 p -= 0.1 * p.grad
-    assert not np.array_equal(model.weight.numpy(), before)
+    assert not np.array_equal(model.weight.cpu().numpy(), before)
     assert losses[-1] < 0.2 * losses[0]
 
 
@@ -36,8 +36,8 @@ def test_every_reference_and_view_sees_the_write():
     t.add_(1.0)
     t[1, 2] = 7.0
     t.mul_(2.0)
-    np.testing.assert_array_equal(alias.numpy(), [[2, 2, 2], [2, 2, 14]])
-    np.testing.assert_array_equal(view.numpy(), [2, 2, 2])
+    np.testing.assert_array_equal(alias.cpu().numpy(), [[2, 2, 2], [2, 2, 14]])
+    np.testing.assert_array_equal(view.cpu().numpy(), [2, 2, 2])
 
 
 def test_inplace_on_a_leaf_that_requires_grad_raises():
@@ -46,7 +46,7 @@ def test_inplace_on_a_leaf_that_requires_grad_raises():
                lambda: w.__setitem__(0, 3.0)):
         with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
             op()
-    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(w.cpu().numpy(), [1.0, 2.0])
 
 
 def test_inplace_errors_are_also_type_errors():
@@ -82,7 +82,7 @@ def test_inplace_on_a_non_leaf_is_recorded():
         h.clamp_(max=5.0)
         h.relu_()
         h.sum().backward()
-        return h.detach().numpy(), x.grad.numpy()
+        return h.detach().cpu().numpy(), x.grad.cpu().numpy()
 
     got, want = run(cr), run(torch)
     np.testing.assert_allclose(got[0], want[0])
@@ -96,7 +96,7 @@ def test_buffer_accumulating_a_tensor_that_requires_grad():
         for k in range(3):
             acc += w * (k + 1)
         acc.sum().backward()
-        return w.grad.numpy()
+        return w.grad.cpu().numpy()
 
     np.testing.assert_allclose(run(cr), run(torch))
 
@@ -122,7 +122,7 @@ def test_write_to_a_value_nobody_saved_is_fine():
     h = x + 1  # add saves nothing
     h.mul_(2)
     h.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [2.0, 2.0])
 
 
 def test_optimizer_step_after_a_retained_graph_is_caught():
@@ -155,18 +155,18 @@ def test_inplace_tangents_follow_the_write():
 
     x, v = cr.tensor([1.0, 3.0], dtype=cr.float64), cr.tensor([1.0, 1.0], dtype=cr.float64)
     _, dy = cr.jvp(f, (x,), (v,))
-    np.testing.assert_allclose(dy.numpy(), 4 * x.numpy())
+    np.testing.assert_allclose(dy.cpu().numpy(), 4 * x.cpu().numpy())
 
 
 def test_random_fills_use_the_generator():
     g1, g2 = cr.Generator().manual_seed(0), cr.Generator().manual_seed(0)
     a, b = cr.empty(5).normal_(generator=g1), cr.empty(5).normal_(generator=g2)
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
     u = cr.empty(1000).uniform_(-2, 3)
     assert u.min().item() >= -2
     assert u.max().item() < 3
     bern = cr.empty(1000).bernoulli_(0.25)
-    assert set(np.unique(bern.numpy())) <= {0.0, 1.0}
+    assert set(np.unique(bern.cpu().numpy())) <= {0.0, 1.0}
 
 
 def test_set_grad_enabled_applies_at_once_and_as_context():

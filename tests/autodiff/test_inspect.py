@@ -111,11 +111,11 @@ def test_matches_grad_and_jvp_on_tensors(rng):
     dx = rng.standard_normal((2, 3))
     trace = cr.evaluation_trace(f, x, y, wrt=0, tangent=dx)
     gx, gy = cr.grad(f, argnums=(0, 1))(x, y)
-    np.testing.assert_allclose(trace.gradient[0], gx.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(trace.gradient[1], gy.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(trace.gradient[0], gx.cpu().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(trace.gradient[1], gy.cpu().numpy(), rtol=1e-12)
     out, dout = cr.jvp(lambda x: f(x, y), (x,), (dx,))
-    np.testing.assert_allclose(trace.output, out.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(trace.output_tangent, dout.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(trace.output, out.cpu().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(trace.output_tangent, dout.cpu().numpy(), rtol=1e-12)
     assert [r.name for r in trace.constants] == ["c1", "c2"]
     text = str(trace)
     assert "v1  = v-1 @ c1" in text

@@ -33,30 +33,30 @@ def test_grad_default_argnum(wx):
     g = cr.grad(_loss)(w, x)
     assert isinstance(g, cr.Tensor)
     assert g.shape == w.shape
-    np.testing.assert_allclose(g.numpy(), _loss_grads(w, x)[0], rtol=1e-10)
+    np.testing.assert_allclose(g.cpu().numpy(), _loss_grads(w, x)[0], rtol=1e-10)
 
 
 def test_grad_argnums_int_tuple_and_negative(wx):
     w, x = wx
     gw, gx = _loss_grads(w, x)
-    np.testing.assert_allclose(cr.grad(_loss, argnums=1)(w, x).numpy(), gx, rtol=1e-10)
-    np.testing.assert_allclose(cr.grad(_loss, argnums=-1)(w, x).numpy(), gx, rtol=1e-10)
+    np.testing.assert_allclose(cr.grad(_loss, argnums=1)(w, x).cpu().numpy(), gx, rtol=1e-10)
+    np.testing.assert_allclose(cr.grad(_loss, argnums=-1)(w, x).cpu().numpy(), gx, rtol=1e-10)
     both = cr.grad(_loss, argnums=(0, 1))(w, x)
     assert isinstance(both, tuple)
     assert len(both) == 2
-    np.testing.assert_allclose(both[0].numpy(), gw, rtol=1e-10)
-    np.testing.assert_allclose(both[1].numpy(), gx, rtol=1e-10)
+    np.testing.assert_allclose(both[0].cpu().numpy(), gw, rtol=1e-10)
+    np.testing.assert_allclose(both[1].cpu().numpy(), gx, rtol=1e-10)
     (only,) = cr.grad(_loss, argnums=(1,))(w, x)
-    np.testing.assert_allclose(only.numpy(), gx, rtol=1e-10)
+    np.testing.assert_allclose(only.cpu().numpy(), gx, rtol=1e-10)
 
 
 def test_value_and_grad(wx):
     w, x = wx
     value, g = cr.value_and_grad(_loss)(w, x)
     assert value.item() == pytest.approx(np.sum(np.tanh(x @ w) ** 2))
-    np.testing.assert_allclose(g.numpy(), _loss_grads(w, x)[0], rtol=1e-10)
+    np.testing.assert_allclose(g.cpu().numpy(), _loss_grads(w, x)[0], rtol=1e-10)
     value, (_, gx) = cr.value_and_grad(_loss, argnums=(0, 1))(w, x)
-    np.testing.assert_allclose(gx.numpy(), _loss_grads(w, x)[1], rtol=1e-10)
+    np.testing.assert_allclose(gx.cpu().numpy(), _loss_grads(w, x)[1], rtol=1e-10)
     assert not value.requires_grad
 
 
@@ -68,12 +68,12 @@ def test_has_aux(wx):
         return cr.sum(cr.tanh(z) ** 2), {"z": z, "n": 3}
 
     (value, aux), g = cr.value_and_grad(f, has_aux=True)(w, x)
-    np.testing.assert_allclose(aux["z"].numpy(), x @ w)
+    np.testing.assert_allclose(aux["z"].cpu().numpy(), x @ w)
     assert aux["n"] == 3
     assert value.item() == pytest.approx(np.sum(np.tanh(x @ w) ** 2))
-    np.testing.assert_allclose(g.numpy(), _loss_grads(w, x)[0], rtol=1e-10)
+    np.testing.assert_allclose(g.cpu().numpy(), _loss_grads(w, x)[0], rtol=1e-10)
     g2, aux2 = cr.grad(f, has_aux=True)(w, x)
-    np.testing.assert_allclose(g2.numpy(), g.numpy())
+    np.testing.assert_allclose(g2.cpu().numpy(), g.cpu().numpy())
     assert aux2["n"] == 3
 
 
@@ -91,15 +91,15 @@ def test_grad_accepts_tensors_arrays_and_scalars():
 def test_grad_leaves_dot_grad_alone():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     g = cr.grad(lambda x: (x * x).sum())(x)
-    np.testing.assert_allclose(g.numpy(), [2.0, 4.0])
+    np.testing.assert_allclose(g.cpu().numpy(), [2.0, 4.0])
     assert x.grad is None
 
 
 def test_grad_of_function_ignoring_input_is_zero():
     g = cr.grad(lambda x, y: cr.sum(y * 2.0))(np.ones(3), np.ones(2))
-    np.testing.assert_array_equal(g.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(g.cpu().numpy(), np.zeros(3))
     g = cr.grad(lambda x: cr.tensor(1.0))(np.ones(3))
-    np.testing.assert_array_equal(g.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(g.cpu().numpy(), np.zeros(3))
 
 
 @pytest.mark.parametrize(
@@ -138,26 +138,26 @@ def test_vjp_returns_tuple_per_primal(wx):
         return cr.tanh(x @ w)
 
     out, vjp_fn = cr.vjp(f, w, x)
-    np.testing.assert_allclose(out.numpy(), np.tanh(x @ w))
+    np.testing.assert_allclose(out.cpu().numpy(), np.tanh(x @ w))
     ct = np.ones((4, 2))
     grads = vjp_fn(ct)
     assert isinstance(grads, tuple)
     assert len(grads) == 2
     gz = 1 - np.tanh(x @ w) ** 2
-    np.testing.assert_allclose(grads[0].numpy(), x.T @ gz, rtol=1e-10)
-    np.testing.assert_allclose(grads[1].numpy(), gz @ w.T, rtol=1e-10)
+    np.testing.assert_allclose(grads[0].cpu().numpy(), x.T @ gz, rtol=1e-10)
+    np.testing.assert_allclose(grads[1].cpu().numpy(), gz @ w.T, rtol=1e-10)
 
 
 def test_vjp_fn_can_be_called_several_times_and_batched(wx, rng):
     w, x = wx
     _, vjp_fn = cr.vjp(lambda w: cr.tanh(x @ w), w)
     cts = rng.standard_normal((5, 4, 2))
-    singles = [vjp_fn(ct)[0].numpy() for ct in cts]
+    singles = [vjp_fn(ct)[0].cpu().numpy() for ct in cts]
     (batched,) = vjp_fn(cts)
     assert batched.shape == (5, 3, 2)
     for k in range(5):
-        np.testing.assert_allclose(batched.numpy()[k], singles[k], rtol=1e-10)
-    again = vjp_fn(cts[0])[0].numpy()
+        np.testing.assert_allclose(batched.cpu().numpy()[k], singles[k], rtol=1e-10)
+    again = vjp_fn(cts[0])[0].cpu().numpy()
     np.testing.assert_allclose(again, singles[0])
 
 
@@ -199,7 +199,7 @@ def test_jacobian_modes_agree_and_have_right_shape(f, shape, rng):
         assert jac.shape == out.shape + x.shape, mode
     numeric = cr.numerical_jacobian(f, (x,))[0]
     for mode, jac in jacs.items():
-        np.testing.assert_allclose(jac.numpy(), numeric, rtol=1e-6, atol=1e-8, err_msg=mode)
+        np.testing.assert_allclose(jac.cpu().numpy(), numeric, rtol=1e-6, atol=1e-8, err_msg=mode)
 
 
 def test_jacobian_argnums_tuple():
@@ -210,8 +210,8 @@ def test_jacobian_argnums_tuple():
     ja, jb = cr.jacobian(f, argnums=(0, 1))(a, b)
     assert ja.shape == (2, 2)
     assert jb.shape == (2, 3)
-    np.testing.assert_allclose(ja.numpy(), 12.0 * np.eye(2))
-    np.testing.assert_allclose(jb.numpy(), np.tile(a[:, None], (1, 3)))
+    np.testing.assert_allclose(ja.cpu().numpy(), 12.0 * np.eye(2))
+    np.testing.assert_allclose(jb.cpu().numpy(), np.tile(a[:, None], (1, 3)))
 
 
 def test_jacobian_bad_mode():
@@ -256,7 +256,7 @@ def test_jacobian_auto_picks_mode_by_size(n, m, used):
     x = np.linspace(0.5, 1.5, n)
     _CountingSquare.calls.update(vjp=0, jvp=0)
     jac = cr.jacobian(f, mode="auto")(x)
-    np.testing.assert_allclose(jac.numpy(), A * (2 * x), rtol=1e-12)
+    np.testing.assert_allclose(jac.cpu().numpy(), A * (2 * x), rtol=1e-12)
     other = "vjp" if used == "jvp" else "jvp"
     assert _CountingSquare.calls[used] == 1  # the whole basis in one batched pass
     assert _CountingSquare.calls[other] == 0
@@ -268,7 +268,7 @@ def test_jacobian_auto_picks_mode_by_size(n, m, used):
 def test_hessian_quadratic_form(rng):
     A = rng.standard_normal((3, 3))
     H = cr.hessian(lambda x: x @ (cr.tensor(A) @ x))(rng.standard_normal(3))
-    np.testing.assert_allclose(H.numpy(), A + A.T, rtol=1e-12)
+    np.testing.assert_allclose(H.cpu().numpy(), A + A.T, rtol=1e-12)
 
 
 def test_hessian_shape_for_matrix_input(rng):
@@ -276,5 +276,5 @@ def test_hessian_shape_for_matrix_input(rng):
     H = cr.hessian(lambda x: (cr.sin(x) * x).sum())(x)
     assert H.shape == (2, 3, 2, 3)
     want = np.diag((2 * np.cos(x) - x * np.sin(x)).ravel()).reshape(2, 3, 2, 3)
-    np.testing.assert_allclose(H.numpy(), want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(H.cpu().numpy(), want, rtol=1e-10, atol=1e-12)
 

@@ -54,7 +54,7 @@ def test_tensor_dataset_items_and_len():
     xi, yi = ds[2]
     assert isinstance(xi, cr.Tensor)
     assert isinstance(yi, cr.Tensor)
-    np.testing.assert_array_equal(xi.numpy(), x[2])
+    np.testing.assert_array_equal(xi.cpu().numpy(), x[2])
     assert yi.shape == ()
     assert yi.item() == 1
     assert ds.tensors[0].shape == (4, 3)
@@ -127,7 +127,7 @@ def test_batch_sizes_len_and_order(n, batch_size, drop_last, sizes):
     for x, y in batches:
         assert x.dtype == np.float32
         assert y.dtype == np.int64
-        np.testing.assert_array_equal(x.numpy()[:, 0], 3 * y.numpy())
+        np.testing.assert_array_equal(x.cpu().numpy()[:, 0], 3 * y.cpu().numpy())
 
 
 def test_fast_path_matches_per_sample_collation():
@@ -141,7 +141,7 @@ def test_fast_path_matches_per_sample_collation():
             assert len(f) == len(s)
             for a, b in zip(f, s, strict=True):
                 assert a.dtype == b.dtype
-                np.testing.assert_array_equal(a.numpy(), b.numpy())
+                np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
 
 
 def test_tensor_dataset_subclass_with_own_getitem_is_not_fast_pathed():
@@ -151,7 +151,7 @@ def test_tensor_dataset_subclass_with_own_getitem_is_not_fast_pathed():
             return x * 2.0, y
 
     (x, _), *_ = DataLoader(Doubled(*_dataset().arrays), batch_size=2)
-    np.testing.assert_array_equal(x.numpy(), 2 * _dataset().arrays[0][:2])
+    np.testing.assert_array_equal(x.cpu().numpy(), 2 * _dataset().arrays[0][:2])
 
 
 def test_writing_to_a_batch_leaves_the_dataset_alone():
@@ -195,7 +195,7 @@ def test_epoch_order_depends_only_on_seed_and_epoch():
     order = np.random.default_rng([5, 2]).permutation(len(ds))
     loader.set_epoch(2)
     (_, y), = list(loader)
-    np.testing.assert_array_equal(y.numpy(), order)
+    np.testing.assert_array_equal(y.cpu().numpy(), order)
     assert loader.epoch == 3
 
 

@@ -202,7 +202,7 @@ def test_subset_of_tensor_dataset_batches_as_its_samples():
         for f, s in zip(fast, slow, strict=True):
             for a, b in zip(f, s, strict=True):
                 assert a.dtype == b.dtype
-                np.testing.assert_array_equal(a.numpy(), b.numpy())
+                np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
 
 
 @pytest.mark.parametrize(("n", "lengths"), [

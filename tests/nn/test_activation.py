@@ -91,23 +91,23 @@ def test_float32_stays_float32(module, rng):
 def test_noisy_relu_is_relu_in_eval(rng):
     m = nn.NoisyReLU(0.5).eval()
     x = rng.standard_normal((10, 10))
-    np.testing.assert_array_equal(m(cr.tensor(x)).numpy(), np.maximum(x, 0))
+    np.testing.assert_array_equal(m(cr.tensor(x)).cpu().numpy(), np.maximum(x, 0))
 
 
 def test_noisy_relu_adds_gaussian_noise_in_training(rng):
     x = rng.standard_normal((200, 100))
     m = nn.NoisyReLU(0.3, rng=np.random.default_rng(5))
-    y = m(cr.tensor(x)).numpy()
+    y = m(cr.tensor(x)).cpu().numpy()
     noise = 0.3 * np.random.default_rng(5).standard_normal(x.shape)
     np.testing.assert_allclose(y, np.maximum(x + noise, 0), rtol=1e-12)
     # global generator: reproducible through manual_seed, fresh noise on every call
     g = nn.NoisyReLU(0.3)
     big = cr.tensor(np.full((100, 100), 10.0))
     cr.manual_seed(3)
-    a = g(big).numpy()
-    b = g(big).numpy()
+    a = g(big).cpu().numpy()
+    b = g(big).cpu().numpy()
     cr.manual_seed(3)
-    np.testing.assert_array_equal(g(big).numpy(), a)
+    np.testing.assert_array_equal(g(big).cpu().numpy(), a)
     assert not np.array_equal(a, b)
     assert abs((a - 10).mean()) < 0.01
     assert abs((a - 10).std() - 0.3) < 0.01
@@ -117,7 +117,7 @@ def test_noisy_relu_gradient_follows_the_noisy_mask():
     x = cr.tensor(np.zeros((50, 50)), requires_grad=True)
     y = nn.NoisyReLU(1.0, rng=np.random.default_rng(0))(x)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), (y.numpy() > 0).astype(np.float64))
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), (y.cpu().numpy() > 0).astype(np.float64))
 
 
 def test_gelu_rejects_unknown_approximation():
@@ -129,29 +129,29 @@ def test_noisy_relu_input_dependent_noise_has_variance_sigmoid_x():
     # the lecture's eps ~ N(0, sigma(x)): variance sigmoid(x), so std -> 1 for large x, -> 0 below
     x = np.repeat(np.array([-12.0, -2.0, 0.0, 2.0, 12.0]), 40000).reshape(5, -1)
     m = nn.NoisyReLU("sigmoid", rng=np.random.default_rng(7))
-    y = m(cr.tensor(x)).numpy()
+    y = m(cr.tensor(x)).cpu().numpy()
     sig = 1 / (1 + np.exp(-x))
     noise = np.sqrt(sig) * np.random.default_rng(7).standard_normal(x.shape)
     np.testing.assert_allclose(y, np.maximum(x + noise, 0), rtol=1e-12, atol=1e-15)
     assert abs(y[4].std() - np.sqrt(sig[4, 0])) < 0.01  # x = 12: std ~ 1
     assert (y[0] == 0).all()  # x = -12: noise std 0.0025 never lifts it above 0
     assert repr(m) == "NoisyReLU(sigma='sigmoid')"
-    np.testing.assert_array_equal(m.eval()(cr.tensor(x)).numpy(), np.maximum(x, 0))
+    np.testing.assert_array_equal(m.eval()(cr.tensor(x)).cpu().numpy(), np.maximum(x, 0))
 
 
 def test_noisy_relu_callable_sigma_and_default_unchanged():
     x = np.linspace(-3, 3, 600).reshape(20, 30)
     y = nn.NoisyReLU(lambda a: 0.1 * np.abs(a), rng=np.random.default_rng(1))(cr.tensor(x))
     want = np.maximum(x + 0.1 * np.abs(x) * np.random.default_rng(1).standard_normal(x.shape), 0)
-    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)
-    default = nn.NoisyReLU(rng=np.random.default_rng(2))(cr.tensor(x)).numpy()  # sigma = 1
+    np.testing.assert_allclose(y.cpu().numpy(), want, rtol=1e-12)
+    default = nn.NoisyReLU(rng=np.random.default_rng(2))(cr.tensor(x)).cpu().numpy()  # sigma = 1
     np.testing.assert_allclose(
         default, np.maximum(x + np.random.default_rng(2).standard_normal(x.shape), 0), rtol=1e-12)
     xf = cr.tensor(x.astype(np.float32), requires_grad=True)
     yf = nn.NoisyReLU("sigmoid")(xf)
     yf.sum().backward()
     assert yf.dtype == xf.grad.dtype == np.float32
-    np.testing.assert_array_equal(xf.grad.numpy(), (yf.numpy() > 0).astype(np.float32))
+    np.testing.assert_array_equal(xf.grad.cpu().numpy(), (yf.cpu().numpy() > 0).astype(np.float32))
     with pytest.raises(ValueError, match="'sigmoid' or a callable"):
         nn.NoisyReLU("tanh")
     with pytest.raises(ValueError, match="non-negative"):

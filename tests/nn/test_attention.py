@@ -9,6 +9,7 @@ import itertools
 
 import numpy as np
 import pytest
+from reference import needs_no_cuda
 
 import chainrule as cr
 import chainrule.nn as nn
@@ -25,8 +26,8 @@ WORST: dict[str, float] = {}
 
 def _diff(name: str, got, want) -> None:
     """Record the worst absolute difference seen, for the report, then assert closeness."""
-    g = got.numpy() if isinstance(got, cr.Tensor) else np.asarray(got)
-    w = want.detach().numpy()
+    g = got.cpu().numpy() if isinstance(got, cr.Tensor) else np.asarray(got)
+    w = want.detach().cpu().numpy()
     if g.shape == w.shape and g.size:
         both = np.isfinite(g) & np.isfinite(w)
         WORST[name] = max(WORST.get(name, 0.0), float(np.abs(g - w)[both].max(initial=0.0)))
@@ -95,10 +96,10 @@ def test_sdpa_matches_torch(kind, rng):
     _backward_both([out], [tout], rng)
     for name, a, ta in (("q", cq, tq), ("k", ck, tk), ("v", cv, tv)):
         _diff(f"sdpa grad {name}", a.grad, ta.grad)
-        assert np.isfinite(a.grad.numpy()).all()
+        assert np.isfinite(a.grad.cpu().numpy()).all()
     if kind == "bool_full_row":
-        assert (out.numpy()[:, :, 2] == 0).all()
-        assert (cq.grad.numpy()[:, :, 2] == 0).all()
+        assert (out.cpu().numpy()[:, :, 2] == 0).all()
+        assert (cq.grad.cpu().numpy()[:, :, 2] == 0).all()
 
 
 def test_sdpa_grouped_query_heads(rng):
@@ -116,9 +117,9 @@ def test_sdpa_masked_keys_get_exactly_zero_gradient(rng):
     keep[:, 3] = False
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
     (out * cr.tensor(rng.standard_normal(out.shape))).sum().backward()
-    assert (k.grad.numpy()[:, 3] == 0).all()
-    assert (v.grad.numpy()[:, 3] == 0).all()
-    assert (k.grad.numpy()[:, :3] != 0).all()
+    assert (k.grad.cpu().numpy()[:, 3] == 0).all()
+    assert (v.grad.cpu().numpy()[:, 3] == 0).all()
+    assert (k.grad.cpu().numpy()[:, :3] != 0).all()
 
 
 def test_sdpa_gradcheck_with_mask(rng):
@@ -251,14 +252,14 @@ def test_mha_fully_masked_rows_match_torch(rng):
     kpm = np.zeros((N, S), bool)
     kpm[0] = True  # every key of batch 0 masked
     out, _ = _run_mha(m, tm, q, k, v, rng, key_padding_mask=kpm, need_weights=False)
-    assert np.isfinite(out.numpy()).all()
+    assert np.isfinite(out.cpu().numpy()).all()
     # with need_weights PyTorch's softmax gives NaN for those rows: the same NaN here
     out, w = m(cr.tensor(q), cr.tensor(k), cr.tensor(v), key_padding_mask=cr.tensor(kpm))
     tout, tw = tm(*(torch.tensor(a) for a in (q, k, v)), key_padding_mask=torch.tensor(kpm))
-    np.testing.assert_array_equal(np.isnan(out.numpy()), np.isnan(tout.detach().numpy()))
-    np.testing.assert_array_equal(np.isnan(w.numpy()), np.isnan(tw.detach().numpy()))
-    assert np.isnan(w.numpy()[0]).all()
-    assert np.isfinite(w.numpy()[1]).all()
+    np.testing.assert_array_equal(np.isnan(out.cpu().numpy()), np.isnan(tout.detach().numpy()))
+    np.testing.assert_array_equal(np.isnan(w.cpu().numpy()), np.isnan(tw.detach().numpy()))
+    assert np.isnan(w.cpu().numpy()[0]).all()
+    assert np.isfinite(w.cpu().numpy()[1]).all()
 
 
 def test_mha_padded_keys_get_exactly_zero_gradient(rng):
@@ -266,11 +267,11 @@ def test_mha_padded_keys_get_exactly_zero_gradient(rng):
     q, k, v = (cr.tensor(a, requires_grad=True) for a in _inputs(rng, False))
     _, kpm = _masks(rng, "padding")
     out, w = m(q, k, v, key_padding_mask=kpm)
-    assert (w.numpy()[..., -2:] == 0).all()
+    assert (w.cpu().numpy()[..., -2:] == 0).all()
     (out * cr.tensor(rng.standard_normal(out.shape))).sum().backward()
-    assert (k.grad.numpy()[-2:] == 0).all()
-    assert (v.grad.numpy()[-2:] == 0).all()
-    assert np.isfinite(q.grad.numpy()).all()
+    assert (k.grad.cpu().numpy()[-2:] == 0).all()
+    assert (v.grad.cpu().numpy()[-2:] == 0).all()
+    assert np.isfinite(q.grad.cpu().numpy()).all()
 
 
 def test_mha_parameters_and_init_as_torch():
@@ -281,11 +282,11 @@ def test_mha_parameters_and_init_as_torch():
         assert n == tn
         assert p.shape == tuple(tp.shape)
         assert p.dtype == np.float32
-    assert (m.in_proj_bias.numpy() == 0).all()
-    assert (m.out_proj.bias.numpy() == 0).all()
+    assert (m.in_proj_bias.cpu().numpy() == 0).all()
+    assert (m.out_proj.bias.cpu().numpy() == 0).all()
     bound = np.sqrt(6 / (8 + 8))
-    assert 0 < np.abs(m.q_proj_weight.numpy()).max() <= bound
-    assert m.bias_k.numpy().std() > 0
+    assert 0 < np.abs(m.q_proj_weight.cpu().numpy()).max() <= bound
+    assert m.bias_k.cpu().numpy().std() > 0
     plain = nn.MultiheadAttention(8, 2)
     assert plain.bias_k is None
     assert plain.in_proj_weight.shape == (24, 8)
@@ -303,17 +304,21 @@ def test_mha_dropout_in_training_changes_weights(rng):
     m = nn.MultiheadAttention(E, H, dropout=0.5, dtype=F64)
     x = cr.tensor(rng.standard_normal((L, N, E)))
     _, w = m(x, x, x, average_attn_weights=False)
-    assert (w.numpy() == 0).any()
+    assert (w.cpu().numpy() == 0).any()
     m.eval()
     _, w = m(x, x, x, average_attn_weights=False)
-    np.testing.assert_allclose(w.numpy().sum(-1), 1.0)
+    np.testing.assert_allclose(w.cpu().numpy().sum(-1), 1.0)
+
+
+@needs_no_cuda
+def test_mha_without_cuda():
+    with pytest.raises(RuntimeError, match="device"):
+        nn.MultiheadAttention(6, 2, device="cuda")
 
 
 def test_mha_errors(rng):
     with pytest.raises(ValueError, match="divisible"):
         nn.MultiheadAttention(6, 4)
-    with pytest.raises(RuntimeError, match="device"):
-        nn.MultiheadAttention(6, 2, device="cuda")
     m = nn.MultiheadAttention(E, H, dtype=F64)
     q, k, v = _inputs(rng, False)
     with pytest.raises(ValueError, match="2-D attn_mask"):

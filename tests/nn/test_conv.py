@@ -65,9 +65,10 @@ def test_lenet_sized_layer_matches_torch(dtype, rng):
     pairs = [(y, ty), (xs.grad, txs.grad), (m.weight.grad, tm.weight.grad),
              (m.bias.grad, tm.bias.grad)]
     for got, want in pairs:
-        want = want.detach().numpy()
+        want = want.detach().cpu().numpy()
         assert got.dtype == dtype
-        np.testing.assert_allclose(got.numpy(), want, rtol=rtol, atol=rtol * np.abs(want).max())
+        np.testing.assert_allclose(got.cpu().numpy(), want, rtol=rtol,
+                                   atol=rtol * np.abs(want).max())
 
 
 def test_unbatched_input_matches_torch(rng):
@@ -93,12 +94,13 @@ def test_default_init_bounds():
     cr.manual_seed(0)
     m = nn.Conv2d(16, 64, 3, groups=2)
     bound = 1 / math.sqrt(8 * 9)  # fan_in = in_channels / groups * kernel area
-    for p in (m.weight.numpy(), m.bias.numpy()):
+    for p in (m.weight.cpu().numpy(), m.bias.cpu().numpy()):
         assert np.abs(p).max() <= bound
         assert np.abs(p).max() > 0.9 * bound
-    assert abs(m.weight.numpy().var() - bound**2 / 3) < 0.05 * bound**2 / 3  # U(-b, b)
+    assert abs(m.weight.cpu().numpy().var() - bound**2 / 3) < 0.05 * bound**2 / 3  # U(-b, b)
     cr.manual_seed(0)
-    assert np.array_equal(nn.Conv2d(16, 64, 3, groups=2).weight.numpy(), m.weight.numpy())
+    assert np.array_equal(nn.Conv2d(16, 64, 3, groups=2).weight.cpu().numpy(),
+                          m.weight.cpu().numpy())
 
 
 def test_repr_as_torch():
@@ -111,7 +113,7 @@ def test_repr_as_torch():
 def test_weight_gradient_is_contiguous(rng):
     m = nn.Conv2d(3, 4, 3, stride=2, padding=1)
     m(cr.tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32))).sum().backward()
-    assert m.weight.grad.numpy().flags.c_contiguous
+    assert m.weight.grad._data.flags.c_contiguous
     assert m.weight.grad.dtype == np.float32
 
 
@@ -119,9 +121,10 @@ def test_functional_forms(rng):
     x = rng.standard_normal((2, 4, 6))
     w = rng.standard_normal((2, 2, 3))
     m = nn.Conv1d(4, 2, 3, padding=1, groups=2, dtype=np.float64)
-    m.weight.numpy()[...] = w
-    m.bias.numpy()[...] = 0
-    close(F.conv1d(x, w, None, 1, 1, 1, 2), m(x).numpy(), np.float64)
+    with cr.no_grad():
+        m.weight.copy_(cr.tensor(w))
+        m.bias.zero_()
+    close(F.conv1d(x, w, None, 1, 1, 1, 2), m(x).cpu().numpy(), np.float64)
     x2 = rng.standard_normal((2, 4, 5, 5))
     w2 = rng.standard_normal((3, 4, 2, 2))
     y = F.conv2d(x2, w2, padding="valid")

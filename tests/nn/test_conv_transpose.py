@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from reference import needs_no_cuda
 
 import chainrule as cr
 import chainrule.nn as nn
@@ -65,9 +66,10 @@ def test_decoder_sized_layer_matches_torch(dtype, rng):
     rtol = 1e-10 if dtype == np.float64 else 1e-5
     for got, want in [(y, ty), (xs.grad, txs.grad), (m.weight.grad, tm.weight.grad),
                       (m.bias.grad, tm.bias.grad)]:
-        want = want.detach().numpy()
+        want = want.detach().cpu().numpy()
         assert got.dtype == dtype
-        np.testing.assert_allclose(got.numpy(), want, rtol=rtol, atol=rtol * np.abs(want).max())
+        np.testing.assert_allclose(got.cpu().numpy(), want, rtol=rtol,
+                                   atol=rtol * np.abs(want).max())
 
 
 @pytest.mark.parametrize(("nd", "output_size"), [
@@ -124,7 +126,7 @@ def test_transpose_is_the_adjoint_of_conv(rng):
     v = rng.standard_normal(y.shape)
     z = F.conv_transpose2d(v, w, output_padding=(0, 1), **kw)
     assert z.shape == u.shape
-    assert np.isclose(np.vdot(y.numpy(), v), np.vdot(u, z.numpy()), rtol=1e-12)
+    assert np.isclose(np.vdot(y.cpu().numpy(), v), np.vdot(u, z.cpu().numpy()), rtol=1e-12)
 
 
 def test_parameters_and_state_dict_as_torch():
@@ -146,13 +148,13 @@ def test_default_init_bounds():
     cr.manual_seed(0)
     m = nn.ConvTranspose2d(64, 16, 3, groups=2)
     bound = 1 / math.sqrt(8 * 9)  # fan_in = weight.shape[1] (out_channels / groups) * 3 * 3
-    for p in (m.weight.numpy(), m.bias.numpy()):
+    for p in (m.weight.cpu().numpy(), m.bias.cpu().numpy()):
         assert np.abs(p).max() <= bound
         assert np.abs(p).max() > 0.9 * bound
-    assert abs(m.weight.numpy().var() - bound**2 / 3) < 0.05 * bound**2 / 3
+    assert abs(m.weight.cpu().numpy().var() - bound**2 / 3) < 0.05 * bound**2 / 3
     cr.manual_seed(0)
-    assert np.array_equal(nn.ConvTranspose2d(64, 16, 3, groups=2).weight.numpy(),
-                          m.weight.numpy())
+    assert np.array_equal(nn.ConvTranspose2d(64, 16, 3, groups=2).weight.cpu().numpy(),
+                          m.weight.cpu().numpy())
 
 
 def test_repr_as_torch():
@@ -173,16 +175,21 @@ def test_device_and_dtype_keywords(layer):
         assert m.weight.dtype == m.bias.dtype == np.float64
     for device in (Device("cpu"), "cpu:0"):
         assert cls(2, 4, 3, device=device).weight.dtype == np.float32
-    with pytest.raises(RuntimeError, match=rf"{layer}: device 'cuda' is not available"):
-        cls(2, 4, 3, device="cuda")
     with pytest.raises(RuntimeError, match=rf"{layer}: device 'meta' is not available"):
         cls(2, 4, 3, device=torch.device("meta"))
+
+
+@needs_no_cuda
+@pytest.mark.parametrize("layer", ["Conv1d", "ConvTranspose2d"])
+def test_cuda_device_unavailable(layer):
+    with pytest.raises(RuntimeError, match=rf"{layer}: device 'cuda' is not available"):
+        getattr(nn, layer)(2, 4, 3, device="cuda")
 
 
 def test_weight_gradient_is_contiguous_float32(rng):
     m = nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1)
     m(cr.tensor(rng.standard_normal((2, 3, 5, 5)).astype(np.float32))).sum().backward()
-    assert m.weight.grad.numpy().flags.c_contiguous
+    assert m.weight.grad._data.flags.c_contiguous
     assert m.weight.grad.dtype == np.float32
 
 

@@ -15,13 +15,14 @@ import chainrule.nn.functional as F
 def test_dropout_statistics(p):
     x = cr.tensor(np.ones((400, 500), np.float32), requires_grad=True)
     y = nn.Dropout(p, rng=np.random.default_rng(0))(x)
-    kept = y.numpy() != 0
+    kept = y.cpu().numpy() != 0
     assert y.dtype == np.float32
     assert abs(kept.mean() - (1 - p)) < 0.005
-    np.testing.assert_allclose(y.numpy()[kept], 1 / (1 - p), rtol=1e-6)
-    assert abs(y.numpy().mean() - 1) < 0.02  # inverted dropout keeps the expectation
+    np.testing.assert_allclose(y.cpu().numpy()[kept], 1 / (1 - p), rtol=1e-6)
+    assert abs(y.cpu().numpy().mean() - 1) < 0.02  # inverted dropout keeps the expectation
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), y.numpy())  # the gradient is the same mask
+    # the gradient is the same mask
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), y.cpu().numpy())
 
 
 def test_dropout_is_identity_in_eval_and_for_p_zero(rng):
@@ -33,19 +34,19 @@ def test_dropout_is_identity_in_eval_and_for_p_zero(rng):
 def test_dropout_p_one_zeroes_everything(rng):
     x = cr.tensor(rng.standard_normal((3, 4)), requires_grad=True)
     y = nn.Dropout(1.0)(x)
-    assert np.all(y.numpy() == 0)
+    assert np.all(y.cpu().numpy() == 0)
     y.sum().backward()
-    assert np.all(x.grad.numpy() == 0)
+    assert np.all(x.grad.cpu().numpy() == 0)
 
 
 def test_dropout_uses_the_global_generator():
     x = cr.ones(50, 50)
     d = nn.Dropout(0.5)
     cr.manual_seed(7)
-    a = d(x).numpy()
-    b = d(x).numpy()
+    a = d(x).cpu().numpy()
+    b = d(x).cpu().numpy()
     cr.manual_seed(7)
-    np.testing.assert_array_equal(d(x).numpy(), a)
+    np.testing.assert_array_equal(d(x).cpu().numpy(), a)
     assert not np.array_equal(a, b)
 
 
@@ -67,14 +68,14 @@ def test_channel_dropout_statistics(layer, shape, p):
     x = cr.tensor(np.ones(shape, np.float32), requires_grad=True)
     y = layer(p)(x)
     assert y.dtype == np.float32
-    per_channel = y.numpy().reshape(shape[0], shape[1], -1)
+    per_channel = y.cpu().numpy().reshape(shape[0], shape[1], -1)
     kept = per_channel[..., 0] != 0
     # each channel is all kept or all zeroed
     np.testing.assert_array_equal(per_channel, np.broadcast_to(
         np.where(kept, np.float32(1 / (1 - p)), 0)[..., None], per_channel.shape))
     assert abs(kept.mean() - (1 - p)) < 4 * np.sqrt(p * (1 - p) / kept.size)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), y.numpy())
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), y.cpu().numpy())
 
 
 @pytest.mark.parametrize(("layer", "shape"), CHANNEL, ids=lambda v: getattr(v, "__name__", v))
@@ -82,15 +83,15 @@ def test_channel_dropout_train_eval_switch(layer, shape, rng):
     x = cr.tensor(rng.standard_normal(shape))
     m = layer(0.5)
     assert m.eval()(x) is x
-    assert not np.array_equal(m.train()(x).numpy(), x.numpy())
+    assert not np.array_equal(m.train()(x).cpu().numpy(), x.cpu().numpy())
     assert layer(0.0)(x) is x
-    assert np.all(layer(1.0)(x).numpy() == 0)
+    assert np.all(layer(1.0)(x).cpu().numpy() == 0)
 
 
 def test_channel_dropout_unbatched_input():
     """(C, L) for Dropout1d and (C, D, H, W) for Dropout3d: one draw per channel, as PyTorch."""
     for layer, shape in [(nn.Dropout1d, (200, 5)), (nn.Dropout3d, (200, 2, 2, 3))]:
-        y = layer(0.5)(cr.ones(*shape)).numpy().reshape(shape[0], -1)
+        y = layer(0.5)(cr.ones(*shape)).cpu().numpy().reshape(shape[0], -1)
         assert np.all(y == y[:, :1])
         assert 0.3 < (y[:, 0] != 0).mean() < 0.7
 
@@ -99,7 +100,7 @@ def test_dropout2d_takes_3d_input_as_n_c_l_with_torch_warning():
     """torch 2.x: a 3-D input to dropout2d is (N, C, L), channel-wise 1-d dropout, and warns."""
     x = cr.ones(30, 40, 5)
     with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
-        y = nn.Dropout2d(0.5)(x).numpy()
+        y = nn.Dropout2d(0.5)(x).cpu().numpy()
     assert np.all(y == y[:, :, :1])  # one draw per (n, c): axis 1 is the channel
     rows = y[:, :, 0] != 0
     assert rows.mean(axis=1).min() > 0  # not one draw per sample
@@ -117,8 +118,8 @@ def test_channel_dropout_has_torch_mask_structure():
     torch = pytest.importorskip("torch")
     for name, shape, lead in [("dropout1d", (3, 40, 5), 2), ("dropout1d", (40, 5), 1),
                               ("dropout2d", (3, 40, 5, 2), 2), ("dropout3d", (40, 2, 3, 2), 1)]:
-        y = getattr(F, name)(cr.ones(*shape), 0.5).numpy()
-        ty = getattr(torch.nn.functional, name)(torch.ones(shape), 0.5).numpy()
+        y = getattr(F, name)(cr.ones(*shape), 0.5).cpu().numpy()
+        ty = getattr(torch.nn.functional, name)(torch.ones(shape), 0.5).cpu().numpy()
         assert y.shape == ty.shape
         for mask in (y, ty):
             assert set(np.unique(mask)) == {0.0, 2.0}
@@ -130,13 +131,13 @@ def test_channel_dropout_uses_the_global_generator():
     x = cr.ones(20, 30, 4)
     d = nn.Dropout1d(0.5)
     cr.manual_seed(3)
-    a = d(x).numpy()
-    b = d(x).numpy()
+    a = d(x).cpu().numpy()
+    b = d(x).cpu().numpy()
     cr.manual_seed(3)
-    np.testing.assert_array_equal(d(x).numpy(), a)
+    np.testing.assert_array_equal(d(x).cpu().numpy(), a)
     assert not np.array_equal(a, b)
-    r1 = nn.Dropout1d(0.5, rng=np.random.default_rng(1))(x).numpy()
-    r2 = nn.Dropout1d(0.5, rng=np.random.default_rng(1))(x).numpy()
+    r1 = nn.Dropout1d(0.5, rng=np.random.default_rng(1))(x).cpu().numpy()
+    r2 = nn.Dropout1d(0.5, rng=np.random.default_rng(1))(x).cpu().numpy()
     np.testing.assert_array_equal(r1, r2)
 
 

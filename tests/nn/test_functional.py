@@ -131,15 +131,17 @@ def test_batched_rules_equal_separate_ones(name, rng):
     batched = vjp_fn(gs)
     for j in range(k):
         for got, want in zip(batched, vjp_fn(gs[j]), strict=True):
-            np.testing.assert_allclose(got.numpy()[j], want.numpy(), rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(got.cpu().numpy()[j], want.cpu().numpy(), rtol=1e-12,
+                                       atol=1e-14)
     tangents = [rng.standard_normal((k, *a.shape)) for a in inputs]
     _, batched_t = cr.jvp(fn, xs, tangents)
     for j in range(k):
         _, want = cr.jvp(fn, xs, [t[j] for t in tangents])
-        np.testing.assert_allclose(batched_t.numpy()[j], want.numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(batched_t.cpu().numpy()[j], want.cpu().numpy(), rtol=1e-12,
+                                   atol=1e-14)
         # adjoint identity: <g, J t> = <J^T g, t>
-        lhs = np.sum(gs[j] * want.numpy())
-        rhs = sum(np.sum(b.numpy()[j] * t[j]) for b, t in zip(batched, tangents, strict=True))
+        lhs = np.sum(gs[j] * want.cpu().numpy())
+        rhs = sum(np.sum(b.cpu().numpy()[j] * t[j]) for b, t in zip(batched, tangents, strict=True))
         np.testing.assert_allclose(lhs, rhs, rtol=1e-10)
 
 
@@ -192,7 +194,7 @@ def test_hessian_matches_torch(name, mode, rng):
     torch = pytest.importorskip("torch")
     fn, inputs = GRADCHECK[name]
     tfn = _torch_fns()[name]
-    w = rng.standard_normal(np.shape(fn(*[cr.tensor(a) for a in inputs]).numpy()))
+    w = rng.standard_normal(np.shape(fn(*[cr.tensor(a) for a in inputs]).cpu().numpy()))
     rest = [cr.tensor(a) for a in inputs[1:]]
     trest = [torch.tensor(a) for a in inputs[1:]]
 
@@ -247,7 +249,7 @@ def test_functional_accepts_ndarrays_and_lists():
     y = F.relu(np.array([-1.0, 2.0]))
     assert isinstance(y, cr.Tensor)
     loss = F.cross_entropy(np.zeros((2, 3), np.float32), [0, 2])
-    np.testing.assert_allclose(loss.numpy(), np.log(3), rtol=1e-6)
+    np.testing.assert_allclose(loss.cpu().numpy(), np.log(3), rtol=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])

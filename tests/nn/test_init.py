@@ -48,9 +48,9 @@ def test_fans_match_torch(shape):
 def test_uniform_initializers(fn, kw, bound):
     w = fn(_param(200, 300), **kw, generator=np.random.default_rng(0))
     assert w.dtype == np.float32
-    assert np.abs(w.numpy()).max() <= bound * (1 + 1e-6)
-    assert np.abs(w.numpy()).max() > 0.99 * bound
-    assert abs(w.numpy().std() - bound / math.sqrt(3)) < 0.01 * bound
+    assert np.abs(w.cpu().numpy()).max() <= bound * (1 + 1e-6)
+    assert np.abs(w.cpu().numpy()).max() > 0.99 * bound
+    assert abs(w.cpu().numpy().std() - bound / math.sqrt(3)) < 0.01 * bound
 
 
 @pytest.mark.parametrize(("fn", "kw", "std"), [
@@ -62,20 +62,22 @@ def test_uniform_initializers(fn, kw, bound):
 def test_normal_initializers(fn, kw, std):
     w = fn(_param(200, 300, dtype=np.float64), **kw, rng=np.random.default_rng(0))
     assert w.dtype == np.float64
-    assert abs(w.numpy().std() - std) < 0.01 * std
-    assert abs(w.numpy().mean() - kw.get("mean", 0.0)) < 0.01 * std + 0.01 * kw.get("mean", 0.0)
+    w = w.cpu().numpy()
+    assert abs(w.std() - std) < 0.01 * std
+    assert abs(w.mean() - kw.get("mean", 0.0)) < 0.01 * std + 0.01 * kw.get("mean", 0.0)
 
 
 def test_constant_zeros_ones_eye():
-    assert np.all(init.constant_(_param(2, 3), 0.25).numpy() == 0.25)
-    assert np.all(init.zeros_(_param(2, 3)).numpy() == 0)
-    assert np.all(init.ones_(_param(2, 3)).numpy() == 1)
-    np.testing.assert_array_equal(init.eye_(_param(2, 3)).numpy(), np.eye(2, 3))
+    assert np.all(init.constant_(_param(2, 3), 0.25).cpu().numpy() == 0.25)
+    assert np.all(init.zeros_(_param(2, 3)).cpu().numpy() == 0)
+    assert np.all(init.ones_(_param(2, 3)).cpu().numpy() == 1)
+    np.testing.assert_array_equal(init.eye_(_param(2, 3)).cpu().numpy(), np.eye(2, 3))
 
 
 @pytest.mark.parametrize("shape", [(6, 4), (4, 6), (5, 2, 3)])
 def test_orthogonal(shape):
-    w = init.orthogonal_(_param(*shape, dtype=np.float64), gain=2.0).numpy().reshape(shape[0], -1)
+    w = init.orthogonal_(_param(*shape, dtype=np.float64), gain=2.0).cpu().numpy()
+    w = w.reshape(shape[0], -1)
     rows, cols = w.shape
     gram = w @ w.T if rows <= cols else w.T @ w
     np.testing.assert_allclose(gram, 4 * np.eye(min(rows, cols)), atol=1e-12)
@@ -83,17 +85,17 @@ def test_orthogonal(shape):
 
 def test_trunc_normal_stays_in_bounds():
     w = init.trunc_normal_(_param(100, 100), std=1.0, a=-0.5, b=1.0)
-    assert w.numpy().min() >= -0.5
-    assert w.numpy().max() <= 1.0
+    assert w.cpu().numpy().min() >= -0.5
+    assert w.cpu().numpy().max() <= 1.0
 
 
 def test_global_generator_seeds_initializers():
     cr.manual_seed(11)
-    a = init.kaiming_uniform_(_param(4, 5)).numpy().copy()
+    a = init.kaiming_uniform_(_param(4, 5)).cpu().numpy().copy()
     cr.manual_seed(11)
-    np.testing.assert_array_equal(init.kaiming_uniform_(_param(4, 5)).numpy(), a)
-    g1 = init.normal_(_param(3), generator=np.random.default_rng(2)).numpy()
-    g2 = init.normal_(_param(3), rng=np.random.default_rng(2)).numpy()
+    np.testing.assert_array_equal(init.kaiming_uniform_(_param(4, 5)).cpu().numpy(), a)
+    g1 = init.normal_(_param(3), generator=np.random.default_rng(2)).cpu().numpy()
+    g2 = init.normal_(_param(3), rng=np.random.default_rng(2)).cpu().numpy()
     np.testing.assert_array_equal(g1, g2)
 
 

@@ -180,14 +180,14 @@ def test_cross_entropy_is_stable_at_huge_logits(options, targets, rng):
     loss = F.cross_entropy(xt, y, **kw)
     loss.backward()
     assert loss.dtype == xt.grad.dtype == np.float32
-    assert np.isfinite(loss.numpy())
-    assert np.isfinite(xt.grad.numpy()).all()
+    assert np.isfinite(loss.cpu().numpy())
+    assert np.isfinite(xt.grad.cpu().numpy()).all()
     tkw = {k: (_t(v) if k == "weight" else v) for k, v in kw.items()}
     tx = torch.tensor(x, requires_grad=True)
     tl = torch.nn.functional.cross_entropy(tx, _t(y), **tkw)
     tl.backward()
-    np.testing.assert_allclose(loss.numpy(), tl.detach().numpy(), rtol=1e-5)
-    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loss.cpu().numpy(), tl.detach().cpu().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(xt.grad.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_cross_entropy_all_ignored_mean_is_nan_without_warning():
@@ -212,9 +212,9 @@ def test_weighted_losses_keep_weight_as_buffer_like_torch():
 def test_euclidean_loss_definition():
     x = np.array([[1.0, 2.0], [0.0, 0.0], [3.0, 4.0]])
     t = np.zeros_like(x)
-    np.testing.assert_allclose(F.euclidean_loss(x, t, "none").numpy(), [2.5, 0.0, 12.5])
-    np.testing.assert_allclose(F.euclidean_loss(x, t, "sum").numpy(), 15.0)
-    np.testing.assert_allclose(F.euclidean_loss(x, t).numpy(), 5.0)
+    np.testing.assert_allclose(F.euclidean_loss(x, t, "none").cpu().numpy(), [2.5, 0.0, 12.5])
+    np.testing.assert_allclose(F.euclidean_loss(x, t, "sum").cpu().numpy(), 15.0)
+    np.testing.assert_allclose(F.euclidean_loss(x, t).cpu().numpy(), 5.0)
 
 
 def test_loss_errors():
@@ -259,20 +259,22 @@ def test_smooth_l1_at_the_kinks_matches_torch(beta):
         tx.grad = None
         loss = F.smooth_l1_loss(x, target, reduction, beta)
         tloss = torch.nn.functional.smooth_l1_loss(tx, _t(target), reduction=reduction, beta=beta)
-        np.testing.assert_allclose(loss.numpy(), tloss.detach().numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(loss.cpu().numpy(), tloss.detach().numpy(), rtol=1e-12,
+                                   atol=1e-15)
         loss.sum().backward()
         tloss.sum().backward()
-        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-15)
     if beta == 0:
-        np.testing.assert_allclose(F.smooth_l1_loss(x, target, beta=0.0).numpy(),
-                                   F.l1_loss(x, target).numpy(), rtol=1e-15)
+        np.testing.assert_allclose(F.smooth_l1_loss(x, target, beta=0.0).cpu().numpy(),
+                                   F.l1_loss(x, target).cpu().numpy(), rtol=1e-15)
 
 
 def test_smooth_l1_is_huber_over_beta(rng):
     x, t = 3 * rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
     for beta in (0.3, 1.0, 2.5):
-        np.testing.assert_allclose(F.smooth_l1_loss(x, t, "none", beta).numpy(),
-                                   F.huber_loss(x, t, "none", beta).numpy() / beta, rtol=1e-12)
+        np.testing.assert_allclose(F.smooth_l1_loss(x, t, "none", beta).cpu().numpy(),
+                                   F.huber_loss(x, t, "none", beta).cpu().numpy() / beta,
+                                   rtol=1e-12)
 
 
 def test_smooth_l1_gradcheck(rng):

@@ -49,15 +49,15 @@ def test_batchnorm_train_then_eval_matches_torch(case, options, dtype, rng):
         for name, buf in tm.named_buffers():
             got = dict(m.named_buffers())[name]
             if name == "num_batches_tracked":
-                assert got.numpy().dtype == np.int64
-                assert int(got.numpy()) == step + 1
+                assert got.cpu().numpy().dtype == np.int64
+                assert int(got.cpu().numpy()) == step + 1
             else:
                 close(got, buf, dtype, f"{name} after step {step}")
     m.eval()
     tm.eval()
     compare_module(m, tm, [1 + rng.standard_normal(shape)], dtype, rng)
     if kw.get("track_running_stats", True):
-        assert int(m.num_batches_tracked.numpy()) == 3  # eval does not count
+        assert int(m.num_batches_tracked.cpu().numpy()) == 3  # eval does not count
 
 
 def test_batchnorm_state_dict_keys_and_dtypes_as_torch():
@@ -77,12 +77,12 @@ def test_batchnorm_state_dict_keys_and_dtypes_as_torch():
 
 def test_batchnorm_eval_uses_running_statistics(rng):
     m = nn.BatchNorm1d(2).double()
-    m.running_mean.numpy()[...] = [1.0, -1.0]
-    m.running_var.numpy()[...] = [4.0, 0.25]
+    m.running_mean.copy_(cr.tensor([1.0, -1.0]))
+    m.running_var.copy_(cr.tensor([4.0, 0.25]))
     m.eval()
     x = rng.standard_normal((5, 2))
     want = (x - [1.0, -1.0]) / np.sqrt(np.array([4.0, 0.25]) + 1e-5)
-    np.testing.assert_allclose(m(cr.tensor(x)).numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(m(cr.tensor(x)).cpu().numpy(), want, rtol=1e-12)
 
 
 def test_batchnorm_errors():
@@ -158,9 +158,10 @@ def test_normalize_module_matches_torch_functional(p, dim, dtype, rng):
 
 def test_normalize_l2_rows_have_unit_norm_and_l1_rows_unit_sum(rng):
     x = rng.standard_normal((6, 8))
-    np.testing.assert_allclose(np.linalg.norm(nn.Normalize()(cr.tensor(x)).numpy(), axis=1), 1)
-    np.testing.assert_allclose(np.abs(nn.Normalize(p=1)(cr.tensor(x)).numpy()).sum(1), 1)
-    zero = nn.Normalize()(cr.zeros((2, 3))).numpy()  # eps keeps a zero row finite
+    y = nn.Normalize()(cr.tensor(x)).cpu().numpy()
+    np.testing.assert_allclose(np.linalg.norm(y, axis=1), 1)
+    np.testing.assert_allclose(np.abs(nn.Normalize(p=1)(cr.tensor(x)).cpu().numpy()).sum(1), 1)
+    zero = nn.Normalize()(cr.zeros((2, 3))).cpu().numpy()  # eps keeps a zero row finite
     np.testing.assert_array_equal(zero, 0)
     assert repr(nn.Normalize(p=1, dim=0)) == "Normalize(p=1, dim=0, eps=1e-12)"
     assert list(nn.Normalize().parameters()) == []

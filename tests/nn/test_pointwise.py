@@ -114,7 +114,7 @@ def test_prelu_matches_torch_with_weight_gradients(num, init, shape, dtype, rng)
         tm.weight.copy_(torch.tensor(rng.uniform(-1, 1, num)))
     m = nn.PReLU(num, init)
     assert m.weight.shape == (num,)
-    assert np.all(m.weight.numpy() == np.float32(init))
+    assert np.all(m.weight.cpu().numpy() == np.float32(init))
     compare_module(port(m, tm, dtype), tm, [x], dtype, rng)
 
 
@@ -244,4 +244,4 @@ def test_prelu_parameter_dtype_and_state_dict():
     assert list(m.state_dict()) == ["weight"]
     m.weight.data.fill_(2.0)
     m.reset_parameters()
-    np.testing.assert_array_equal(m.weight.numpy(), [0.1, 0.1, 0.1])
+    np.testing.assert_array_equal(m.weight.cpu().numpy(), [0.1, 0.1, 0.1])

@@ -102,7 +102,7 @@ def _torch_grad(fn, x, g):
     tx = torch.tensor(x, requires_grad=True)
     y = fn(tx)
     y.backward(torch.tensor(g))
-    return y.detach().numpy(), tx.grad.numpy()
+    return y.detach().cpu().numpy(), tx.grad.cpu().numpy()
 
 
 def test_max_pool_ties_go_to_the_first_in_window_order():
@@ -132,7 +132,7 @@ def test_max_pool_nan_and_neg_inf_as_torch():
         y = ours(xs, **kw)
         g = np.arange(1.0, y.size + 1).reshape(y.shape)
         want_y, want_g = _torch_grad(lambda t, fn=fn, kw=kw: fn(t, **kw), x, g)
-        np.testing.assert_array_equal(y.numpy(), want_y)
+        np.testing.assert_array_equal(y.cpu().numpy(), want_y)
         y.backward(cr.tensor(g))
         assert_close(xs.grad, want_g)
 
@@ -144,10 +144,10 @@ def test_max_pool_return_indices_as_torch(rng):
     ty, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
     assert_close(y, ty)
     assert idx.dtype == np.int64
-    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    np.testing.assert_array_equal(idx.cpu().numpy(), tidx.cpu().numpy())
     _, idx1 = F.max_pool1d(x[:, :, 0], 2, return_indices=True)
     _, tidx1 = torch.nn.functional.max_pool1d(torch.tensor(x[:, :, 0]), 2, return_indices=True)
-    np.testing.assert_array_equal(idx1.numpy(), tidx1.numpy())
+    np.testing.assert_array_equal(idx1.cpu().numpy(), tidx1.cpu().numpy())
 
 
 def test_lenet_sized_max_pool_matches_torch(rng):
@@ -199,8 +199,8 @@ def test_pool_batched_equals_separate(name, rng):
     us = rng.standard_normal((3, *x.shape))
     _, jb = cr.jvp(f, (x,), (us,))
     for k in range(3):
-        assert_close(batched.numpy()[k], vjp_fn(vs[k])[0], rtol=1e-12, atol=1e-14)
-        assert_close(jb.numpy()[k], cr.jvp(f, (x,), (us[k],))[1], rtol=1e-12, atol=1e-14)
+        assert_close(batched.cpu().numpy()[k], vjp_fn(vs[k])[0], rtol=1e-12, atol=1e-14)
+        assert_close(jb.cpu().numpy()[k], cr.jvp(f, (x,), (us[k],))[1], rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("name", ["max", "avg", "adaptive"])
@@ -227,16 +227,16 @@ def test_float32_stays_float32(name, rng):
     assert y.dtype == np.float32
     (y * y).sum().backward()
     assert x.grad.dtype == np.float32
-    assert x.grad.numpy().flags.c_contiguous
-    _, d = cr.jvp(f, (x.numpy(),), (np.ones((2, *x.shape), np.float32),))
+    assert x.grad._data.flags.c_contiguous
+    _, d = cr.jvp(f, (x.cpu().numpy(),), (np.ones((2, *x.shape), np.float32),))
     assert d.dtype == np.float32
 
 
 def test_functional_and_module_agree(rng):
     x = _input(rng, 2)
-    close(nn.MaxPool2d((2, 3), stride=(1, 2))(x), F.max_pool2d(x, (2, 3), (1, 2)).numpy(),
+    close(nn.MaxPool2d((2, 3), stride=(1, 2))(x), F.max_pool2d(x, (2, 3), (1, 2)).cpu().numpy(),
           np.float64)
-    close(nn.AvgPool1d(2)(x[:, :, 0]), F.avg_pool1d(x[:, :, 0], 2).numpy(), np.float64)
+    close(nn.AvgPool1d(2)(x[:, :, 0]), F.avg_pool1d(x[:, :, 0], 2).cpu().numpy(), np.float64)
     assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, " \
                                     "ceil_mode=False)"
 
@@ -281,7 +281,7 @@ def test_results_are_fresh_arrays(rng):
     """Work buffers are reused between calls; no result may alias one."""
     x = cr.tensor(rng.standard_normal((1, 1, 4, 4)), requires_grad=True)
     F.max_pool2d(x, 2, padding=1).sum().backward()
-    keep = x.grad.numpy().copy()
+    keep = x.grad.cpu().numpy().copy()
     z = cr.tensor(rng.standard_normal((1, 1, 4, 4)), requires_grad=True)
     F.max_pool2d(z, 2, padding=1).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), keep)
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), keep)

@@ -77,7 +77,7 @@ def _compare(m, tm, x, states, dtype, rng):
     assert [n for n, _ in m.named_parameters()] == list(tparams)
     for name, p in m.named_parameters():
         close(p.grad, tparams[name].grad, dtype, f"gradient of {name}")
-        assert p.grad.numpy().flags.c_contiguous, name
+        assert p.grad._data.flags.c_contiguous, name
 
 
 @pytest.mark.parametrize("case", GRID, ids=_ids)
@@ -138,8 +138,8 @@ def test_shapes_state_dict_and_init(kind):
         assert m.state_dict()[k].dtype == np.float32
     bound = 1 / math.sqrt(20)
     for p in m.parameters():
-        assert np.abs(p.numpy()).max() <= bound
-    w = m.weight_hh_l1_reverse.numpy()
+        assert np.abs(p.cpu().numpy()).max() <= bound
+    w = m.weight_hh_l1_reverse.cpu().numpy()
     assert np.abs(w).max() > 0.95 * bound
     assert abs(w.var() - bound**2 / 3) < 0.2 * bound**2 / 3
     x = cr.randn(6, 2, 7)
@@ -162,10 +162,10 @@ def test_dropout_between_layers_only_in_training(rng):
     close(out_eval, tm(torch.tensor(x))[0], np.float64)
     m.train()
     out, (hn, _) = m(cr.tensor(x))
-    assert not np.allclose(out.numpy(), out_eval.numpy())
+    assert not np.allclose(out.cpu().numpy(), out_eval.cpu().numpy())
     # the first layer's own final state is taken before dropout
-    np.testing.assert_allclose(hn.numpy()[0], hn_eval.numpy()[0], rtol=1e-12)
-    assert not np.allclose(hn.numpy()[1], hn_eval.numpy()[1])
+    np.testing.assert_allclose(hn.cpu().numpy()[0], hn_eval.cpu().numpy()[0], rtol=1e-12)
+    assert not np.allclose(hn.cpu().numpy()[1], hn_eval.cpu().numpy()[1])
 
 
 @pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
@@ -206,7 +206,7 @@ def test_cells_match_torch(kind, batched, dtype, rng):
     zeros = [np.zeros((*lead, H), dtype)] * (2 if kind == "lstm" else 1)
     given = m(xs[0], tuple(zeros)) if kind == "lstm" else m(xs[0], zeros[0])
     given = given[0] if kind == "lstm" else given
-    np.testing.assert_array_equal(default.numpy(), given.numpy())
+    np.testing.assert_array_equal(default.cpu().numpy(), given.cpu().numpy())
 
 
 def test_cells_without_bias_have_no_bias_parameters():

@@ -99,9 +99,9 @@ def test_nearest_source_index_precision_matches_torch(rng):
         for n_out in range(1, 40):
             x = np.arange(n_in, dtype=np.float64).reshape(1, 1, n_in)
             for dtype in DTYPES:
-                got = F.interpolate(cr.tensor(x.astype(dtype)), n_out).numpy()
+                got = F.interpolate(cr.tensor(x.astype(dtype)), n_out).cpu().numpy()
                 want = torch.nn.functional.interpolate(torch.tensor(x.astype(dtype)),
-                                                       n_out).numpy()
+                                                       n_out).cpu().numpy()
                 np.testing.assert_array_equal(got, want, err_msg=f"{n_in} -> {n_out}")
 
 
@@ -119,9 +119,9 @@ def test_pixel_shuffle_and_unshuffle_match_torch(r, shape, dtype, rng):
     pytest.importorskip("torch")
     x = rng.standard_normal(shape)
     _compare(lambda f, t: f.pixel_shuffle(t, r), x, dtype, rng, "shuffle")
-    y = F.pixel_shuffle(cr.tensor(x), r).numpy()
+    y = F.pixel_shuffle(cr.tensor(x), r).cpu().numpy()
     _compare(lambda f, t: f.pixel_unshuffle(t, r), y, dtype, rng, "unshuffle")
-    np.testing.assert_array_equal(F.pixel_unshuffle(cr.tensor(y), r).numpy(), x)
+    np.testing.assert_array_equal(F.pixel_unshuffle(cr.tensor(y), r).cpu().numpy(), x)
 
 
 UNFOLD = [((2, 3, 5, 6), dict(kernel_size=2)),
@@ -135,7 +135,7 @@ def test_unfold_and_fold_match_torch(shape, kw, dtype, rng):
     pytest.importorskip("torch")
     x = rng.standard_normal(shape)
     _compare(lambda f, t: f.unfold(t, **kw), x, dtype, rng, "unfold")
-    cols = F.unfold(cr.tensor(x), **kw).numpy()
+    cols = F.unfold(cr.tensor(x), **kw).cpu().numpy()
     _compare(lambda f, t: f.fold(t, shape[-2:], **kw), cols, dtype, rng, "fold")
 
 

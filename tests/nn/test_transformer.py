@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from reference import needs_no_cuda
 
 import chainrule as cr
 import chainrule.nn as nn
@@ -71,7 +72,7 @@ def _check(m, tm, inputs, rng, what, **masks):
     assert list(m.state_dict()) == list(tm.state_dict())
     pairs += [(f"{what} param grad", p.grad, tparams[n].grad) for n, p in m.named_parameters()]
     for name, got, want in pairs:
-        g, wnt = got.numpy(), want.detach().numpy()
+        g, wnt = got.cpu().numpy(), want.detach().cpu().numpy()
         WORST[name] = max(WORST.get(name, 0.0), float(np.abs(g - wnt).max()))
         close(got, want, F64, name)
     return out
@@ -88,7 +89,7 @@ def test_encoder_layer_matches_torch(case, rng):
     m = nn.TransformerEncoderLayer(D, NHEAD, **kw)
     tm = _torch(lambda: torch.nn.TransformerEncoderLayer(D, NHEAD, **kw))
     x = _x(rng, T, case[0])
-    causal = nn.Transformer.generate_square_subsequent_mask(T).numpy().astype(F64)
+    causal = nn.Transformer.generate_square_subsequent_mask(T).cpu().numpy().astype(F64)
     _check(m, tm, [x], rng, "encoder layer", src_mask=causal,
            src_key_padding_mask=_padding(T, True), is_causal=True)
     causal = np.triu(np.ones((T, T), bool), 1)
@@ -116,7 +117,7 @@ def test_transformer_matches_torch(case, rng):
     m = nn.Transformer(**kw)
     tm = _torch(lambda: torch.nn.Transformer(**kw))
     src, tgt = _x(rng, S, bf), _x(rng, T, bf)
-    tgt_mask = nn.Transformer.generate_square_subsequent_mask(T, dtype=F64).numpy()
+    tgt_mask = nn.Transformer.generate_square_subsequent_mask(T, dtype=F64).cpu().numpy()
     _check(m, tm, [src, tgt], rng, "transformer", tgt_mask=tgt_mask,
            src_key_padding_mask=_padding(S), tgt_key_padding_mask=_padding(T, True),
            memory_key_padding_mask=_padding(S))
@@ -155,7 +156,7 @@ def test_fully_padded_sequence_gives_finite_outputs(rng):
     kpm = np.zeros((B, T), bool)
     kpm[1] = True
     out = _check(m, tm, [_x(rng, T, False)], rng, "fully padded", src_key_padding_mask=kpm)
-    assert np.isfinite(out.numpy()).all()
+    assert np.isfinite(out.cpu().numpy()).all()
 
 
 @pytest.mark.parametrize("padding", ["right", "float", "not_left_aligned", "with_mask"])
@@ -179,16 +180,16 @@ def test_encoder_inference_zeros_padding_as_torch(padding, rng):
                     src_key_padding_mask=torch.tensor(kpm))
     close(out, want, F64, "encoder inference output")
     if padding in ("right", "float"):  # padded rows are LayerNorm(0) = the norm's bias
-        np.testing.assert_array_equal(out.numpy()[2, -2:], np.zeros((2, D)))
+        np.testing.assert_array_equal(out.cpu().numpy()[2, -2:], np.zeros((2, D)))
 
 
 def test_generate_square_subsequent_mask_as_torch():
     got = nn.Transformer.generate_square_subsequent_mask(4)
     want = torch.nn.Transformer.generate_square_subsequent_mask(4)
     assert got.dtype == np.float32
-    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(got.cpu().numpy(), want.cpu().numpy())
     m = nn.Transformer(D, NHEAD, 1, 1, FF)
-    np.testing.assert_array_equal(m.generate_square_subsequent_mask(3, dtype=F64).numpy(),
+    np.testing.assert_array_equal(m.generate_square_subsequent_mask(3, dtype=F64).cpu().numpy(),
                                   np.triu(np.full((3, 3), -np.inf), 1))
 
 
@@ -202,18 +203,22 @@ def test_init_and_names_as_torch():
     for name, p in m.named_parameters():
         if p.ndim > 1:  # xavier_uniform_: bound sqrt(6 / (fan_in + fan_out))
             bound = np.sqrt(6.0 / sum(p.shape[:2]))
-            assert np.abs(p.numpy()).max() <= bound, name
+            assert np.abs(p.cpu().numpy()).max() <= bound, name
     enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, NHEAD, FF), 2)
-    a, b = (lyr.linear1.weight.numpy() for lyr in enc.layers)
+    a, b = (lyr.linear1.weight.cpu().numpy() for lyr in enc.layers)
     np.testing.assert_array_equal(a, b)  # clones start equal, as PyTorch's _get_clones
     assert not np.shares_memory(a, b)
+
+
+@needs_no_cuda
+def test_without_cuda():
+    with pytest.raises(RuntimeError, match="device"):
+        nn.Transformer(D, NHEAD, 1, 1, FF, device="cuda:0")
 
 
 def test_errors():
     with pytest.raises(ValueError, match="activation"):
         nn.TransformerEncoderLayer(D, NHEAD, activation="tanh")
-    with pytest.raises(RuntimeError, match="device"):
-        nn.Transformer(D, NHEAD, 1, 1, FF, device="cuda:0")
     m = nn.Transformer(D, NHEAD, 1, 1, FF)
     with pytest.raises(ValueError, match="batch number"):
         m(np.zeros((S, 2, D), np.float32), np.zeros((T, 3, D), np.float32))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference import to_numpy
 
 import chainrule as cr
 from chainrule.nn.module import Parameter
@@ -28,9 +29,9 @@ def _torch_params(params: list[Parameter]) -> list:
 
     out = []
     for p in params:
-        t = torch.from_numpy(p.numpy().copy()).requires_grad_()
+        t = torch.from_numpy(p.cpu().numpy().copy()).requires_grad_()
         if p.grad is not None:
-            t.grad = torch.from_numpy(p.grad.numpy().copy())
+            t.grad = torch.from_numpy(p.grad.cpu().numpy().copy())
         out.append(t)
     return out
 
@@ -42,7 +43,7 @@ def _assert_grads_equal(params: list, tparams: list, dtype: type) -> None:
             assert p.grad is None
             continue
         assert p.grad.dtype == dtype
-        np.testing.assert_allclose(p.grad.numpy(), t.grad.numpy(), **tol)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), t.grad.cpu().numpy(), **tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -58,22 +59,22 @@ def test_clip_grad_norm_matches_torch(dtype: type, norm_type: float, max_norm: f
     assert total.shape == ()
     assert total.dtype == dtype
     rtol = 1e-6 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(total.numpy(), want.numpy(), rtol=rtol)
+    np.testing.assert_allclose(total.cpu().numpy(), want.cpu().numpy(), rtol=rtol)
     _assert_grads_equal(params, tparams, dtype)
 
 
 def test_clip_grad_norm_scales_in_place_and_leaves_small_gradients_alone() -> None:
     params = _params(np.float32, scale=10.0)
-    arrays = [p.grad.numpy() for p in params if p.grad is not None]
-    before = [a.copy() for a in arrays]
+    arrays = [p.grad._data for p in params if p.grad is not None]
+    before = [to_numpy(a).copy() for a in arrays]
     total = float(clip_grad_norm_(params, 1.0))
     for p, a, b in zip(params, arrays, before, strict=False):
-        assert p.grad.numpy() is a  # owned, writeable: scaled in place
-        np.testing.assert_allclose(a, b * (1.0 / (total + 1e-6)), rtol=1e-6)
-    clipped = [a.copy() for a in arrays]
+        assert p.grad._data is a  # owned, writeable: scaled in place
+        np.testing.assert_allclose(to_numpy(a), b * (1.0 / (total + 1e-6)), rtol=1e-6)
+    clipped = [to_numpy(a).copy() for a in arrays]
     clip_grad_norm_(params, 10.0)  # norm now 1 < 10: unchanged
     for a, c in zip(arrays, clipped, strict=True):
-        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(to_numpy(a), c)
 
 
 def test_a_gradient_shared_by_two_parameters_is_scaled_once() -> None:
@@ -83,8 +84,8 @@ def test_a_gradient_shared_by_two_parameters_is_scaled_once() -> None:
     total = clip_grad_norm_([a, b], 1.0)
     np.testing.assert_allclose(float(total), np.sqrt(50.0))  # counted twice, as PyTorch
     scale = 1.0 / (np.sqrt(50.0) + 1e-6)
-    np.testing.assert_allclose(a.grad.numpy(), [3.0 * scale, 4.0 * scale])
-    assert b.grad.numpy() is a.grad.numpy()
+    np.testing.assert_allclose(a.grad.cpu().numpy(), [3.0 * scale, 4.0 * scale])
+    assert b.grad._data is a.grad._data  # one array, scaled in place once
 
 
 def test_views_and_read_only_gradients_are_replaced_not_written() -> None:
@@ -95,13 +96,13 @@ def test_views_and_read_only_gradients_are_replaced_not_written() -> None:
     clip_value = 2.5
     clip_grad_value_([a, b, c], clip_value)
     np.testing.assert_array_equal(base, np.arange(1.0, 7.0))
-    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 2.0, 2.5])
-    np.testing.assert_array_equal(b.grad.numpy(), [2.5, 2.5, 2.5])
-    np.testing.assert_array_equal(c.grad.numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(a.grad.cpu().numpy(), [1.0, 2.0, 2.5])
+    np.testing.assert_array_equal(b.grad.cpu().numpy(), [2.5, 2.5, 2.5])
+    np.testing.assert_array_equal(c.grad.cpu().numpy(), [2.0, 2.0])
     a.grad = cr.Tensor(base[:3])
     clip_grad_norm_([a], 1.0)
     np.testing.assert_array_equal(base, np.arange(1.0, 7.0))
-    np.testing.assert_allclose(np.linalg.norm(a.grad.numpy()), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(a.grad.cpu().numpy()), 1.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -117,7 +118,7 @@ def test_clip_grad_value_matches_torch(dtype: type) -> None:
 def test_non_finite_norms() -> None:
     torch = pytest.importorskip("torch")
     params = _params(np.float64)
-    params[0].grad.numpy()[0, 0] = np.inf
+    params[0].grad[0, 0] = np.inf
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
     tparams = _torch_params(params)
@@ -126,7 +127,7 @@ def test_non_finite_norms() -> None:
     assert float(total) == float(want) == np.inf
     for p, t in zip(params, tparams, strict=True):  # scaled by 0 (inf * 0 = nan), as PyTorch
         if p.grad is not None:
-            np.testing.assert_array_equal(p.grad.numpy(), t.grad.numpy())
+            np.testing.assert_array_equal(p.grad.cpu().numpy(), t.grad.cpu().numpy())
 
 
 def test_no_gradients_and_a_single_tensor() -> None:
@@ -136,4 +137,4 @@ def test_no_gradients_and_a_single_tensor() -> None:
     p = Parameter(np.zeros(2, dtype=np.float32))
     p.grad = cr.Tensor(np.array([3.0, 4.0], dtype=np.float32))
     assert float(clip_grad_norm_(p, 1.0)) == pytest.approx(5.0)
-    np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(p.grad.cpu().numpy(), [0.6, 0.8], rtol=1e-5)

@@ -29,14 +29,14 @@ def port(module: cr.nn.Module, tmodule: Any, dtype: Any) -> cr.nn.Module:
     """Cast module to dtype and load tmodule's state dict (cast to dtype) into it."""
     tmodule.to(torch_dtype(dtype))
     module.astype(dtype)
-    module.load_state_dict({k: v.detach().numpy() for k, v in tmodule.state_dict().items()})
+    module.load_state_dict({k: v.detach().cpu().numpy() for k, v in tmodule.state_dict().items()})
     return module
 
 
 def close(got: Any, want: Any, dtype: Any, what: str = "", scale: float = 1.0) -> None:
     """got (chainrule) and want (torch or ndarray) of the same shape and dtype, values close."""
-    g = got.numpy() if isinstance(got, cr.Tensor) else np.asarray(got)
-    w = want.detach().numpy() if hasattr(want, "detach") else np.asarray(want)
+    g = got.cpu().numpy() if isinstance(got, cr.Tensor) else np.asarray(got)
+    w = want.detach().cpu().numpy() if hasattr(want, "detach") else np.asarray(want)
     assert g.shape == w.shape, f"{what}: shape {g.shape}, expected {w.shape}"
     assert g.dtype == np.dtype(dtype), f"{what}: dtype {g.dtype}, expected {np.dtype(dtype)}"
     rtol, atol = TOL[np.dtype(dtype).type]

@@ -47,7 +47,7 @@ def _torch_value_and_grads(nd, x, w, b, g, **kw):
         warnings.simplefilter("ignore", UserWarning)
         y = _torch_conv(nd)(*ts, **kw)
     y.backward(torch.tensor(g))
-    return y.detach().numpy(), [t.grad.numpy() for t in ts]
+    return y.detach().cpu().numpy(), [t.grad.cpu().numpy() for t in ts]
 
 
 @pytest.mark.parametrize(("nd", "stride", "padding", "dilation", "groups"), GRID)
@@ -63,7 +63,7 @@ def test_conv_matches_torch(nd, stride, padding, dilation, groups, rng):
     y.backward(cr.tensor(g))
     for t, want_g, name in zip(xs, want_grads, ("x", "weight", "bias"), strict=True):
         assert_close(t.grad, want_g, rtol=1e-10, atol=1e-12, what=name)
-        assert t.grad.numpy().flags.c_contiguous, name
+        assert t.grad._data.flags.c_contiguous, name
 
 
 @pytest.mark.parametrize(("shape", "k", "stride", "padding", "dilation"), [
@@ -195,9 +195,9 @@ def test_batched_equals_separate(kw, rng):
     _, jb = cr.jvp(f, [x, w, b], tangents)
     for i in range(k):
         for got, want in zip(batched, vjp_fn(vs[i]), strict=True):
-            assert_close(got.numpy()[i], want, rtol=1e-12, atol=1e-13)
+            assert_close(got.cpu().numpy()[i], want, rtol=1e-12, atol=1e-13)
         _, d = cr.jvp(f, [x, w, b], [t[i] for t in tangents])
-        assert_close(jb.numpy()[i], d, rtol=1e-12, atol=1e-13)
+        assert_close(jb.cpu().numpy()[i], d, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("kw", CASES, ids=["strided", "same"])
@@ -217,8 +217,8 @@ def test_adjoint_ops_batched_equal_separate(kw, rng):
         _, jb = cr.jvp(f, list(args), tangents)
         for i in range(k):
             for got, want in zip(batched, vjp_fn(vs[i]), strict=True):
-                assert_close(got.numpy()[i], want, rtol=1e-12, atol=1e-13)
-            assert_close(jb.numpy()[i], cr.jvp(f, list(args), [t[i] for t in tangents])[1],
+                assert_close(got.cpu().numpy()[i], want, rtol=1e-12, atol=1e-13)
+            assert_close(jb.cpu().numpy()[i], cr.jvp(f, list(args), [t[i] for t in tangents])[1],
                          rtol=1e-12, atol=1e-13)
 
 
@@ -273,7 +273,7 @@ def test_gradients_are_contiguous_in_parameter_layout(rng):
     xs = [cr.tensor(a, requires_grad=True) for a in (x, w, b)]
     C.conv(*xs, stride=2, padding=1).sum().backward()
     for t in xs:
-        assert t.grad.numpy().flags.c_contiguous
+        assert t.grad._data.flags.c_contiguous
         assert t.grad.shape == t.shape
 
 
@@ -301,15 +301,15 @@ def test_results_are_fresh_arrays(rng):
     x = rng.standard_normal((1, 1, 5, 5))
     w = rng.standard_normal((1, 1, 3, 3))
     y = C.conv2d(x, w, padding=1)
-    keep = y.numpy().copy()
+    keep = y.cpu().numpy().copy()
     C.conv2d(rng.standard_normal((1, 1, 5, 5)), w, padding=1)
-    np.testing.assert_array_equal(y.numpy(), keep)
+    np.testing.assert_array_equal(y.cpu().numpy(), keep)
 
 
 def test_unbatched_input(rng):
     x, w, b = _small(rng)
     y = C.conv2d(x[0], w, b, padding=1, groups=2)
-    assert_close(y, C.conv2d(x, w, b, padding=1, groups=2).numpy()[0], rtol=1e-14)
+    assert_close(y, C.conv2d(x, w, b, padding=1, groups=2).cpu().numpy()[0], rtol=1e-14)
 
 
 @pytest.mark.parametrize(("args", "kwargs", "match"), [

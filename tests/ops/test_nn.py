@@ -84,8 +84,8 @@ def test_linear_adjoint_identity(data):
     out, vjp_fn = cr.vjp(ops_nn.linear, *args)
     g = rng.standard_normal(out.shape)
     _, d = cr.jvp(ops_nn.linear, args, tangents)
-    lhs = np.sum(g * d.numpy())
-    rhs = sum(np.sum(c.numpy() * t) for c, t in zip(vjp_fn(g), tangents, strict=True))
+    lhs = np.sum(g * d.cpu().numpy())
+    rhs = sum(np.sum(c.cpu().numpy() * t) for c, t in zip(vjp_fn(g), tangents, strict=True))
     np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-12)
 
 
@@ -108,6 +108,7 @@ def test_cross_entropy_batched_equals_separate(data):
     _, dk = cr.jvp(f, [x, q], tangents)
     for k in range(3):
         for got, want in zip(batched, vjp_fn(gs[k]), strict=True):
-            np.testing.assert_allclose(got.numpy()[k], want.numpy(), rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(got.cpu().numpy()[k], want.cpu().numpy(), rtol=1e-12,
+                                       atol=1e-14)
         _, d = cr.jvp(f, [x, q], [t[k] for t in tangents])
-        np.testing.assert_allclose(dk.numpy()[k], d.numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(dk.cpu().numpy()[k], d.cpu().numpy(), rtol=1e-12, atol=1e-14)

@@ -18,8 +18,8 @@ def test_where_with_the_condition_alone_gives_nonzero_indices() -> None:
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         assert g.dtype == np.int64
-        np.testing.assert_array_equal(g.numpy(), w)
-    np.testing.assert_array_equal(cr.argwhere(X).numpy(), np.argwhere(X))
+        np.testing.assert_array_equal(g.cpu().numpy(), w)
+    np.testing.assert_array_equal(cr.argwhere(X).cpu().numpy(), np.argwhere(X))
     with pytest.raises(ValueError, match="where"):
         cr.where(X > 0, X)
 
@@ -27,7 +27,7 @@ def test_where_with_the_condition_alone_gives_nonzero_indices() -> None:
 def test_imag_of_real_is_a_zero_constant_and_aliases_are_the_same_functions() -> None:
     im = cr.imag(cr.tensor(X, requires_grad=True))
     assert not im.requires_grad
-    np.testing.assert_array_equal(im.numpy(), np.zeros_like(X))
+    np.testing.assert_array_equal(im.cpu().numpy(), np.zeros_like(X))
     assert cr.degrees is cr.rad2deg
     assert cr.radians is cr.deg2rad
     assert cr.remainder is cr.mod
@@ -48,7 +48,7 @@ def test_floor_and_ceil_have_zero_derivative() -> None:
     for f in (cr.floor, cr.ceil, lambda t: t.floor(), lambda t: t.ceil()):
         x = cr.tensor(X, requires_grad=True)
         f(x).sum().backward()
-        np.testing.assert_array_equal(x.grad.numpy(), np.zeros_like(X))
+        np.testing.assert_array_equal(x.grad.cpu().numpy(), np.zeros_like(X))
     assert cr.tensor(np.array([3, 4])).floor().dtype == np.int64
 
 
@@ -80,7 +80,7 @@ def test_tensor_methods_keep_pytorch_meanings() -> None:
     assert cr.repeat(t, 2).shape == (12,)  # NumPy's repeats elements
     assert_close(t.flip(0), X[::-1])
     assert_close(t.ravel(), X.ravel())
-    assert_close(t.asin().numpy()[0, 0], np.arcsin(0.5))
+    assert_close(t.asin().cpu().numpy()[0, 0], np.arcsin(0.5))
     assert_close(t.roll(shifts=1, dims=1), np.roll(X, 1, 1))
     assert_close(t.diagonal(dim1=1, dim2=0), np.diagonal(X, 0, 1, 0))
     assert_close(t.cumsum(1), np.cumsum(X, 1))
@@ -102,7 +102,7 @@ def test_lists_of_recorded_tensors_are_differentiable_operands():
 
 def test_array_meshgrid_linspace_and_aliases_follow_numpy():
     a = cr.array([[1, 2], [3, 4]], dtype=cr.float64, ndmin=3)
-    np.testing.assert_array_equal(a.numpy(), np.array([[1, 2], [3, 4]], dtype=np.float64,
+    np.testing.assert_array_equal(a.cpu().numpy(), np.array([[1, 2], [3, 4]], dtype=np.float64,
                                                       ndmin=3))
     for indexing in ("xy", "ij"):
         for grids in ((np.arange(3.0), np.arange(2.0)),
@@ -110,39 +110,42 @@ def test_array_meshgrid_linspace_and_aliases_follow_numpy():
             got = cr.meshgrid(*[cr.tensor(g) for g in grids], indexing=indexing)
             want = np.meshgrid(*grids, indexing=indexing)
             for g, w in zip(got, want, strict=True):
-                np.testing.assert_array_equal(g.numpy(), w)
-    np.testing.assert_allclose(cr.linspace(0, 6, 3, endpoint=False).numpy(),
+                np.testing.assert_array_equal(g.cpu().numpy(), w)
+    np.testing.assert_allclose(cr.linspace(0, 6, 3, endpoint=False).cpu().numpy(),
                                np.linspace(0, 6, 3, endpoint=False))
     x = cr.tensor([-1.5, 2.0])
-    np.testing.assert_array_equal(cr.absolute(x).numpy(), np.absolute(x.numpy()))
-    np.testing.assert_array_equal(cr.negative(x).numpy(), np.negative(x.numpy()))
-    np.testing.assert_array_equal(cr.true_divide(x, 2).numpy(), np.true_divide(x.numpy(), 2))
+    np.testing.assert_array_equal(cr.absolute(x).cpu().numpy(), np.absolute(x.cpu().numpy()))
+    np.testing.assert_array_equal(cr.negative(x).cpu().numpy(), np.negative(x.cpu().numpy()))
+    np.testing.assert_array_equal(cr.true_divide(x, 2).cpu().numpy(),
+                                  np.true_divide(x.cpu().numpy(), 2))
 
 
 def test_einsum_interleaved_form_r_c_fftshift_and_linspace_ends():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
-    np.testing.assert_allclose(cr.einsum(a, [0, 1], [1, 0]).numpy(), np.einsum(a, [0, 1], [1, 0]))
-    np.testing.assert_allclose(cr.einsum(a, (0, 1), b, (1, 2), (0, 2)).numpy(),
+    np.testing.assert_allclose(cr.einsum(a, [0, 1], [1, 0]).cpu().numpy(),
+                               np.einsum(a, [0, 1], [1, 0]))
+    np.testing.assert_allclose(cr.einsum(a, (0, 1), b, (1, 2), (0, 2)).cpu().numpy(),
                                np.einsum(a, (0, 1), b, (1, 2), (0, 2)))
-    np.testing.assert_allclose(cr.einsum(a, [Ellipsis, 1], [Ellipsis]).numpy(),
+    np.testing.assert_allclose(cr.einsum(a, [Ellipsis, 1], [Ellipsis]).cpu().numpy(),
                                np.einsum(a, [Ellipsis, 1], [Ellipsis]))
-    np.testing.assert_array_equal(cr.r_[cr.tensor([1.0, 2.0]), 3.0, 0:2].numpy(),
+    np.testing.assert_array_equal(cr.r_[cr.tensor([1.0, 2.0]), 3.0, 0:2].cpu().numpy(),
                                   np.r_[np.array([1.0, 2.0]), 3.0, 0:2])
-    np.testing.assert_array_equal(cr.c_[cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0])].numpy(),
+    np.testing.assert_array_equal(cr.c_[cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0])].cpu().numpy(),
                                   np.c_[np.array([1.0, 2.0]), np.array([3.0, 4.0])])
     assert cr.grad(lambda x: cr.sum(cr.r_[x, 2 * x] ** 2))(cr.tensor([1.0])).item() == 10.0
     for shape, axes in (((7,), None), ((3, 4), None), ((3, 4), 1)):
         x = np.arange(float(np.prod(shape))).reshape(shape)
-        np.testing.assert_array_equal(cr.fft.fftshift(x, axes).numpy(), np.fft.fftshift(x, axes))
-        np.testing.assert_array_equal(cr.fft.ifftshift(x, axes).numpy(),
+        np.testing.assert_array_equal(cr.fft.fftshift(x, axes).cpu().numpy(),
+                                      np.fft.fftshift(x, axes))
+        np.testing.assert_array_equal(cr.fft.ifftshift(x, axes).cpu().numpy(),
                                       np.fft.ifftshift(x, axes))
     ends = (cr.tensor(0.3, dtype=cr.float64), cr.tensor(1.7, dtype=cr.float64))
     assert cr.gradcheck(lambda s, e: cr.sum(cr.linspace(s, e, 4) ** 2), ends)
-    np.testing.assert_allclose(cr.linspace(*ends, 5, endpoint=False).numpy(),
+    np.testing.assert_allclose(cr.linspace(*ends, 5, endpoint=False).cpu().numpy(),
                                np.linspace(0.3, 1.7, 5, endpoint=False))
     x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    np.testing.assert_array_equal(cr.grad(lambda x: np.sum(x))(x).numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(cr.grad(lambda x: np.sum(x))(x).cpu().numpy(), [1.0, 1.0, 1.0])
 
 
 def test_linspace_with_array_ends_and_asarray_follow_numpy():
@@ -150,13 +153,13 @@ def test_linspace_with_array_ends_and_asarray_follow_numpy():
     np.asarray keeps a Tensor (autograd's rnn and lstm examples)."""
     lo, hi = np.array([-1.0, 0.0]), np.array([[1.0, 2.0], [3.0, 4.0]])
     got = cr.linspace(cr.tensor(lo), cr.tensor(hi), 4)
-    np.testing.assert_allclose(got.numpy(), np.linspace(lo, hi, 4))
+    np.testing.assert_allclose(got.cpu().numpy(), np.linspace(lo, hi, 4))
     assert cr.gradcheck(lambda s, e: cr.sum(cr.linspace(s, e, 3, endpoint=False) ** 2),
                         (cr.tensor(lo), cr.tensor(hi)))
     x = cr.tensor([1.0, 2.0])
     assert cr.asarray(x) is x
     assert cr.asarray(x, dtype=cr.float64).dtype == np.float64
-    np.testing.assert_array_equal(cr.asarray([[1, 2]]).numpy(), np.asarray([[1, 2]]))
+    np.testing.assert_array_equal(cr.asarray([[1, 2]]).cpu().numpy(), np.asarray([[1, 2]]))
 
 
 def test_partition_follows_numpy_and_is_differentiable():
@@ -164,6 +167,6 @@ def test_partition_follows_numpy_and_is_differentiable():
     through the permutation."""
     x = np.random.default_rng(0).standard_normal((3, 7))
     for kth, axis in ((0, -1), (3, -1), ((1, 5), 1), (1, 0), (10, None)):
-        np.testing.assert_array_equal(cr.partition(x, kth, axis=axis).numpy(),
+        np.testing.assert_array_equal(cr.partition(x, kth, axis=axis).cpu().numpy(),
                                       np.partition(x, kth, axis=axis))
         assert cr.gradcheck(lambda a, k=kth, ax=axis: cr.partition(a, k, axis=ax), (x,))

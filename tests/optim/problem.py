@@ -102,12 +102,12 @@ def run_steps(opt: Any, params: dict[str, Any], steps: int, set_grads: Callable 
 
 
 def _numpy(p: Any) -> np.ndarray:
-    return p.numpy() if isinstance(p, Tensor) else p.detach().numpy()
+    return p.cpu().numpy() if isinstance(p, Tensor) else p.detach().cpu().numpy()
 
 
 def set_chainrule_grads(params: dict[str, Parameter]) -> None:
     """Set each chainrule parameter's .grad from gradients()."""
-    for k, g in gradients({k: p.numpy() for k, p in params.items()}).items():
+    for k, g in gradients({k: p.cpu().numpy() for k, p in params.items()}).items():
         params[k].grad = Tensor(g)
 
 

@@ -44,7 +44,7 @@ def test_first_step_moves_each_element_by_lr() -> None:
     p = Parameter(np.zeros(3, dtype=np.float32))
     p.grad = Parameter(np.array([1e-3, -2.0, 5e3], dtype=np.float32))
     optim.Adam([p], lr=0.1, eps=0.0).step()
-    np.testing.assert_allclose(p.numpy(), [-0.1, 0.1, -0.1], rtol=1e-6)
+    np.testing.assert_allclose(p.cpu().numpy(), [-0.1, 0.1, -0.1], rtol=1e-6)
 
 
 def test_adamw_groups_hold_decoupled_weight_decay() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from reference import to_numpy
 
 import chainrule as cr
 import chainrule.optim as optim
@@ -92,7 +93,7 @@ def chainrule_run(problem: str, kwargs: dict, steps: int, dtype: Any = np.float6
     values, losses = [], []
     for _ in range(steps):
         losses.append(opt.step(closure).item())
-        values.append({k: p.numpy().copy() for k, p in params.items()})
+        values.append({k: p.cpu().numpy().copy() for k, p in params.items()})
     return values, losses, opt, params
 
 
@@ -113,7 +114,7 @@ def torch_run(problem: str, kwargs: dict, steps: int, dtype: Any = np.float64) -
     values, losses = [], []
     for _ in range(steps):
         losses.append(opt.step(closure).item())
-        values.append({k: p.detach().numpy().copy() for k, p in params.items()})
+        values.append({k: p.detach().cpu().numpy().copy() for k, p in params.items()})
     return values, losses, opt, params
 
 
@@ -135,11 +136,11 @@ def assert_same_state(got: dict, want: dict) -> None:
             for a, b in zip(g, w, strict=True):
                 assert (a is None) == (b is None), k
                 if a is not None:
-                    np.testing.assert_allclose(a, np.asarray(b), **STATE, err_msg=k)
+                    np.testing.assert_allclose(to_numpy(a), np.asarray(b), **STATE, err_msg=k)
         elif isinstance(g, int):
             assert g == w, k
         else:
-            np.testing.assert_allclose(g, np.asarray(w), **STATE, err_msg=k)
+            np.testing.assert_allclose(to_numpy(g), np.asarray(w), **STATE, err_msg=k)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -205,7 +206,7 @@ def test_a_parameter_without_gradient_stays_put_as_in_torch() -> None:
 
     for _ in range(3):
         opt.step(closure)
-    np.testing.assert_array_equal(unused.numpy(), 1.0)
+    np.testing.assert_array_equal(unused.cpu().numpy(), 1.0)
     assert opt.state[p]["d"].shape == (5,)
 
 
@@ -224,7 +225,7 @@ def test_an_optimal_start_returns_at_once() -> None:
     assert opt.step(closure).item() == 0.0
     assert len(calls) == 1
     assert opt.state[p] == {"func_evals": 1, "n_iter": 0}
-    np.testing.assert_array_equal(p.numpy(), 1.0)
+    np.testing.assert_array_equal(p.cpu().numpy(), 1.0)
 
 
 # ----- state dicts -----
@@ -256,9 +257,9 @@ def test_state_dict_is_a_snapshot() -> None:
     for k, v in before["state"][0].items():
         if isinstance(v, list):
             for a, b in zip(v, sd["state"][0][k], strict=True):
-                np.testing.assert_array_equal(a, b)
+                np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
         else:
-            np.testing.assert_array_equal(v, sd["state"][0][k])
+            np.testing.assert_array_equal(to_numpy(v), to_numpy(sd["state"][0][k]))
 
 
 def test_loading_torchs_state_dict_continues_torchs_trajectory() -> None:

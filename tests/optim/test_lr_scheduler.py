@@ -105,7 +105,7 @@ def test_the_optimizer_steps_with_the_scheduled_lr() -> None:
         p.grad = Parameter(np.ones(1))
         opt.step()
         sched.step()
-    np.testing.assert_allclose(p.numpy(), [-(1.0 + 0.5 + 0.25)])
+    np.testing.assert_allclose(p.cpu().numpy(), [-(1.0 + 0.5 + 0.25)])
 
 
 def test_resuming_requires_initial_lr_and_an_optimizer() -> None:

@@ -68,12 +68,12 @@ def test_step_skips_parameters_without_gradients_and_reads_lr_each_time() -> Non
     a, b = _with_grad([1.0, 2.0], [1.0, 1.0]), _param([5.0])
     opt = optim.SGD([a, b], lr=0.5)
     opt.step()
-    np.testing.assert_allclose(a.numpy(), [0.5, 1.5])
-    np.testing.assert_allclose(b.numpy(), [5.0])
+    np.testing.assert_allclose(a.cpu().numpy(), [0.5, 1.5])
+    np.testing.assert_allclose(b.cpu().numpy(), [5.0])
     assert b not in opt.state
     opt.param_groups[0]["lr"] = np.float64(0.25)  # a NumPy scalar is read as a Python float
     opt.step()
-    np.testing.assert_allclose(a.numpy(), [0.25, 1.25])
+    np.testing.assert_allclose(a.cpu().numpy(), [0.25, 1.25])
 
 
 def test_step_calls_the_closure_with_grad_enabled_and_returns_its_value() -> None:
@@ -89,7 +89,7 @@ def test_step_calls_the_closure_with_grad_enabled_and_returns_its_value() -> Non
     with cr.no_grad():
         loss = opt.step(closure)
     assert float(loss) == 9.0
-    np.testing.assert_allclose(w.numpy(), [1.5])
+    np.testing.assert_allclose(w.cpu().numpy(), [1.5])
 
 
 @pytest.mark.parametrize("cls", FULL_OPTIONS)
@@ -99,13 +99,13 @@ def test_step_keeps_dtypes_updates_in_place_and_never_writes_the_gradient(
 ) -> None:
     rng = np.random.default_rng(0)
     p = _with_grad(rng.normal(size=(4, 3)), rng.normal(size=(4, 3)), dtype)
-    data, grad = p.numpy(), p.grad.numpy().copy()
+    data, grad = p._data, p.grad.cpu().numpy().copy()
     opt = getattr(optim, cls)([p], **FULL_OPTIONS[cls])
     for _ in range(3):
         opt.step()
-    assert p.numpy() is data
-    assert p.numpy().dtype == dtype
-    np.testing.assert_array_equal(p.grad.numpy(), grad)
+    assert p._data is data  # updated in place
+    assert p.cpu().numpy().dtype == dtype
+    np.testing.assert_array_equal(p.grad.cpu().numpy(), grad)
     for k, v in opt.state[p].items():
         assert isinstance(v, float) if k == "step" else v.dtype == dtype
 
@@ -114,8 +114,8 @@ def test_gradient_of_another_dtype_is_cast_and_wrong_shapes_raise() -> None:
     p = _with_grad([1.0, 2.0], [2.0, 2.0], np.float32)
     p.grad = cr.Tensor(np.array([2.0, 2.0]))  # float64 gradient for a float32 parameter
     optim.SGD([p], lr=0.5).step()
-    assert p.numpy().dtype == np.float32
-    np.testing.assert_allclose(p.numpy(), [0.0, 1.0])
+    assert p.cpu().numpy().dtype == np.float32
+    np.testing.assert_allclose(p.cpu().numpy(), [0.0, 1.0])
     p.grad = cr.Tensor(np.ones(3, dtype=np.float32))
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
         optim.SGD([p], lr=0.5).step()
@@ -125,7 +125,7 @@ def test_read_only_parameter_data_is_replaced_by_a_writeable_copy() -> None:
     p = Parameter(np.broadcast_to(np.float32(1.0), (2, 2)))
     p.grad = cr.Tensor(np.ones((2, 2), dtype=np.float32))
     optim.SGD([p], lr=0.5).step()
-    np.testing.assert_allclose(p.numpy(), 0.5)
+    np.testing.assert_allclose(p.cpu().numpy(), 0.5)
 
 
 @pytest.mark.parametrize("cls", FULL_OPTIONS)
@@ -140,7 +140,7 @@ def test_the_update_of_a_large_parameter_allocates_nothing(cls: str) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < p.numpy().nbytes // 10
+    assert peak < p.cpu().numpy().nbytes // 10
 
 
 def test_scratch_follows_each_parameters_layout() -> None:
@@ -165,11 +165,11 @@ def test_zero_grad_without_none_zeroes_owned_arrays_in_place_and_replaces_views(
     base = np.ones(4)
     a, b = _with_grad([1.0, 2.0], [3.0, 4.0]), _param([1.0, 2.0])
     b.grad = cr.Tensor(base[:2])
-    grad_a = a.grad.numpy()
+    grad_a = a.grad._data
     optim.SGD([a, b], lr=0.1).zero_grad(set_to_none=False)
-    assert a.grad.numpy() is grad_a
-    np.testing.assert_array_equal(a.grad.numpy(), 0.0)
-    np.testing.assert_array_equal(b.grad.numpy(), 0.0)
+    assert a.grad._data is grad_a
+    np.testing.assert_array_equal(a.grad.cpu().numpy(), 0.0)
+    np.testing.assert_array_equal(b.grad.cpu().numpy(), 0.0)
     np.testing.assert_array_equal(base, 1.0)  # the view's base is not written
 
 
@@ -194,8 +194,8 @@ def test_training_with_backward_matches_torch(cls: str) -> None:
         topt.zero_grad()
         ((tx @ tw.T + tb - ty) ** 2).mean().backward()
         topt.step()
-    np.testing.assert_allclose(w.numpy(), tw.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(b.numpy(), tb.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.cpu().numpy(), tw.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b.cpu().numpy(), tb.detach().cpu().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_numpy_scalar_hyperparameters_compute_as_python_floats() -> None:
@@ -207,7 +207,7 @@ def test_numpy_scalar_hyperparameters_compute_as_python_floats() -> None:
         for _ in range(3):
             opt.step()
         assert opt.state[p]["exp_avg"].dtype == np.float32
-        return p.numpy()
+        return p.cpu().numpy()
 
     plain = run(0.01, (0.8, 0.9))
     numpy = run(np.float64(0.01), (np.float64(0.8), np.float64(0.9)))

@@ -115,10 +115,10 @@ def _compare(got: Any, want: Any, where: str) -> None:
         return
     if isinstance(want, real.Tensor):
         assert isinstance(got, ct.Tensor), f"{where}: expected a Tensor, got {type(got)}"
-        w = want.detach().numpy()
+        w = want.detach().cpu().numpy()
         assert tuple(got.shape) == w.shape, f"{where}: shape {got.shape} != {w.shape}"
         assert got.dtype == w.dtype, f"{where}: dtype {got.dtype} != {w.dtype}"
-        np.testing.assert_allclose(got.numpy(), w, rtol=1e-5, atol=1e-6, err_msg=where)
+        np.testing.assert_allclose(got.cpu().numpy(), w, rtol=1e-5, atol=1e-6, err_msg=where)
         return
     assert got == want, f"{where}: {got!r} != {want!r}"
 
@@ -135,18 +135,18 @@ def test_max_dim_is_differentiable_like_torch() -> None:
     xt = real.tensor(A, requires_grad=True)
     ct.max(x, 1).values.sum().backward()
     real.max(xt, 1).values.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xt.grad.cpu().numpy())
 
 
 def test_tril_diag_gradients_like_torch() -> None:
     x, xt = ct.tensor(A, requires_grad=True), real.tensor(A, requires_grad=True)
     (ct.tril(x) * 2).sum().backward()
     (real.tril(xt) * 2).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xt.grad.cpu().numpy())
     v, vt = ct.tensor(V, requires_grad=True), real.tensor(V, requires_grad=True)
     (ct.diag(v, 1) ** 2).sum().backward()
     (real.diag(vt, 1) ** 2).sum().backward()
-    np.testing.assert_allclose(v.grad.numpy(), vt.grad.numpy())
+    np.testing.assert_allclose(v.grad.cpu().numpy(), vt.grad.cpu().numpy())
 
 
 def test_out_writes_into_the_given_tensor() -> None:
@@ -155,13 +155,13 @@ def test_out_writes_into_the_given_tensor() -> None:
     assert ct.matmul(ct.tensor(a), ct.tensor(b), out=out) is out
     want = real.empty(2, 2, dtype=real.float64)
     real.matmul(real.tensor(a), real.tensor(b), out=want)
-    np.testing.assert_allclose(out.numpy(), want.numpy())
+    np.testing.assert_allclose(out.cpu().numpy(), want.cpu().numpy())
     resized = ct.zeros(1, dtype=ct.float64)
     ct.exp(ct.tensor(a), out=resized)  # out is resized to the result's shape, as PyTorch
-    np.testing.assert_allclose(resized.numpy(), np.exp(a))
+    np.testing.assert_allclose(resized.cpu().numpy(), np.exp(a))
     values, indices = ct.empty(2, dtype=ct.float64), ct.empty(2, dtype=ct.long)
     ct.max(ct.tensor(a), 1, out=(values, indices))
-    np.testing.assert_array_equal(indices.numpy(), [2, 2])
+    np.testing.assert_array_equal(indices.cpu().numpy(), [2, 2])
     with pytest.raises(RuntimeError, match="arguments don't support automatic"):
         ct.mul(ct.tensor(a, requires_grad=True), 2.0, out=ct.empty(2, 3, dtype=ct.float64))
     with pytest.raises(RuntimeError, match="can't be cast"):

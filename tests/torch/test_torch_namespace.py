@@ -8,6 +8,7 @@ import importlib
 import numpy as np
 import pytest
 import torch as real
+from reference import cpu_only, needs_no_cuda
 
 import chainrule as cr
 import chainrule.torch as ct
@@ -19,7 +20,7 @@ DTYPES = ["float", "float32", "double", "float64", "half", "float16", "long", "i
 
 @pytest.mark.parametrize("name", DTYPES)
 def test_dtypes_map_to_torchs(name: str) -> None:
-    want = real.empty(2, dtype=getattr(real, name)).numpy().dtype
+    want = real.empty(2, dtype=getattr(real, name)).cpu().numpy().dtype
     got = getattr(ct, name)
     assert got == want
     assert isinstance(got, ct.dtype)
@@ -88,6 +89,7 @@ def test_factories_take_device_and_requires_grad() -> None:
             make(device="cuda")
 
 
+@cpu_only  # from_numpy and as_tensor share a host ndarray's memory
 def test_tensor_copies_from_numpy_shares() -> None:
     a = np.zeros(3, np.float32)
     ct.tensor(a)[0] = 1.0
@@ -104,6 +106,7 @@ def test_legacy_types() -> None:
     assert ct.ones(2).type() == "torch.FloatTensor"
 
 
+@needs_no_cuda
 def test_devices_are_cpu_only() -> None:
     assert not ct.cuda.is_available()
     assert ct.cuda.device_count() == 0
@@ -125,20 +128,20 @@ def test_manual_seed_and_generators_reproduce() -> None:
     ct.manual_seed(3)
     a = ct.randn(4)
     ct.manual_seed(3)
-    assert np.array_equal(a.numpy(), ct.randn(4).numpy())
+    assert np.array_equal(a.cpu().numpy(), ct.randn(4).cpu().numpy())
     assert ct.initial_seed() == 3
     g1, g2 = ct.Generator().manual_seed(5), ct.Generator().manual_seed(5)
-    assert np.array_equal(ct.randperm(10, generator=g1).numpy(),
-                          ct.randperm(10, generator=g2).numpy())
+    assert np.array_equal(ct.randperm(10, generator=g1).cpu().numpy(),
+                          ct.randperm(10, generator=g2).cpu().numpy())
     state = ct.get_rng_state()
     b = ct.rand(3)
     ct.set_rng_state(state)
-    assert np.array_equal(b.numpy(), ct.rand(3).numpy())
+    assert np.array_equal(b.cpu().numpy(), ct.rand(3).cpu().numpy())
     w = ct.empty(3, 4)
     ct.nn.init.normal_(w, generator=ct.Generator().manual_seed(1))
     w2 = ct.empty(3, 4)
     ct.nn.init.normal_(w2, generator=ct.Generator().manual_seed(1))
-    assert np.array_equal(w.numpy(), w2.numpy())
+    assert np.array_equal(w.cpu().numpy(), w2.cpu().numpy())
 
 
 def test_grad_modes() -> None:
@@ -197,19 +200,19 @@ def test_submodules_reexport_chainrule() -> None:
 def test_functional_pad_and_one_hot_match_torch() -> None:
     x = np.arange(12, dtype=np.float32).reshape(1, 3, 4)
     for args in [((1, 2),), ((1, 0, 2, 1),), ((1, 1), "constant", 5.0)]:
-        want = real.nn.functional.pad(real.from_numpy(x), *args).numpy()
-        got = ct.nn.functional.pad(ct.from_numpy(x), *args).numpy()
+        want = real.nn.functional.pad(real.from_numpy(x), *args).cpu().numpy()
+        got = ct.nn.functional.pad(ct.from_numpy(x), *args).cpu().numpy()
         np.testing.assert_array_equal(got, want)
     idx = np.array([0, 2, 1])
-    np.testing.assert_array_equal(ct.nn.functional.one_hot(ct.from_numpy(idx)).numpy(),
-                                  real.nn.functional.one_hot(real.from_numpy(idx)).numpy())
+    np.testing.assert_array_equal(ct.nn.functional.one_hot(ct.from_numpy(idx)).cpu().numpy(),
+                                  real.nn.functional.one_hot(real.from_numpy(idx)).cpu().numpy())
 
 
 def test_data_parallel_wraps_module() -> None:
     net = ct.nn.Linear(3, 2)
     dp = ct.nn.parallel.DataParallel(net)
     x = ct.randn(4, 3)
-    np.testing.assert_allclose(dp(x).numpy(), net(x).numpy())
+    np.testing.assert_allclose(dp(x).cpu().numpy(), net(x).cpu().numpy())
     assert set(dp.state_dict()) == {"module.weight", "module.bias"}
     with pytest.raises(RuntimeError, match="not available"):
         ct.nn.parallel.DataParallel(net, device_ids=[0])
@@ -227,7 +230,7 @@ def test_save_load_round_trip(tmp_path) -> None:
     net = ct.nn.Linear(3, 2)
     ct.save(net.state_dict(), tmp_path / "w.pt")
     sd = ct.load(tmp_path / "w.pt", map_location="cpu")
-    np.testing.assert_array_equal(np.asarray(sd["weight"]), net.weight.numpy())
+    np.testing.assert_array_equal(np.asarray(sd["weight"]), net.weight.cpu().numpy())
 
 
 def test_nn_modules_paths_and_safe_globals() -> None:

@@ -16,14 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autodiff.inspect import _expr, _fmt, _graph, _Names, _per_input, _shape
+from chainrule import backend as B
+from chainrule.autodiff.inspect import _expr, _fmt, _graph, _host, _Names, _per_input, _shape
 from chainrule.autodiff.zero import ZERO
 from chainrule.tensor import Tensor
 
 
 @dataclass(frozen=True)
 class GraphNode:
-    """One drawn node: an op's output or a leaf (input, parameter or constant)."""
+    """One drawn node: an op's output or a leaf (input, parameter or constant); its value and
+    grad are host ndarrays (copied from a device)."""
 
     key: str
     kind: str  # "op", "input", "parameter" or "constant"
@@ -59,8 +61,8 @@ def _adjoints(out: Tensor, nodes: list[Any], key: Any) -> dict[int, np.ndarray]:
             ka = key(a)
             if ka is None or gi is None or gi is ZERO:
                 continue
-            gi = np.broadcast_to(np.asarray(gi, dtype=a._data.dtype), a._data.shape)
-            adj[ka] = gi + adj[ka] if ka in adj else np.array(gi)
+            gi = np.broadcast_to(B.array_like(gi, a._data, a._data.dtype), a._data.shape)
+            adj[ka] = gi + adj[ka] if ka in adj else gi.copy()
     return adj
 
 
@@ -117,20 +119,20 @@ def graph_of(t: Tensor, names: Mapping[str, Tensor] | None = None, values: bool 
         k = id(x)
         ids[k] = f"in{i}"
         out.append(GraphNode(ids[k], "input", nm.var[k], describe(nm.var[k], x_name, x._data, k),
-                             max(first_use.get(k, 1) - 1, 0), x._data, adj.get(k)))
+                             max(first_use.get(k, 1) - 1, 0), _host(x._data), _host(adj.get(k))))
     for a in others:
         k, name = id(a), nm.consts[id(a)]
         kind = "parameter" if a.requires_grad else "constant"
         ids[k] = f"leaf{len(ids)}"
         out.append(GraphNode(ids[k], kind, name, describe(name, kind, a._data, k),
-                             max(first_use.get(k, 1) - 1, 0), a._data, adj.get(k)))
+                             max(first_use.get(k, 1) - 1, 0), _host(a._data), _host(adj.get(k))))
     edges: list[tuple[str, str, int | None]] = []
     for j, node in enumerate(nodes):
         k, name = id(node), nm.var[id(node)]
         ids[k] = f"op{j}"
         expr = _expr(node, [nm.label(a) for a in node.args])
         out.append(GraphNode(ids[k], "op", name, describe(name, expr, vals[k], k), layer[k],
-                             vals[k], adj.get(k)))
+                             _host(vals[k]), _host(adj.get(k))))
         srcs = [(i, ids[ka]) for i, a in enumerate(node.args) if (ka := key(a)) is not None]
         edges += [(s, ids[k], i if len(srcs) > 1 else None) for i, s in srcs]
     if not nodes:

@@ -2,6 +2,8 @@
 
 Both read the graph reverse mode records (Context nodes in creation order); the trace's
 derivative columns come from each op's own ``jvp`` and ``vjp`` rules, nothing is re-derived here.
+The rules run where the graph's data lives (a CUDA device too); the values a trace reports are
+host ndarrays, copied from the device.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import _name
 from chainrule.autodiff.modes import enable_grad
 from chainrule.autodiff.zero import ZERO
-from chainrule.dtypes import get_default_dtype
+from chainrule.dtypes import as_array, get_default_dtype
 from chainrule.tensor import Tensor
 
 _DOT, _BAR = "\u0307", "\u0304"  # combining dot (tangent) and bar (adjoint)
@@ -60,7 +63,7 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _fmt(a: Any) -> str:
     """A value to 3 decimals; an array as its shape and a compact summary."""
-    a = np.asarray(a)
+    a = np.asarray(B.asnumpy(a))
     if a.size == 1:
         return _num(a.reshape(()))
     if a.size == 0:
@@ -187,13 +190,14 @@ class EvaluationTrace:
 
 def _input_leaves(inputs: Sequence[Any]) -> list[Tensor]:
     """Fresh leaves that require grad; Python numbers take the float dtype of the array inputs."""
-    typed = (Tensor, np.ndarray, np.generic)
-    given = [x.dtype for x in inputs if isinstance(x, typed) and x.dtype.kind == "f"]
+    def typed(x: Any) -> bool:
+        return isinstance(x, Tensor | np.generic) or B.is_array(x)
+
+    given = [x.dtype for x in inputs if typed(x) and x.dtype.kind == "f"]
     dtype = given[0] if given else np.dtype(get_default_dtype())
     leaves = []
     for i, x in enumerate(inputs):
-        arr = x._data if isinstance(x, Tensor) else np.asarray(
-            x, dtype=None if isinstance(x, typed) else dtype)
+        arr = x._data if isinstance(x, Tensor) else as_array(x, None if typed(x) else dtype)
         if arr.dtype.kind != "f":
             raise TypeError(f"evaluation_trace: input {i} must be floating, got {arr.dtype}")
         leaves.append(Tensor._make(arr, True, None))
@@ -204,7 +208,7 @@ def _seed(value: Any, like: np.ndarray, what: str) -> np.ndarray:
     """ones like ``like``, or value checked against its shape and cast to its dtype."""
     if value is None:
         return np.ones_like(like)
-    arr = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=like.dtype)
+    arr = B.array_like(value._data if isinstance(value, Tensor) else value, like, like.dtype)
     if arr.shape != like.shape:
         raise ValueError(f"evaluation_trace: {what} of shape {arr.shape} does not match "
                          f"shape {like.shape}")
@@ -212,10 +216,15 @@ def _seed(value: Any, like: np.ndarray, what: str) -> np.ndarray:
 
 
 def _dense(d: Any, like: np.ndarray) -> np.ndarray:
-    """A tangent or cotangent as an ndarray of like's shape and dtype (ZERO as zeros)."""
+    """A tangent or cotangent as an array of like's shape, dtype and device (ZERO as zeros)."""
     if d is ZERO or d is None:
         return np.zeros_like(like)
-    return np.array(np.broadcast_to(np.asarray(d), like.shape), dtype=like.dtype)
+    return np.broadcast_to(B.array_like(d, like, like.dtype), like.shape).copy()
+
+
+def _host(a: Any) -> Any:
+    """A reported value as a host ndarray (None stays None)."""
+    return None if a is None else B.asnumpy(a)
 
 
 def _per_input(node: Any, result: Any) -> tuple:
@@ -244,7 +253,7 @@ class _Names:
         k = self.key(a)
         if k is not None:
             return self.var[k]
-        arr = np.asarray(a._data if isinstance(a, Tensor) else a)
+        arr = B.asarray(a._data if isinstance(a, Tensor) else a)
         if arr.size == 1 and not (isinstance(a, Tensor) and a.requires_grad):
             return _scalar(arr)
         if id(a) not in self.consts:
@@ -252,7 +261,7 @@ class _Names:
             self.consts[id(a)] = name
             kind = "requires grad, not an input" if getattr(a, "requires_grad", False) else (
                 "constant")
-            self.const_rows.append(TraceRow(name, kind, arr))
+            self.const_rows.append(TraceRow(name, kind, _host(arr)))
         return self.consts[id(a)]
 
 
@@ -307,12 +316,13 @@ def evaluation_trace(
     # Forward: primal rows, and tangents pushed through each op's jvp rule.
     tans: dict[int, Any] = {id(t): ZERO for t in leaves}
     tans[id(leaves[wrt])] = _seed(tangent, leaves[wrt]._data, "tangent")
-    primal = [TraceRow(names.var[id(t)], x, t._data) for t, x in zip(leaves, xs)]
-    tangent_rows = [TraceRow(names.var[id(t)], _accent(x, _DOT), _dense(tans[id(t)], t._data))
-                    for t, x in zip(leaves, xs)]
+    primal = [TraceRow(names.var[id(t)], x, _host(t._data)) for t, x in zip(leaves, xs)]
+    tangent_rows = [TraceRow(names.var[id(t)], _accent(x, _DOT),
+                             _host(_dense(tans[id(t)], t._data))) for t, x in zip(leaves, xs)]
     for node in nodes:
         v, value = names.var[id(node)], values[id(node)]
-        primal.append(TraceRow(v, _expr(node, [names.label(a) for a in node.args]), value))
+        primal.append(TraceRow(v, _expr(node, [names.label(a) for a in node.args]),
+                               _host(value)))
         ins = [tans.get(k, ZERO) if (k := names.key(a)) is not None else ZERO for a in node.args]
         d = ZERO
         if any(t is not ZERO for t in ins):
@@ -321,7 +331,7 @@ def evaluation_trace(
         tans[id(node)] = d
         used = dict.fromkeys(names.var[k] for a in node.args if (k := names.key(a)) is not None)
         expr = " + ".join(f"∂{v}/∂{u} · {_accent(u, _DOT)}" for u in used) or "0"
-        tangent_rows.append(TraceRow(v, expr, _dense(d, value)))
+        tangent_rows.append(TraceRow(v, expr, _host(_dense(d, value))))
 
     # Reverse: from the output back, each op's vjp rule gives one contribution per input.
     y_key = names.key(out)
@@ -340,8 +350,8 @@ def evaluation_trace(
             k = names.key(a)
             if k is None or gins[i] is None or gins[i] is ZERO:
                 continue
-            c = np.asarray(gins[i], dtype=a._data.dtype)
-            p = None if ones is None else np.asarray(ones[i], dtype=a._data.dtype)
+            c = B.array_like(gins[i], a._data, a._data.dtype)
+            p = None if ones is None else B.array_like(ones[i], a._data, a._data.dtype)
             if k in terms:  # the same variable used twice by one op: one total partial
                 c0, p0 = terms[k]
                 c, p = c0 + c, None if p is None else p0 + p
@@ -349,7 +359,8 @@ def evaluation_trace(
         for k, (c, p) in terms.items():
             first = k not in adj
             adj[k] = c if first else adj[k] + c
-            adjoint.append(AdjointRow(names.var[k], names.var[id(node)], p, c, adj[k], first))
+            adjoint.append(AdjointRow(names.var[k], names.var[id(node)], _host(p), _host(c),
+                                      _host(adj[k]), first))
 
     return EvaluationTrace(
         inputs=xs,
@@ -359,10 +370,10 @@ def evaluation_trace(
         constants=tuple(names.const_rows),
         tangent=tuple(tangent_rows),
         adjoint=tuple(adjoint),
-        output=out._data,
-        output_tangent=_dense(tans.get(y_key, ZERO), out._data),
-        cotangent=ybar,
-        gradient=tuple(_dense(adj.get(id(t)), t._data) for t in leaves),
+        output=_host(out._data),
+        output_tangent=_host(_dense(tans.get(y_key, ZERO), out._data)),
+        cotangent=_host(ybar),
+        gradient=tuple(_host(_dense(adj.get(id(t)), t._data)) for t in leaves),
     )
 
 
@@ -373,7 +384,7 @@ def _quote(s: str) -> str:
 
 def _leaf_node(a: Any) -> str:
     """DOT attributes of a leaf: a parameter (requires grad or nn.Parameter) or a constant."""
-    arr = np.asarray(a._data if isinstance(a, Tensor) else a)
+    arr = B.asarray(a._data if isinstance(a, Tensor) else a)
     is_param = type(a).__name__ == "Parameter"
     grad = isinstance(a, Tensor) and a.requires_grad
     kind = "Parameter" if is_param else "parameter" if grad else "constant"

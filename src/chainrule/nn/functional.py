@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule import creation, ops
 from chainrule.autodiff.modes import no_grad
-from chainrule.backend import asarray, like, zeros
+from chainrule.backend import asarray, like, move_like, zeros
 from chainrule.dtypes import as_array, get_default_dtype
 from chainrule.nn.attention import scaled_dot_product_attention
 from chainrule.nn.distance import (
@@ -202,7 +202,8 @@ def batch_stats(x: np.ndarray, running_mean: Any, running_var: Any, training: bo
                 momentum: float, axes: tuple[int, ...], pshape: tuple[int, ...]
                 ) -> tuple[np.ndarray, np.ndarray]:
     """batch_norm's mean and variance: the batch's, updating the running statistics in place
-    (when given), or the running ones; cr.compile replays this call."""
+    (when given, on their own device: a host running statistic takes a device batch's), or
+    the running ones; cr.compile replays this call."""
     if not training:
         return (like(_value(running_mean), x).astype(x.dtype, copy=False).reshape(pshape),
                 like(_value(running_var), x).astype(x.dtype, copy=False).reshape(pshape))
@@ -211,10 +212,11 @@ def batch_stats(x: np.ndarray, running_mean: Any, running_var: Any, training: bo
     mean, var = normalize_stats(x, axes)
     if running_mean is not None:
         rm = _value(running_mean)
-        np.copyto(rm, (1.0 - momentum) * rm + momentum * mean.reshape(c), casting="unsafe")
+        np.copyto(rm, (1.0 - momentum) * rm + momentum * move_like(mean.reshape(c), rm),
+                  casting="unsafe")
     if running_var is not None:
         rv = _value(running_var)
-        unbiased = var.reshape(c) * (n / (n - 1))
+        unbiased = move_like(var.reshape(c), rv) * (n / (n - 1))
         np.copyto(rv, (1.0 - momentum) * rv + momentum * unbiased, casting="unsafe")
     return mean, var
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule import creation, ops
 from chainrule.autodiff.modes import no_grad
 from chainrule.dtypes import get_default_dtype
@@ -66,7 +67,7 @@ class EchoState(Module):
 
     def states(self, input: Any, h0: Any = None) -> Tensor:
         """The reservoir states h_1..h_T, shaped as the input with reservoir_size features."""
-        x = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
+        x = input if isinstance(input, Tensor) else Tensor(B.asarray(input))
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             raise ValueError(f"EchoState: input of shape {x.shape} does not match input_size="
                              f"{self.input_size} (expected (seq_len, [batch,] "
@@ -78,9 +79,9 @@ class EchoState(Module):
         pre = x @ ops.transpose(self.weight_in, None) + self.bias_res  # all steps at once
         shape = pre.shape[1:]
         if h0 is None:
-            h = Tensor(np.zeros(shape, dtype=pre.dtype))
+            h = Tensor(B.zeros(shape, pre.dtype, pre._data))
         else:
-            h = h0 if isinstance(h0, Tensor) else Tensor(np.asarray(h0))
+            h = h0 if isinstance(h0, Tensor) else Tensor(B.asarray(h0))
             if h.shape != shape:
                 raise ValueError(f"EchoState: h0 of shape {h.shape} does not match the input of "
                                  f"shape {x.shape} (expected {shape})")
@@ -101,10 +102,11 @@ class EchoState(Module):
         """Set the readout by ridge regression, W = Y^T S (S^T S + ridge I)^-1; returns its MSE.
 
         The first ``washout`` steps (transient from h0) are left out; the bias is not penalized.
+        The solve runs in float64 on the states' device.
         """
         with no_grad():
             s = self.states(input, h0)._data
-        y = np.asarray(target._data if isinstance(target, Tensor) else target)
+        y = B.move_like(B.asarray(target._data if isinstance(target, Tensor) else target), s)
         if y.shape != (*s.shape[:-1], self.output_size):
             raise ValueError(f"EchoState.fit_readout: target of shape {y.shape} does not match "
                              f"the states' shape {s.shape} (expected "
@@ -112,12 +114,13 @@ class EchoState(Module):
         t_axis = 1 if s.ndim == 3 and self.batch_first else 0
         s = np.moveaxis(s, t_axis, 0)[washout:].reshape(-1, self.reservoir_size)
         y = np.moveaxis(y, t_axis, 0)[washout:].reshape(-1, self.output_size)
-        s64 = np.concatenate([s, np.ones((len(s), 1))], axis=1, dtype=np.float64)
-        reg = ridge * np.eye(s64.shape[1])
+        xp = B.namespace(s)
+        s64 = xp.concatenate([s.astype(np.float64), xp.ones((len(s), 1))], axis=1)
+        reg = ridge * xp.eye(s64.shape[1])
         reg[-1, -1] = 0.0
-        coef = np.linalg.solve(s64.T @ s64 + reg, s64.T @ y.astype(np.float64))
-        self.readout.weight._data[...] = coef[:-1].T
-        self.readout.bias._data[...] = coef[-1]
+        coef = xp.linalg.solve(s64.T @ s64 + reg, s64.T @ y.astype(np.float64))
+        self.readout.weight._data[...] = B.move_like(coef[:-1].T, self.readout.weight._data)
+        self.readout.bias._data[...] = B.move_like(coef[-1], self.readout.bias._data)
         return float(np.mean((s64 @ coef - y) ** 2))
 
     def extra_repr(self) -> str:

@@ -24,7 +24,7 @@ _HALF_LOG_PI = 0.5 * math.log(math.pi)
 
 def _xlogy(a: NDArray, x: Any) -> Any:
     """a log x, with 0 where a = 0 (so that x = 0 at a = 1 gives x^0 = 1)."""
-    return R.where(a == 0, np.zeros((), a.dtype), a * R.log(x))
+    return R.where(a == 0, a.dtype.type(0), a * R.log(x))
 
 
 class GammaInc(ParamUnary):

@@ -1,8 +1,9 @@
 """NumPy kernels for the special functions NumPy lacks: log-gamma, polygamma, erfc, log ndtr.
 
-Plain ndarray code (no SciPy): shift the argument up with the recurrence, then sum an
-asymptotic (Stirling / Euler-Maclaurin) series; reflect negative arguments where a closed form
-exists. Each computes in float64 and returns the input's float dtype.
+Plain array code (no SciPy), for NumPy's and CuPy's arrays alike: shift the argument up with
+the recurrence, then sum an asymptotic (Stirling / Euler-Maclaurin) series; reflect negative
+arguments where a closed form exists. Each computes in float64 and returns the input's float
+dtype.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.ops.nn import _ERFC_P, _ERFC_Q, _ERFC_R, _ERFC_S, _poly, erf_array
 
 NDArray = np.ndarray
@@ -24,13 +26,13 @@ _SQRT_PI = math.sqrt(math.pi)
 
 def _f64(x: NDArray) -> NDArray:
     """x flattened to 1-d float64 (0-d arrays would turn results into NumPy scalars)."""
-    return np.asarray(x, dtype=np.float64).reshape(-1)
+    return B.asarray(x).astype(np.float64).reshape(-1)
 
 
 def _like(out: NDArray, x: NDArray) -> NDArray:
     """out in x's shape and float dtype (float64 for integer inputs)."""
-    x = np.asarray(x)
-    return np.asarray(out, dtype=x.dtype if x.dtype.kind == "f" else np.float64).reshape(x.shape)
+    x = B.asarray(x)
+    return out.astype(x.dtype if x.dtype.kind == "f" else np.float64, copy=False).reshape(x.shape)
 
 
 def _shift_up(x: NDArray, threshold: float) -> tuple[NDArray, list[tuple[NDArray, NDArray]]]:

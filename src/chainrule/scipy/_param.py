@@ -3,7 +3,8 @@
 The shape of the special functions with an order or a shape parameter that carries no
 derivative (jn(n, x), iv(v, x), gammainc(a, x), betainc(a, b, x)). One ``derivative(x, y,
 *params)`` serves both modes; it is written with the rule helpers (and may call the op itself
-at other parameters), so every order works.
+at other parameters), so every order works. The values are SciPy's, computed on the host: for a
+device input, x and the params are copied to the host and the value back to x's device.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function
 from chainrule.ops import rules as R
 from chainrule.ops.elementwise import lift
@@ -22,8 +24,9 @@ NDArray = np.ndarray
 class ParamUnary(Function):
     """y = fn(x, *params), params constant arrays broadcast with x (mask-safe rules).
 
-    The value is computed in float64 and returned in x's float dtype; the params are kept in
-    that dtype for the rules, so float32 stays float32.
+    The value is computed in float64 (on the host: ``fn`` is SciPy's) and returned in x's float
+    dtype on x's device; the params are kept in that dtype and on that device for the rules, so
+    float32 stays float32.
     """
 
     n_in = 1
@@ -41,11 +44,11 @@ class ParamUnary(Function):
     def forward(cls, ctx: Context, x: NDArray, *params: Any) -> NDArray:
         if x.dtype.kind != "f":
             x = x.astype(np.float64)
+        host = [np.asarray(B.asnumpy(p), np.float64) for p in params]
         with np.errstate(all="ignore"):
-            y = np.asarray(cls.fn(x.astype(np.float64), *(np.asarray(p, np.float64)
-                                                          for p in params)))
-        ctx.saved = (x, y.astype(x.dtype, copy=False))
-        ctx.params = tuple(np.asarray(p, x.dtype) for p in params)
+            y = np.asarray(cls.fn(B.asnumpy(x).astype(np.float64), *host))
+        ctx.saved = (x, B.move_like(y.astype(x.dtype, copy=False), x))
+        ctx.params = tuple(B.move_like(p.astype(x.dtype, copy=False), x) for p in host)
         return ctx.saved[1]
 
     @classmethod

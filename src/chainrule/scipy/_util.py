@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.dtypes import get_default_dtype
 from chainrule.tensor import Tensor
 
 
 def _float_dtype(x: Any) -> np.dtype | None:
-    d = x.dtype if isinstance(x, Tensor | np.ndarray | np.generic) else None
+    d = x.dtype if isinstance(x, Tensor | np.generic) or B.is_array(x) else None
     return np.dtype(d) if d is not None and np.dtype(d).kind == "f" else None
 
 
@@ -22,6 +23,7 @@ def as_floats(*xs: Any) -> list[Any]:
     The dtype is the first float Tensor's or ndarray's, else the default float dtype; Python
     numbers and integer arrays take it (as the arithmetic operators' weak typing does), while
     Tensors and arrays of another float dtype are kept, so a mismatch raises the ops' error.
+    Arrays stay on their device; other data goes to the default device (as ``Tensor``).
     """
     dtype = next((d for d in map(_float_dtype, xs) if d is not None), None)
     dtype = dtype or np.dtype(get_default_dtype())
@@ -32,7 +34,7 @@ def as_floats(*xs: Any) -> list[Any]:
         elif isinstance(x, Tensor):
             out.append(x.astype(dtype))
         else:
-            out.append(Tensor(np.asarray(x, dtype=dtype)))
+            out.append(Tensor(x, dtype))
     return out
 
 
@@ -51,7 +53,7 @@ def constant_arg(fn: str, name: str, x: Any) -> np.ndarray:
     if live(x):
         raise ValueError(f"{fn}: no derivative with respect to {name} (as JAX and HIPS autograd);"
                          f" pass {name} as a constant (detach it)")
-    return values(x) if isinstance(x, Tensor) else np.asarray(x)
+    return values(x) if isinstance(x, Tensor) else B.asarray(x)
 
 
 def scipy_module(name: str) -> Any:

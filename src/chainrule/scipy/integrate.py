@@ -7,7 +7,8 @@ state a (da/dt = -a df/dy) and the accumulated cotangents of t and args, each st
 vjp of func. Forward mode integrates the sensitivities S (dS/dt = df/dy S + df/dargs dargs)
 along with y. Both rules are themselves odeint calls on an augmented system, written with
 chainrule ops, so they are differentiable again (second order runs nested adjoints); k batched
-tangents or cotangents are integrated at once.
+tangents or cotangents are integrated at once. SciPy's solver runs on the host: for device
+inputs, func is evaluated on their device, the state making a round trip per evaluation.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule import ops
 from chainrule.autodiff.function import Context, Function, _apply
 from chainrule.autodiff.transforms import jvp as _jvp
 from chainrule.autodiff.transforms import vjp as _vjp
 from chainrule.autodiff.zero import ZERO
+from chainrule.ops import rules as R
 from chainrule.scipy._util import as_floats, scipy_module
 from chainrule.tensor import Tensor
 
@@ -31,12 +34,13 @@ NDArray = np.ndarray
 
 
 def _array(x: Any) -> NDArray:
-    return np.asarray(x._data if isinstance(x, Tensor) else x, dtype=np.float64)
+    """x's values in float64, on x's device (other data: an ndarray)."""
+    return B.asarray(x._data if isinstance(x, Tensor) else x).astype(np.float64, copy=False)
 
 
 def _tensor(x: Any) -> Tensor:
-    """x as a Tensor (an ndarray becomes a constant)."""
-    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+    """x as a Tensor (an array becomes a constant)."""
+    return x if isinstance(x, Tensor) else Tensor(B.asarray(x))
 
 
 class ODEInt(Function):
@@ -55,9 +59,12 @@ class ODEInt(Function):
         wide = [_array(a) for a in args]
 
         def f(y: NDArray, tt: float) -> NDArray:
-            return _array(func(y, np.asarray(tt, np.float64), *wide))
+            here = B.move_like(y, y0), B.move_like(np.asarray(tt, np.float64), y0)
+            return B.asnumpy(_array(func(*here, *wide)))
 
-        yt = scipy_module("integrate").odeint(f, _array(y0), _array(t), **opts).astype(dtype)
+        yt = scipy_module("integrate").odeint(f, B.asnumpy(_array(y0)), B.asnumpy(_array(t)),
+                                              **opts)
+        yt = B.move_like(yt.astype(dtype), y0)
         ctx.saved = (y0, t, *args, yt)
         ctx.func, ctx.opts = func, opts
         return yt
@@ -81,9 +88,8 @@ class ODEInt(Function):
             vy, vt, *vp = back(-a)
             return ops.concatenate([dy, *(v.reshape(-1) for v in (vy, vt, *vp))])
 
-        zeros = Tensor(np.zeros(k, yt.dtype))
-        adj_y, adj_t0 = gs[:, -1, :], zeros
-        adj_args = [Tensor(np.zeros(k * n, yt.dtype)) for n in sizes]
+        adj_y, adj_t0 = gs[:, -1, :], R.zeros((k,), yt)
+        adj_args = [R.zeros((k * n,), yt) for n in sizes]
         adj_times = []
         for i in range(steps - 1, 0, -1):
             # moving the output time t_i moves y(t_i) along f
@@ -112,7 +118,7 @@ class ODEInt(Function):
         k = math.prod(lead)
         live = [i for i, v in enumerate(dargs) if v is not ZERO]
         tangents = [_tensor(dargs[i]).reshape(k, *args[i].shape) for i in live]
-        s0 = (Tensor(np.zeros((k, d), yt.dtype)) if dy0 is ZERO
+        s0 = (R.zeros((k, d), yt) if dy0 is ZERO
               else _tensor(dy0).reshape(k, d))
         if dt is not ZERO:
             dts = _tensor(dt).reshape(k, steps)

@@ -1,9 +1,10 @@
 """cr.scipy.linalg: SciPy's matrix functions HIPS autograd differentiates, in both modes.
 
 ``solve_sylvester``, ``sqrtm`` and ``solve_banded`` are ops (values from SciPy, imported on
-first call). Each rule is a call of an op, so every order works: with X = sqrtm(A) the rules
-are Sylvester solves (X dX + dX X = dA), and solve_banded's are banded solves with the
-transposed bands plus gathers along the diagonals (O(n bands) work, as the forward).
+first call, computed on the host: device arrays make a round trip through host memory). Each
+rule is a call of an op, so every order works: with X = sqrtm(A) the rules are Sylvester
+solves (X dX + dX X = dA), and solve_banded's are banded solves with the transposed bands plus
+gathers along the diagonals (O(n bands) work, as the forward).
 ``solve_triangular`` is cr.linalg's (one implementation).
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function
 from chainrule.linalg import solve_triangular
 from chainrule.ops import rules as R
@@ -23,13 +25,15 @@ NDArray = np.ndarray
 
 
 def _per_matrix(fn: Any, *mats: NDArray, out_shape: tuple[int, ...]) -> NDArray:
-    """fn on each matrix of the (broadcast) leading axes, in float64."""
+    """fn (SciPy's) on each matrix of the (broadcast) leading axes, in float64 on the host; the
+    result on the first matrix's device."""
     lead = np.broadcast_shapes(*(m.shape[:-2] for m in mats))
     out = np.empty(lead + out_shape, np.float64)
-    mats = tuple(np.broadcast_to(m, lead + m.shape[-2:]).astype(np.float64) for m in mats)
+    host = tuple(np.broadcast_to(B.asnumpy(m), lead + m.shape[-2:]).astype(np.float64)
+                 for m in mats)
     for i in np.ndindex(*lead):
-        out[i] = fn(*(m[i] for m in mats))
-    return out
+        out[i] = fn(*(m[i] for m in host))
+    return B.move_like(out, mats[0])
 
 
 def _check(name: str, a: NDArray, square: bool = True) -> None:
@@ -144,12 +148,18 @@ def _band_index(lo: int, up: int, n: int, shift: int) -> tuple[NDArray, NDArray]
     return np.clip(idx, 0, n - 1), (idx >= 0) & (idx < n)
 
 
+def _mask(inside: NDArray, like: Any) -> NDArray:
+    """A host mask as 0/1 in like's dtype, on like's device."""
+    v = R.value(like)
+    return B.like(inside.astype(v.dtype), v)
+
+
 def _transpose_bands(ab: Any, lo: int, up: int) -> Any:
     """The bands of A^T, (u, l) of them: abT[r, j] = ab[l + u - r, j + r - l]."""
     n = ab.shape[-1]
     cols, inside = _band_index(lo, up, n, lo)
     rows = (lo + up) - np.arange(lo + up + 1)[:, None]
-    return ab[rows, cols] * inside.astype(R.value(ab).dtype)
+    return ab[rows, cols] * _mask(inside, ab)
 
 
 def _banded(ab: Any, b: Any, lo: int, up: int) -> Any:
@@ -172,9 +182,10 @@ class SolveBanded(Function):
     @staticmethod
     def forward(ctx: Context, ab: NDArray, b: NDArray, lo: int, up: int) -> NDArray:
         n, k = b.shape[-2:]
-        cols = np.moveaxis(b, -2, 0).reshape(n, -1).astype(np.float64)  # batch as columns
-        x = scipy_module("linalg").solve_banded((lo, up), ab.astype(np.float64), cols)
-        x = np.moveaxis(x.reshape(n, *b.shape[:-2], k), 0, -2).astype(b.dtype)
+        # the batch as columns
+        cols = np.moveaxis(B.asnumpy(b), -2, 0).reshape(n, -1).astype(np.float64)
+        x = scipy_module("linalg").solve_banded((lo, up), B.asnumpy(ab).astype(np.float64), cols)
+        x = B.move_like(np.moveaxis(x.reshape(n, *b.shape[:-2], k), 0, -2).astype(b.dtype), b)
         ctx.saved = (ab, x)
         ctx.lo, ctx.up = lo, up
         return x
@@ -186,7 +197,7 @@ class SolveBanded(Function):
         gb = _banded(_transpose_bands(ab, lo, up), g, up, lo)
         rows, inside = _band_index(lo, up, ab.shape[-1], up)
         # abar[r, j] = -sum_k bbar[j + r - u, k] x[j, k]
-        gab = -R.sum(gb[..., rows, :] * x, axis=-1) * inside.astype(R.value(ab).dtype)
+        gab = -R.sum(gb[..., rows, :] * x, axis=-1) * _mask(inside, ab)
         return R.sum_to(gab, ab.shape, ctx.batch), gb
 
     @staticmethod
@@ -199,7 +210,7 @@ class SolveBanded(Function):
             n = ab.shape[-1]
             r, i = np.indices((lo + up + 1, n))
             cols = i - r + up
-            inside = ((cols >= 0) & (cols < n)).astype(R.value(ab).dtype)
+            inside = _mask((cols >= 0) & (cols < n), ab)
             cols = np.clip(cols, 0, n - 1)
             terms = dab[..., r, cols][..., None] * x[cols, :] * inside[..., None]
             rhs = db - R.sum(terms, axis=-3)

@@ -5,7 +5,8 @@ logit, xlogy, xlog1py) with values from ``_kernels`` (no SciPy needed); the rest
 ops or built from them. Each op's derivative is written with chainrule ops, so higher orders work.
 
 The incomplete gamma and beta functions, erfinv/erfcinv and the Bessel functions take their
-values from SciPy (imported on first call) and are differentiable in x only: their orders and
+values from SciPy (imported on first call; computed on the host, so device arrays make a round
+trip through host memory) and are differentiable in x only: their orders and
 shape parameters (n, v, a, b) are constants, and passing one that carries a derivative raises
 a ValueError (HIPS autograd has no derivative there either; JAX raises for betainc's).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule import ops
 from chainrule.autodiff.function import Context, Function, _apply1
 from chainrule.ops import rules as R
@@ -135,11 +137,13 @@ class LogNdtr(Unary):
 
 
 def _from_scipy(name: str) -> Any:
-    """SciPy's ufunc ``name`` on an ndarray, in float64, returned in the input's dtype."""
+    """SciPy's ufunc ``name`` on an array, in float64 on the host (a device array makes a round
+    trip), returned in the input's dtype on its device."""
 
     def fn(x: NDArray) -> NDArray:
         with np.errstate(all="ignore"):
-            return getattr(scipy_module("special"), name)(x.astype(np.float64)).astype(x.dtype)
+            y = getattr(scipy_module("special"), name)(B.asnumpy(x).astype(np.float64))
+        return B.move_like(y.astype(x.dtype), x)
 
     return fn
 
@@ -197,7 +201,7 @@ class Xlogy(Binary):
     @staticmethod
     def partials(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
         av, bv = R.value(a), R.value(b)
-        zero = np.zeros((), bv.dtype)
+        zero = bv.dtype.type(0)
         return R.where((av == 0) & (bv <= 0), zero, R.log(b)), a / b
 
 
@@ -214,7 +218,7 @@ class Xlog1py(Binary):
     @staticmethod
     def partials(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
         av, bv = R.value(a), R.value(b)
-        zero = np.zeros((), bv.dtype)
+        zero = bv.dtype.type(0)
         log1p = ops.log1p(b) if isinstance(b, Tensor) else np.log1p(b)
         return R.where((av == 0) & (bv <= -1), zero, log1p), a / (1 + b)
 
