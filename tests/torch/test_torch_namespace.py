@@ -76,15 +76,27 @@ def test_factories_match_torch_dtype_and_shape(call, dtype: str, shape: tuple) -
     assert tuple(got.shape) == shape
 
 
+_FACTORIES = (lambda **k: ct.zeros(2, **k), lambda **k: ct.randn(2, **k),
+              lambda **k: ct.tensor([1.0], **k), lambda **k: ct.arange(3.0, **k),
+              lambda **k: ct.full((2,), 1.0, **k), lambda **k: ct.ones_like(ct.ones(2), **k),
+              lambda **k: ct.linspace(0, 1, 3, **k), lambda **k: ct.eye(2, **k),
+              lambda **k: ct.randint(0, 3, (2,), **k), lambda **k: ct.randperm(3, **k),
+              lambda **k: ct.normal(0.0, 1.0, (2,), **k))
+
+
 def test_factories_take_device_and_requires_grad() -> None:
-    for make in (lambda **k: ct.zeros(2, **k), lambda **k: ct.randn(2, **k),
-                 lambda **k: ct.tensor([1.0], **k), lambda **k: ct.arange(3.0, **k),
-                 lambda **k: ct.full((2,), 1.0, **k), lambda **k: ct.ones_like(ct.ones(2), **k),
-                 lambda **k: ct.linspace(0, 1, 3, **k), lambda **k: ct.eye(2, **k)):
+    for make in _FACTORIES:
+        t = make(device=ct.device("cpu"))
+        assert t.device == ct.device("cpu")  # whatever the default device
+    for make in _FACTORIES[:8]:
         t = make(device=ct.device("cpu"), requires_grad=True)
         assert t.requires_grad
-        assert t.device == ct.device("cpu")
         assert t.is_leaf
+
+
+@needs_no_cuda
+def test_factories_name_a_missing_device() -> None:
+    for make in _FACTORIES:
         with pytest.raises(RuntimeError, match="not available"):
             make(device="cuda")
 

@@ -1,5 +1,5 @@
 """torch's tensor factories: ``dtype=``, ``device=``, ``requires_grad=`` (and ``generator=``)
-on each, over chainrule's factories. Only the CPU exists: another device is a clear error."""
+on each, over chainrule's factories (a device chainrule cannot use is a clear error)."""
 
 from __future__ import annotations
 
@@ -48,18 +48,16 @@ def _size(size: tuple) -> tuple[int, ...]:
 def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
     """A new tensor holding a copy of data (lists of floats take the default float dtype)."""
-    as_device(device, "tensor")
     if isinstance(data, Tensor):
         data = data._data
     if isinstance(data, np.ndarray):
         data = data.copy()
-    return cr.tensor(data, dtype=to_dtype(dtype), requires_grad=requires_grad)
+    return cr.tensor(data, dtype=to_dtype(dtype), device=device, requires_grad=requires_grad)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """data as a tensor, sharing memory with a tensor or ndarray of that dtype."""
-    as_device(device, "as_tensor")
-    return cr.as_tensor(data, dtype=to_dtype(dtype))
+    return cr.as_tensor(data, dtype=to_dtype(dtype), device=device)
 
 
 def from_numpy(ndarray: np.ndarray) -> Tensor:
@@ -72,8 +70,7 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
 def scalar_tensor(s: Any, *, dtype: Any = None, device: Any = None,
                   requires_grad: bool = False) -> Tensor:
     """A 0-d tensor of the default float dtype (or dtype)."""
-    as_device(device, "scalar_tensor")
-    return cr.tensor(s, dtype=to_dtype(dtype) or cr.get_default_dtype(),
+    return cr.tensor(s, dtype=to_dtype(dtype) or cr.get_default_dtype(), device=device,
                      requires_grad=requires_grad)
 
 
@@ -81,14 +78,14 @@ def _filled(name: str, fn: Any) -> Any:
     def factory(*size: Any, out: Any = None, dtype: Any = None, layout: Any = None,
                 device: Any = None, requires_grad: bool = False, pin_memory: bool = False,
                 memory_format: Any = None, **kw: Any) -> Tensor:
-        as_device(device, name)
         if "size" in kw:  # torch.empty(size=(2, 3))
             if size:
                 raise TypeError(f"{name}: give the size positionally or as size=, not both")
             size = (kw.pop("size"),)
         if kw:
             raise TypeError(f"{name}: unexpected keyword arguments {sorted(kw)}")
-        return fn(*_size(size), dtype=to_dtype(dtype), requires_grad=requires_grad)
+        return fn(*_size(size), dtype=to_dtype(dtype), device=as_device(device, name),
+                  requires_grad=requires_grad)
 
     factory.__name__ = factory.__qualname__ = name
     factory.__doc__ = f"torch.{name}(*size, dtype=, device=, requires_grad=)."
@@ -103,51 +100,52 @@ empty = _filled("empty", cr.empty)
 def full(size: Any, fill_value: Any, *, out: Any = None, dtype: Any = None, layout: Any = None,
          device: Any = None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """fill_value everywhere (floats take the default dtype, ints int64, bools bool)."""
-    as_device(device, "full")
     return cr.full(_size((size,)), fill_value, dtype=to_dtype(dtype),
-                   requires_grad=requires_grad)
+                   device=as_device(device, "full"), requires_grad=requires_grad)
 
 
 def _like(name: str, fill: Any) -> Any:
     def factory(input: Any, *, dtype: Any = None, layout: Any = None,
                 device: Any = None, requires_grad: bool = False, memory_format: Any = None,
                 generator: Any = None) -> Tensor:
-        as_device(device, name)
+        dev = as_device(device if device is not None else input.device, name)
         dt = to_dtype(dtype) or np.dtype(input.dtype)
-        return _finish(fill(tuple(input.shape), dt, generator), requires_grad)
+        return _finish(fill(tuple(input.shape), dt, generator, dev), requires_grad)
 
     factory.__name__ = factory.__qualname__ = name
     factory.__doc__ = f"torch.{name}(input, dtype=, device=, requires_grad=): input's shape."
     return factory
 
 
-zeros_like = _like("zeros_like", lambda s, d, g: cr.zeros(s, dtype=d))
-ones_like = _like("ones_like", lambda s, d, g: cr.ones(s, dtype=d))
-empty_like = _like("empty_like", lambda s, d, g: cr.empty(s, dtype=d))
-rand_like = _like("rand_like", lambda s, d, g: cr.rand(s, dtype=d, rng=as_rng(g)))
-randn_like = _like("randn_like", lambda s, d, g: cr.randn(s, dtype=d, rng=as_rng(g)))
+zeros_like = _like("zeros_like", lambda s, d, g, v: cr.zeros(s, dtype=d, device=v))
+ones_like = _like("ones_like", lambda s, d, g, v: cr.ones(s, dtype=d, device=v))
+empty_like = _like("empty_like", lambda s, d, g, v: cr.empty(s, dtype=d, device=v))
+rand_like = _like("rand_like", lambda s, d, g, v: cr.rand(s, dtype=d, rng=as_rng(g), device=v))
+randn_like = _like("randn_like",
+                   lambda s, d, g, v: cr.randn(s, dtype=d, rng=as_rng(g), device=v))
 
 
 def full_like(input: Any, fill_value: Any, *, dtype: Any = None,
               device: Any = None, requires_grad: bool = False, **_: Any) -> Tensor:
     """fill_value with input's shape and dtype (or dtype)."""
-    as_device(device, "full_like")
+    dev = as_device(device if device is not None else input.device, "full_like")
     dt = to_dtype(dtype) or np.dtype(input.dtype)
-    return cr.full(tuple(input.shape), fill_value, dtype=dt, requires_grad=requires_grad)
+    return cr.full(tuple(input.shape), fill_value, dtype=dt, device=dev,
+                   requires_grad=requires_grad)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, *, out: Any = None, dtype: Any = None,
            layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """[start, end) by step: int64 for integer arguments, the default float dtype otherwise."""
-    as_device(device, "arange")
-    return _finish(cr.arange(start, end, step, dtype=to_dtype(dtype)), requires_grad)
+    return _finish(cr.arange(start, end, step, dtype=to_dtype(dtype),
+                             device=as_device(device, "arange")), requires_grad)
 
 
 def linspace(start: Any, end: Any, steps: int, *, out: Any = None, dtype: Any = None,
              layout: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """steps evenly spaced values from start to end inclusive."""
-    as_device(device, "linspace")
-    return _finish(cr.linspace(start, end, steps, dtype=to_dtype(dtype)), requires_grad)
+    return _finish(cr.linspace(start, end, steps, dtype=to_dtype(dtype),
+                               device=as_device(device, "linspace")), requires_grad)
 
 
 def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, dtype: Any = None,
@@ -162,8 +160,8 @@ def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *, dtype: Any
 def eye(n: int, m: int | None = None, *, out: Any = None, dtype: Any = None, layout: Any = None,
         device: Any = None, requires_grad: bool = False) -> Tensor:
     """The n x m identity."""
-    as_device(device, "eye")
-    return _finish(cr.eye(n, m, dtype=to_dtype(dtype)), requires_grad)
+    return _finish(cr.eye(n, m, dtype=to_dtype(dtype), device=as_device(device, "eye")),
+                   requires_grad)
 
 
 # ----- random -----
@@ -171,9 +169,8 @@ def _sampled(name: str, fn: Any) -> Any:
     def factory(*size: Any, generator: Any = None, out: Any = None, dtype: Any = None,
                 layout: Any = None, device: Any = None, requires_grad: bool = False,
                 pin_memory: bool = False) -> Tensor:
-        as_device(device, name)
         return fn(*_size(size), dtype=to_dtype(dtype), requires_grad=requires_grad,
-                  rng=as_rng(generator))
+                  rng=as_rng(generator), device=as_device(device, name))
 
     factory.__name__ = factory.__qualname__ = name
     factory.__doc__ = f"torch.{name}(*size, generator=, dtype=, device=, requires_grad=)."
@@ -188,7 +185,7 @@ def randint(*args: Any, size: Any = None, generator: Any = None, dtype: Any = No
             device: Any = None, requires_grad: bool = False, low: Any = None,
             high: Any = None, **_: Any) -> Tensor:
     """torch.randint(high, size) or randint(low, high, size): integers in [low, high)."""
-    as_device(device, "randint")
+    dev = as_device(device, "randint")
     pos = list(args)
     if size is None and pos and isinstance(pos[-1], tuple | list):
         size = pos.pop()
@@ -199,7 +196,7 @@ def randint(*args: Any, size: Any = None, generator: Any = None, dtype: Any = No
     if size is None or high is None or pos:
         raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
     return _finish(cr.randint(low, high, _size((size,)), dtype=to_dtype(dtype) or int64,
-                              rng=as_rng(generator)), requires_grad)
+                              rng=as_rng(generator), device=dev), requires_grad)
 
 
 def randint_like(input: Any, low: Any = 0, high: Any = None, *,
@@ -216,22 +213,22 @@ def randperm(n: int, *, generator: Any = None, out: Any = None, dtype: Any = Non
              layout: Any = None, device: Any = None, requires_grad: bool = False,
              pin_memory: bool = False) -> Tensor:
     """A random permutation of 0..n-1 (int64)."""
-    as_device(device, "randperm")
+    dev = as_device(device, "randperm")
     perm = as_rng(generator).permutation(builtins.int(n))
-    return _finish(Tensor(perm.astype(to_dtype(dtype) or int64)), requires_grad)
+    return _finish(Tensor(perm.astype(to_dtype(dtype) or int64)).to(dev), requires_grad)
 
 
 def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None,
            out: Any = None, dtype: Any = None, device: Any = None,
            requires_grad: bool = False, **_: Any) -> Tensor:
     """Samples of N(mean, std**2): mean and std numbers (then size is required) or tensors."""
-    as_device(device, "normal")
+    dev = as_device(device, "normal")
     m, s = np.asarray(mean), np.asarray(std)
     shape = _size((size,)) if size is not None else np.broadcast_shapes(m.shape, s.shape)
     dt = to_dtype(dtype) or next((np.dtype(a.dtype) for a in (mean, std)
                                   if isinstance(a, Tensor)), np.dtype(cr.get_default_dtype()))
     values = as_rng(generator).normal(m, s, shape).astype(dt)
-    return _finish(Tensor(values), requires_grad)
+    return _finish(Tensor(values).to(dev), requires_grad)
 
 
 def bernoulli(input: Any, p: Any = None, *, generator: Any = None,
