@@ -75,8 +75,11 @@ def __getattr__(name: str) -> object:
         return importlib.import_module(f"chainrule.{name}")
     if name in ("save", "load"):
         return getattr(importlib.import_module("chainrule.serialization"), name)
-    if name in ("compile", "CompileWarning"):  # the function shadows its package's name here
-        value = getattr(importlib.import_module("chainrule.compile"), name)
+    if name in ("compile", "CompileWarning"):
+        # cr.compile is the package itself, callable (cr.compile(fn)), so that it is the same
+        # object whatever was imported first and cr.compile.Compiled is always there
+        package = importlib.import_module("chainrule.compile")
+        value = package if name == "compile" else package.CompileWarning
         globals()[name] = value
         return value
     if name == "draw_graph":  # matplotlib loads only when a graph is drawn without Graphviz
