@@ -493,3 +493,14 @@ def test_every_scipy_function_has_a_row() -> None:
                     s.covers == f"scipy.stats.{name}.{method}" for s in OP_SPECS):
                 missing.append(f"stats.{name}.{method}")
     assert not missing, f"no row in tests/op_specs_scipy.py for {missing}"
+
+
+def test_whole_number_orders_refuse_a_derivative_as_the_bessel_orders():
+    n = cr.tensor(1.0, dtype=cr.float64, requires_grad=True)
+    x = cr.tensor(2.0, dtype=cr.float64)
+    with pytest.raises(ValueError, match="polygamma: no derivative with respect to n"):
+        cr.scipy.special.polygamma(n, x)
+    with pytest.raises(ValueError, match="multigammaln: no derivative with respect to d"):
+        cr.scipy.special.multigammaln(cr.tensor(3.0, dtype=cr.float64), n)
+    assert float(cr.scipy.special.polygamma(n.detach(), x)) == pytest.approx(
+        float(cr.scipy.special.polygamma(1, x)))

@@ -249,7 +249,9 @@ expit = ops.sigmoid
 
 
 def polygamma(n: int, x: Any) -> Tensor:
-    """psi^(n)(x), the n-th derivative of digamma (n a whole number).  Derivative: psi^(n+1)."""
+    """psi^(n)(x), the n-th derivative of digamma (n a whole number).  Derivative: psi^(n+1);
+    none in n (a clear error if n carries one, as for the Bessel orders)."""
+    n = constant_arg("polygamma", "n", n)
     if int(n) != n or n < 0:
         raise ValueError(f"polygamma: n must be a non-negative whole number, got {n!r}")
     return Polygamma.apply(_t(x), int(n))
@@ -295,8 +297,10 @@ def beta(a: Any, b: Any) -> Tensor:
 def multigammaln(a: Any, d: int) -> Tensor:
     """log Gamma_d(a) = d(d-1)/4 log pi + sum_j gammaln(a - j/2), j = 0..d-1 (a > (d-1)/2).
 
-    Derivative in a: sum_j digamma(a - j/2); d is a whole number (no derivative).
+    Derivative in a: sum_j digamma(a - j/2); d is a whole number (no derivative: a clear error
+    if it carries one).
     """
+    d = constant_arg("multigammaln", "d", d)
     if int(d) != d or d < 1:
         raise ValueError(f"multigammaln: d must be a positive whole number, got {d!r}")
     d = int(d)
