@@ -504,3 +504,27 @@ def test_whole_number_orders_refuse_a_derivative_as_the_bessel_orders():
         cr.scipy.special.multigammaln(cr.tensor(3.0, dtype=cr.float64), n)
     assert float(cr.scipy.special.polygamma(n.detach(), x)) == pytest.approx(
         float(cr.scipy.special.polygamma(1, x)))
+
+
+def test_odeint_args_may_be_containers_as_autograds_ode_net_passes_them():
+    """args=([(W, b)],): func receives the same structure; gradients reach every leaf."""
+    from chainrule.scipy.integrate import odeint
+
+    rng = np.random.default_rng(0)
+    W = cr.tensor(rng.standard_normal((2, 2)) * 0.5, dtype=cr.float64)
+    b = cr.tensor(rng.standard_normal(2) * 0.1, dtype=cr.float64)
+    y0 = cr.tensor([1.0, 0.5], dtype=cr.float64)
+    t = cr.tensor([0.0, 0.5, 1.0], dtype=cr.float64)
+
+    def nested(y, t, params):
+        ((w, c),) = params
+        return cr.tanh(y @ w + c)
+
+    def flat(y, t, w, c):
+        return cr.tanh(y @ w + c)
+
+    got = cr.grad(lambda w, c: odeint(nested, y0, t, args=([(w, c)],))[-1].sum(),
+                  argnums=(0, 1))(W, b)
+    want = cr.grad(lambda w, c: odeint(flat, y0, t, args=(w, c))[-1].sum(), argnums=(0, 1))(W, b)
+    for g, h in zip(got, want):
+        np.testing.assert_allclose(g.cpu().numpy(), h.cpu().numpy(), rtol=1e-12)

@@ -25,6 +25,7 @@ from chainrule import ops
 from chainrule.autodiff.function import Context, Function, _apply
 from chainrule.autodiff.transforms import jvp as _jvp
 from chainrule.autodiff.transforms import vjp as _vjp
+from chainrule.autodiff.tree import tree_flatten, tree_unflatten
 from chainrule.autodiff.zero import ZERO
 from chainrule.ops import rules as R
 from chainrule.scipy._util import as_floats, scipy_module
@@ -156,18 +157,31 @@ def odeint(func: Callable[..., Any], y0: Any, t: Any, args: tuple = (), **kwargs
     """Integrate y' = func(y, t, *args) from y(t[0]) = y0, as scipy.integrate.odeint.
 
     ``func(y, t, *args)`` is written with chainrule ops (it is called with arrays, and
-    differentiated with cr.vjp / cr.jvp); ``args`` are arrays, ``kwargs`` SciPy's options
-    (rtol, atol, mxstep, ...). Returns y at each time, shape (len(t), len(y0)).
+    differentiated with cr.vjp / cr.jvp); ``args`` are arrays or containers of them (a list of
+    ``(W, b)`` pairs: func gets the same structure), ``kwargs`` SciPy's options (rtol, atol,
+    mxstep, ...). Returns y at each time, shape (len(t), len(y0)).
     Differentiable in y0, t and args, to any order; anything else func reads is a constant.
     """
     if kwargs.get("full_output"):
         raise ValueError("odeint: full_output is not supported")
     if not isinstance(args, tuple):
         args = (args,)
+    leaves, treedef = tree_flatten(args)
+    if len(leaves) != len(args) or any(not _is_leaf(a) for a in args):
+        user = func
+
+        def func(y: Any, t: Any, *flat: Any) -> Any:
+            return user(y, t, *tree_unflatten(treedef, flat))
+
+        args = tuple(leaves)
     y0, t, *arrays = as_floats(y0, t, *args)
     if y0.ndim != 1 or t.ndim != 1:
         raise ValueError(f"odeint: y0 and t must be 1-d, got shapes {y0.shape} and {t.shape}")
     return _odeint(func, y0, t, arrays, kwargs)
+
+
+def _is_leaf(a: Any) -> bool:
+    return not isinstance(a, list | tuple | dict)
 
 
 __all__ = ["odeint"]
