@@ -95,6 +95,8 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["train", "--data", "mnist", "--data-dir", "missing"], "'missing' does not exist"),
         (["train", "--lr", "abc"], "invalid float value: 'abc'"),
         (["eval", "no-such-run"], "no checkpoint"),
+        (["train", "--device", "foo"], "--device 'foo'"),
+        (["train", "--device", "cuda:7"], "--device 'cuda:7'"),
     ],
 )
 def test_cli_errors_are_one_line_with_status_2(tmp_path, args, needle):

@@ -57,6 +57,14 @@ def _default_device() -> str:
 def _train(args: argparse.Namespace) -> int:
     from chainrule.training import TrainConfig, train
 
+    if args.device is not None:  # a device chainrule cannot use ends here, in one line
+        from chainrule.device import as_device
+
+        try:
+            as_device(args.device, "--device")
+        except RuntimeError as e:
+            print(f"chainrule train: error: --device {args.device!r}: {e}", file=sys.stderr)
+            return 2
     cfg = None
     if not args.resume:
         cfg = TrainConfig(
