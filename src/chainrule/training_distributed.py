@@ -182,6 +182,21 @@ def train_distributed(cfg: TrainConfig | None = None, resume: str | Path | None 
             dist.destroy_process_group()
 
 
+def _hand_over_output() -> None:
+    """Close stdout and stderr and give mpiexec a moment to forward them.
+
+    MPI_Abort kills the launcher's forwarding process too, and what a rank wrote just before
+    can be lost with it: closing the streams sends EOF, and the pause lets it drain first.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+            os.close(stream.fileno())
+        except (OSError, ValueError):
+            pass
+    time.sleep(0.3)
+
+
 def _quiet(line: str) -> None:
     """The log of ranks other than 0."""
 
@@ -214,6 +229,7 @@ def run_cli(cfg: TrainConfig | None, resume: str | None, timeout: float, *,
         where = f"rank {rank}: " if launched_size() > 1 else ""
         print(f"chainrule train: error: {where}{' '.join(what.split())}", file=sys.stderr,
               flush=True)
+        _hand_over_output()
         dist.abort(2)
         return 2
     if rank == 0:
