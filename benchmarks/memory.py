@@ -2,7 +2,8 @@
 
 Each (workload, framework) runs in a fresh subprocess: build the model and inputs, read the
 peak RSS, run the steps, read it again. The difference is what the steps needed on top of
-what was already resident (imports, weights, inputs), for chainrule, PyTorch and NumPy alike.
+what was already resident (imports, weights, inputs), for chainrule eager and under cr.compile
+(`compiled`), PyTorch and NumPy alike.
 
     python benchmarks/memory.py [--steps 5] [--threads 1]
 """
@@ -17,9 +18,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-STEPS = {"mlp": ("workloads.mlp", "chainrule torch numpy", "(128, (784, 256, 256, 10))"),
-         "lenet": ("workloads.lenet", "chainrule torch", "(64,)"),
-         "lstm": ("workloads.lstm", "chainrule torch", "(35, 32, 32, 128)")}
+FRAMEWORKS = "chainrule compiled torch numpy"  # each workload module has a <framework>_step
+STEPS = {"mlp": ("workloads.mlp", FRAMEWORKS, "(128, (784, 256, 256, 10))"),
+         "lenet": ("workloads.lenet", FRAMEWORKS, "(64,)"),
+         "lstm": ("workloads.lstm", FRAMEWORKS, "(35, 32, 32, 128)")}
 
 CHILD = """
 import resource, sys, json
@@ -47,23 +49,24 @@ def measure(module: str, fw: str, args: str, steps: int, threads: int) -> float:
 
 
 def main() -> None:
-    """Print a table of peak-memory rises and the ratio chainrule / PyTorch."""
+    """Print a table of peak-memory rises and the ratios chainrule / PyTorch (eager, compiled)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
-    print(f"{'workload':8}  {'framework':9}  peak rise MiB")
+    print(f"{'workload':8}  {'framework':10}  peak rise MiB")
     for name, (module, fws, args) in STEPS.items():
         rises = {}
         for fw in fws.split():
             try:
                 rises[fw] = measure(module, fw, args, a.steps, a.threads)
             except subprocess.CalledProcessError as e:
-                print(f"{name:8}  {fw:9}  error: {e.stderr.strip().splitlines()[-1]}")
+                print(f"{name:8}  {fw:10}  error: {e.stderr.strip().splitlines()[-1]}")
                 continue
-            print(f"{name:8}  {fw:9}  {rises[fw]:10.1f}")
-        if "torch" in rises and "chainrule" in rises and rises["torch"] > 0:
-            print(f"{name:8}  {'ratio':9}  {rises['chainrule'] / rises['torch']:10.2f}x")
+            print(f"{name:8}  {fw:10}  {rises[fw]:10.1f}")
+        for fw, label in (("chainrule", "cr/torch"), ("compiled", "comp/torch")):
+            if "torch" in rises and fw in rises and rises["torch"] > 0:
+                print(f"{name:8}  {label:10}  {rises[fw] / rises['torch']:10.2f}x")
 
 
 if __name__ == "__main__":

@@ -92,44 +92,59 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
 
 
+def numpy_lstm_mse(xs: np.ndarray, y: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray,
+                   V: np.ndarray, v0: np.ndarray | float = 0.0
+                   ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Hand-written NumPy LSTM (gates i, f, g, o: column blocks of z = x_t W + h U + b, zero
+    initial state) under the loss mean((h_T V + v0 - y)^2): the loss and (dW, dU, db, dV, dv0)
+    by backpropagation through time; the input products of all steps are one matmul each way."""
+    seq, batch, n_in = xs.shape
+    H = U.shape[0]
+    zs = (xs.reshape(-1, n_in) @ W).reshape(seq, batch, 4 * H)
+    zs += b
+    h = np.zeros((batch, H), np.float32)
+    c = np.zeros((batch, H), np.float32)
+    cache = []
+    for t in range(seq):
+        z = zs[t] + h @ U
+        i, f = _sigmoid(z[:, :H]), _sigmoid(z[:, H:2 * H])
+        g, o = np.tanh(z[:, 2 * H:3 * H]), _sigmoid(z[:, 3 * H:])
+        hp, cp = h, c
+        c = f * c + i * g
+        tc = np.tanh(c)
+        h = o * tc
+        cache.append((hp, cp, i, f, g, o, tc))
+    diff = h @ V + v0 - y
+    loss = (diff**2).mean()
+    d = 2 * diff / diff.size
+    dV, dv0, dh = h.T @ d, d.sum(0), d @ V.T
+    dc = np.zeros_like(c)
+    dzs = zs  # the pre-activations are no longer needed: dz of step t overwrites z of step t
+    UT = np.ascontiguousarray(U.T)  # faster products than through the transposed view
+    for t in reversed(range(seq)):
+        hp, cp, i, f, g, o, tc = cache[t]
+        do = dh * tc
+        dc = dc + dh * o * (1 - tc * tc)
+        di, dg, df, dc = dc * g, dc * i, dc * cp, dc * f
+        dz = dzs[t]
+        dz[:, :H] = di * i * (1 - i)
+        dz[:, H:2 * H] = df * f * (1 - f)
+        dz[:, 2 * H:3 * H] = dg * (1 - g * g)
+        dz[:, 3 * H:] = do * o * (1 - o)
+        dh = dz @ UT
+    dz2 = dzs.reshape(-1, 4 * H)
+    hps = np.stack([entry[0] for entry in cache]).reshape(-1, H)
+    return loss, (xs.reshape(-1, n_in).T @ dz2, hps.T @ dz2, dz2.sum(0), dV, dv0)
+
+
 def numpy_step(seq: int, batch: int, n_in: int, hidden: int) -> Step:
     """Hand-written NumPy: the forward keeps its cache, the backward is written out (BPTT)."""
     w = {k: v.copy() for k, v in weights(n_in, hidden).items()}
     xs, y = inputs(seq, batch, n_in)
-    H = hidden
 
     def step() -> object:
-        W, U, b, V = w["W"], w["U"], w["b"], w["V"]
-        h = np.zeros((batch, H), np.float32)
-        c = np.zeros((batch, H), np.float32)
-        cache = []
-        for t in range(seq):
-            z = xs[t] @ W + h @ U + b
-            i, f = _sigmoid(z[:, :H]), _sigmoid(z[:, H:2 * H])
-            g, o = np.tanh(z[:, 2 * H:3 * H]), _sigmoid(z[:, 3 * H:])
-            hp, cp = h, c
-            c = f * c + i * g
-            tc = np.tanh(c)
-            h = o * tc
-            cache.append((hp, cp, i, f, g, o, tc))
-        diff = h @ V - y
-        loss = (diff**2).mean()
-        d = 2 * diff / diff.size
-        dV, dh = h.T @ d, d @ V.T
-        dc = np.zeros_like(c)
-        dW, dU, db = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
-        for t in reversed(range(seq)):
-            hp, cp, i, f, g, o, tc = cache[t]
-            do = dh * tc
-            dc = dc + dh * o * (1 - tc * tc)
-            di, dg, df, dc = dc * g, dc * i, dc * cp, dc * f
-            dz = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g * g),
-                                 do * o * (1 - o)], 1)
-            dW += xs[t].T @ dz
-            dU += hp.T @ dz
-            db += dz.sum(0)
-            dh = dz @ U.T
-        for k, grad in (("W", dW), ("U", dU), ("b", db), ("V", dV)):
+        loss, grads = numpy_lstm_mse(xs, y, w["W"], w["U"], w["b"], w["V"])
+        for k, grad in zip("WUbV", grads):  # no head bias here: dv0 is left out
             w[k] -= LR * grad
         return loss
 

@@ -36,14 +36,7 @@ def numpy_step(batch: int, sizes: tuple[int, ...]) -> Step:
             z += b
             pre.append(z)
             acts.append(np.maximum(z, 0) if i < len(params) - 1 else z)
-        z = acts[-1]
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=1, keepdims=True)
-        loss = float(np.mean(np.log(s[:, 0]) - z[rows, y]))
-        g = e / s
-        g[rows, y] -= 1
-        g /= batch
+        loss, g = softmax_cross_entropy(acts[-1], y, rows)
         for i in range(len(params) - 1, -1, -1):
             w, b = params[i]
             dw = g.T @ acts[i]
@@ -136,6 +129,20 @@ def compiled_step(batch: int, sizes: tuple[int, ...]) -> Step:
         return float(train(x, y).item())  # outside the compiled function: .item() inside is eager
 
     return step
+
+
+def softmax_cross_entropy(z: np.ndarray, y: np.ndarray, rows: np.ndarray
+                          ) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of logits z (batch, classes) against labels y, and its gradient in z
+    (rows: arange(batch)). z is overwritten."""
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    loss = float(np.mean(np.log(s[:, 0]) - z[rows, y]))
+    g = e / s
+    g[rows, y] -= 1
+    g /= len(z)
+    return loss, g
 
 
 def first_result(step: Step) -> Step:

@@ -37,7 +37,12 @@ class Context:
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each input, whether its gradient is wanted."""
-        return tuple(isinstance(a, Tensor) and a.requires_grad for a in self.args)
+        args = self.args
+        if len(args) == 2:  # the binary ops' backward asks this for every node
+            a, b = args
+            return (isinstance(a, Tensor) and a.requires_grad,
+                    isinstance(b, Tensor) and b.requires_grad)
+        return tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
 
 
 class TensorContext:

@@ -136,8 +136,9 @@ def run(
                 results[targets[node]] = g
                 continue
             args = node.args
+            op = node.op
             if args is None:
-                raise RuntimeError(_FREED.format(op=_name(node.op)))
+                raise RuntimeError(_FREED.format(op=_name(op)))
             if gate > node.seq:
                 if last_write > node.seq:
                     check_saved(node, _name(node.op))
@@ -153,8 +154,8 @@ def run(
             else:
                 node.batch = g.ndim - node.out_ndim
                 ctx = node
-                sparse = sparse_ok and node.op.sparse_vjp is not None
-            gins = node.op.sparse_vjp(ctx, g) if sparse else node.op.vjp(ctx, g)
+                sparse = sparse_ok and op.sparse_vjp is not None
+            gins = op.sparse_vjp(ctx, g) if sparse else op.vjp(ctx, g)
             if rec is not None:
                 rec.vjp(node, args, gins)
             if not retain_graph:

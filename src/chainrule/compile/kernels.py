@@ -74,6 +74,12 @@ def covered(shape: tuple, indices: list[tuple]) -> bool:
     return bool((counts == 1).all())
 
 
+def quiet_exp(t: np.ndarray) -> None:
+    """t = exp(t) in place, without the overflow warning (exp(-x) = inf gives sigmoid 0)."""
+    with np.errstate(over="ignore"):
+        np.exp(t, out=t)
+
+
 def _float_same(meta: dict, slots: tuple) -> bool:
     dts = {meta[s][1] if s in meta else None for s in slots}
     if len(dts) != 1:
@@ -180,19 +186,9 @@ def _unary(name: str, x: int, y: int) -> tuple[Any, Any]:
 
 
 def _sigmoid(x: int, y: int) -> tuple[Any, Any]:
-    def fwd(p: Any) -> None:  # as elementwise._sigmoid: e = exp(-|x|), 1/(1+e) or e/(1+e)
-        out = p.out(y)
-        if not out:  # its calls, in place where it allocates, 1 + e computed once (same bits)
-            p.lines += [f"t = np_abs(v[{x}])", "np_negative(t, out=t)", "np_exp(t, out=t)",
-                        "d = 1 + t", "r = 1 / d", "np_divide(t, d, out=t)",
-                        f"v[{y}] = np_where(v[{x}] >= 0, r, t)"]
-            return
-        shape = p.meta[y][0]  # its passes into buffers
-        p.lines += [f"t = np_abs(v[{x}]{out})", "np_negative(t, out=t)", "np_exp(t, out=t)",
-                    f"d = np_add(1, t{p.out(y)})", f"r = np_divide(1, d{p.out(y)})",
-                    "np_divide(t, d, out=t)",
-                    f"np_copyto(t, r, where=np_greater_equal(v[{x}], 0"
-                    f"{p.out(y, shape, np.bool_)}))", f"v[{y}] = t"]
+    def fwd(p: Any) -> None:  # as elementwise._sigmoid: 1 / (1 + exp(-x)), in place
+        p.lines += [f"t = np_negative(v[{x}]{p.out(y)})", "quiet_exp(t)", "np_add(1, t, out=t)",
+                    f"v[{y}] = np_divide(1, t, out=t)"]
 
     def vjp(p: Any, e: tuple) -> None:  # g * (y * (1 - y)), as Sigmoid's rule
         g = f"v[{e[3]}]"

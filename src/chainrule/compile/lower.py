@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.compile import tape as T
-from chainrule.compile.kernels import covered, lowering, slice_index
+from chainrule.compile.kernels import covered, lowering, quiet_exp, slice_index
 
 BUFFER_BYTES = 1 << 15  # smaller results are allocated afresh: malloc beats a kwarg and a check
 
@@ -61,6 +61,7 @@ class _Program:
                   "zeros", "where"):
             self.ns[f"np_{f}"] = getattr(np, f)
         self.ns["slice_add"] = slice_add
+        self.ns["quiet_exp"] = quiet_exp
         self.first: dict[int, Any] = {}  # slot -> meta of its first cotangent
         self.mode: dict[int, str] = {}  # slot -> how its last cotangent arrived
         self.covered: set[int] = set()  # slots whose cotangents are slices tiling them

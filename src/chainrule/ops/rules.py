@@ -21,7 +21,7 @@ def sum_to(x: Any, shape: tuple[int, ...], nb: int = 0) -> Any:
     if x is ZERO:
         return ZERO
     xs = x.shape
-    if xs[nb:] == shape:
+    if xs == shape if not nb else xs[nb:] == shape:
         return x
     lead = len(xs) - nb - len(shape)
     axes = tuple(range(nb, nb + lead)) + tuple(
