@@ -65,6 +65,7 @@ class _Program:
         self.first: dict[int, Any] = {}  # slot -> meta of its first cotangent
         self.mode: dict[int, str] = {}  # slot -> how its last cotangent arrived
         self.covered: set[int] = set()  # slots whose cotangents are slices tiling them
+        self.buffers: list[tuple[str, tuple]] = []  # (name, (shape, dtype)) of each buffer
 
     def name(self, value: Any, prefix: str = "K") -> str:
         n = f"{prefix}{len(self.ns)}"
@@ -72,10 +73,40 @@ class _Program:
         return n
 
     def buffer(self, shape: tuple, dtype: Any) -> str:
-        """'fresh(cell)' for a large result of this shape and dtype, else ''."""
+        """'fresh(cell)' for a large result of this shape and dtype, else ''. The cell itself
+        is chosen by share_buffers once every line is written."""
         if int(np.prod(shape)) * np.dtype(dtype).itemsize < BUFFER_BYTES:
             return ""
-        return f"fresh({self.name([np.empty(shape, dtype)], 'B')})"
+        n = self.name(None, "B")
+        self.buffers.append((n, (tuple(shape), np.dtype(dtype))))
+        return f"fresh({n})"
+
+    def share_buffers(self, outputs: set[int]) -> None:
+        """Give each buffer a cell, one cell serving buffers of one shape and dtype whose
+        arrays are never live at once (by the lines that can hold each: _last_holder), as a
+        compiler allocates registers. An array still held when its cell comes round again
+        (a view of it, a value a rule saved) makes fresh() allocate anew: sharing never
+        changes a value, it only bounds the memory the tape keeps."""
+        where = {}
+        for k, line in enumerate(self.lines):
+            if isinstance(line, str):
+                for n in _BUFFER.findall(line):
+                    where.setdefault(n, k)
+        pool: dict[tuple, list[list]] = {}  # (shape, dtype) -> [cell, last line of its array]
+        for n, key in sorted(self.buffers, key=lambda b: where.get(b[0], -1)):
+            k = where.get(n, -1)
+            last = _last_holder(self.lines, k, outputs) if k >= 0 else len(self.lines)
+            if last >= len(self.lines):  # held past the replay (V keeps it): a cell of its own
+                self.ns[n] = [np.empty(*key)]
+                continue
+            for entry in pool.get(key, ()):
+                if entry[1] < k:
+                    entry[1] = last
+                    self.ns[n] = entry[0]
+                    break
+            else:
+                self.ns[n] = cell = [np.empty(*key)]
+                pool.setdefault(key, []).append([cell, last])
 
     def out(self, slot: int, shape: Any = None, dtype: Any = None) -> str:
         """', out=fresh(cell)' for a large result of this slot's shape, else ''."""
@@ -188,6 +219,64 @@ class _Program:
         return "def run(V, seen):\n" + "".join(f"    {line}\n" for line in body)
 
 
+def _last_holder(lines: list, k: int, outputs: set[int]) -> int:
+    """The last line at which the array made at line k can be held: it goes into the name that
+    line assigns, and on into every name assigned from an expression reading a holder. A slot
+    lets it go after the line that last reads it, and a temporary (t, gx, g0) after its last
+    read before it is reassigned: the source deletes both there (_drop_dead) when that line is
+    at the top level. Conservative: len(lines) when unsure."""
+    end = len(lines)
+    m = _ASSIGN.match(lines[k])
+    if not m:
+        return end
+    holders = {m.group(1)}
+    last = k
+    for j in range(k + 1, end):
+        line = lines[j]
+        if not holders:
+            return last
+        if not isinstance(line, str):  # a side entry: the list V it reads keeps the array
+            if any(f"v[{i}]" in holders for i in (*line[3], *line[4])):
+                return end
+            continue
+        m = _ASSIGN.match(line)
+        if any(_mentions(line[m.end():] if m else line, h) for h in holders):
+            if line.startswith(" ") or _RULE.search(line):  # a nested line: no del follows
+                return end  # it; a recorded rule: its Context may keep what it reads
+            last = j
+        if m:
+            name = m.group(1)
+            if any(_aliases(line[m.end():], h) for h in holders):
+                holders.add(name)
+            elif name in holders:
+                holders.discard(name)
+                if name.startswith("v["):  # a slot holds it while its new value is computed
+                    last = max(last, j)  # (a temporary was deleted after its last use)
+    if any(f"v[{i}]" in holders for i in outputs):
+        return end
+    return last
+
+
+def _aliases(rhs: str, name: str) -> bool:
+    """Whether the value of expression rhs can be (a view of) name's array. New arrays: a
+    NumPy call not writing out=name, arithmetic, a sum. Anything else reading name (a view,
+    the name itself, a recorded rule, which may return its input) is taken to alias it."""
+    if not _mentions(rhs, name):
+        return False
+    n = re.escape(name)
+    if re.search(rf"out={n}(?![\w\[])", rhs):
+        return True
+    if rhs.startswith("np_") or re.match(rf"{n}\.sum\(", rhs):
+        return False
+    return " if " in rhs or not re.search(r" [-+*/@] ", rhs)
+
+
+def _mentions(line: str, name: str) -> bool:
+    if name.startswith("v["):
+        return name in line
+    return re.search(rf"\b{name}\b", line) is not None
+
+
 def slice_add(prev: Any, g: np.ndarray, idx: tuple, shape: tuple) -> Any:
     """prev + (zeros(shape) with g at idx), as reverse._sum gives it when prev may be held
     elsewhere: a copy of prev with g added at idx, or a dense sum when they do not match."""
@@ -201,16 +290,28 @@ def slice_add(prev: Any, g: np.ndarray, idx: tuple, shape: tuple) -> Any:
 
 
 def _drop_dead(body: list[str]) -> list[str]:
-    """body with ``del s<i>`` after each local's last use (at the top level): NumPy then reuses
-    the memory of dead intermediates, as hand-written code that lets them go does."""
+    """body with ``del`` after each local's last use at the top level: a slot's (s<i>) last
+    use, and a temporary's (t, gx, g0, ...) last use before it is reassigned. NumPy then reuses
+    the memory of dead intermediates, as hand-written code that lets them go does, and the
+    tape's buffers are free for share_buffers' next user."""
     last: dict[str, int] = {}
-    for k, line in enumerate(body):
-        for n in _LOCAL.findall(line):
-            last[n] = k
     dead: dict[int, list[str]] = {}
-    for n, k in last.items():
-        if not body[k].startswith(" "):
+
+    def drop(n: str) -> None:
+        k = last.pop(n)
+        if not body[k].startswith(" ") and not body[k].endswith(":"):
             dead.setdefault(k, []).append(n)
+
+    for k, line in enumerate(body):
+        m = _ASSIGN.match(line)
+        if m and not line.startswith(" ") and _TEMP.fullmatch(m.group(1)):
+            n = m.group(1)
+            if n in last and not re.search(rf"\b{n}\b", line[m.end():]):
+                drop(n)  # reassigned from something else: its value died at its last use
+        for n in _LOCAL.findall(line) + _TEMP.findall(line):
+            last[n] = k
+    for n in list(last):
+        drop(n)
     out = []
     for k, line in enumerate(body):
         out.append(line)
@@ -220,7 +321,11 @@ def _drop_dead(body: list[str]) -> list[str]:
 
 
 _SLOT = re.compile(r"\bv\[(\d+)\]")
+_BUFFER = re.compile(r"fresh\((B\d+)\)")
+_RULE = re.compile(r"\bF\d+\(")
+_ASSIGN = re.compile(r"^\s*(v\[\d+\]|\w+) = ")
 _LOCAL = re.compile(r"\bs\d+\b")
+_TEMP = re.compile(r"\b(?:t|gx|gs|r|g\d+)\b")
 _TARGET = re.compile(r"^\s*v\[(\d+)\] \+?=")
 
 
@@ -255,6 +360,7 @@ def build(entries: list, ops: dict, meta: dict, inputs: set[int], outputs: set[i
             p.side((T.ROOT, e[1], e[2], spares))
         else:
             p.side(e, kind is T.COEF)
+    p.share_buffers(outputs)
     src = p.source(inputs, outputs)
     exec(compile(src, "<cr.compile tape>", "exec"), p.ns)  # our own generated code
     return p.ns["run"], src
