@@ -5,6 +5,7 @@ eager, step after step."""
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -200,15 +201,34 @@ def test_tiling_check() -> None:
     assert not kernels.covered((2, 4), [(slice(None), slice(0, 3)), (slice(None), slice(2, 4))])
 
 
-def test_backward_into_an_argument_runs_eagerly() -> None:
-    def step(x: Tensor) -> Tensor:
-        (x * x).sum().backward()
+def test_backward_into_an_argument_writes_the_new_arguments_grad() -> None:
+    def step(x: Tensor, w: Tensor) -> Tensor:
+        x.grad = None
+        (x * x * w).sum().backward()
         return x.grad
 
+    w = cr.tensor(np.array([1.0, 2.0, 3.0], np.float32), requires_grad=True)
     compiled = cr.compile(step)
-    with pytest.warns(CompileWarning, match="argument's .grad"):
-        compiled(cr.tensor(np.ones(3, np.float32), requires_grad=True))
-    for k in range(2):
-        x = cr.tensor(np.full(3, k + 2.0, np.float32), requires_grad=True)
-        np.testing.assert_array_equal(compiled(x)._data, 2 * x._data)
-        np.testing.assert_array_equal(x.grad._data, 2 * x._data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for k in range(4):
+            x = cr.tensor(np.full(3, k + 2.0, np.float32), requires_grad=True)
+            out = compiled(x, w)
+            assert out is x.grad
+            np.testing.assert_array_equal(x.grad._data, 2 * x._data * w._data)
+    assert compiled.stats["replays"] == 3
+    held = x.grad  # a .grad the caller kept is not overwritten by the next call
+    x2 = cr.tensor(np.full(3, 7.0, np.float32), requires_grad=True)
+    compiled(x2, w)
+    np.testing.assert_array_equal(held._data, 2 * x._data * w._data)
+    np.testing.assert_array_equal(x2.grad._data, 2 * x2._data * w._data)
+    x2.grad = cr.tensor(np.ones(3, np.float32))  # accumulates when the step does not reset it
+
+    def accumulate(x: Tensor) -> None:
+        (x * x).sum().backward()
+
+    acc = cr.compile(accumulate)
+    x3 = cr.tensor(np.ones(3, np.float32), requires_grad=True)
+    for _ in range(3):
+        acc(x3)
+    np.testing.assert_array_equal(x3.grad._data, np.full(3, 6.0, np.float32))

@@ -66,7 +66,8 @@ class Recorder:
         self.constants: dict[int, np.ndarray] = {}  # arrays made from shapes alone (zeros)
         self.drawn: set[int] = set()  # ids of arrays drawn from a generator (may become Tensors)
         self.last_write = STATE.last_write
-        self.arg_ids = {id(a) for a in args if isinstance(a, Tensor)}
+        self.arg_ids = {id(a): i for i, a in enumerate(args) if isinstance(a, Tensor)}
+        self.arg_tensors: dict[int, int] = {}  # argument index -> slot of the Tensor itself
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 self.arg_slots.append((i, self._new(a._data)))
@@ -105,6 +106,16 @@ class Recorder:
         s = self._new(d)
         self.externals.append((t, s, d.shape, d.dtype, t.requires_grad))
         return s
+
+    def arg_tensor(self, t: Tensor) -> int | None:
+        """For an argument, the slot a replay puts the new call's Tensor in (its .grad is
+        written there), else None."""
+        i = self.arg_ids.get(id(t))
+        if i is None:
+            return None
+        if i not in self.arg_tensors:
+            self.arg_tensors[i] = self._new()
+        return self.arg_tensors[i]
 
     def fail(self, reason: str) -> None:
         """Mark the step as not compilable (first reason wins) and stop recording."""
@@ -284,14 +295,11 @@ class Recorder:
         """The backward pass ends: record each leaf's accumulation into .grad."""
         if not self._end_backward():
             return
-        if any(id(leaf) in self.arg_ids for leaf in leaves):
-            # a replay would accumulate into the recorded argument's .grad, not the new one's
-            self.failure = ("a backward into an argument's .grad (not recorded yet)",
-                            *user_line()[:2])
-            return
-        for leaf in leaves:
+        for leaf in leaves:  # an argument's .grad is the new call's argument's, on replay
             spare = [Tensor._make(np.empty(0, leaf._data.dtype), False, None)]
-            self.entries.append((T.LEAF, leaf, self.gslot[("leaf", id(leaf))], spare))
+            ts = self.arg_tensor(leaf)
+            self.entries.append((T.LEAF, leaf if ts is None else None,
+                                 self.gslot[("leaf", id(leaf))], spare, ts))
         self.side_effects = True
 
     # ----- library calls and value guards -----
@@ -311,7 +319,8 @@ class Recorder:
 
     def set_none(self, t: Tensor) -> None:
         """``t.grad = None`` written by the step itself."""
-        self.entries.append((T.SETNONE, t))
+        ts = self.arg_tensor(t)
+        self.entries.append((T.SETNONE, t if ts is None else None, ts))
 
     def module(self, m: Any) -> None:
         """A module called by the step: guard its training flag and parameters."""
@@ -335,12 +344,15 @@ class Recorder:
             s for s, v in enumerate(self.vals) if v is not None}
         run, source = build(entries, self.ops, self.meta, inputs, set(_slots(spec)))
         return T.Tape(self.vals, self.arg_slots, self.externals, list(self.modules.values()),
-                      entries, spec, run, source)
+                      entries, spec, run, source, sorted(self.arg_tensors.items()))
 
     def _spec(self, value: Any) -> Any:
         if isinstance(value, Tensor):
             leaf = self.grads.get(id(value))
-            return ("g", leaf) if leaf is not None else ("t", self.slot(value))
+            if leaf is None:
+                return ("t", self.slot(value))
+            ts = self.arg_tensor(leaf)
+            return ("g", leaf) if ts is None else ("G", ts)
         if value is None or isinstance(value, str | bool):
             return ("c", value)
         if type(value) in (tuple, list):

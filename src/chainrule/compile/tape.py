@@ -32,7 +32,8 @@ class Tape:
     def __init__(self, template: list, arg_slots: list[tuple[int, int]],
                  externals: list[tuple[Tensor, int, tuple, np.dtype, bool]],
                  modules: list[tuple[Any, bool, tuple]], entries: list[tuple],
-                 out_spec: Any, run: Any, source: str) -> None:
+                 out_spec: Any, run: Any, source: str,
+                 arg_tensors: list[tuple[int, int]] | None = None) -> None:
         self.template = template
         self.arg_slots = arg_slots
         self.externals = externals
@@ -41,6 +42,7 @@ class Tape:
         self.out_spec = out_spec
         self.run = run  # the entries as one generated function (lower.py)
         self.source = source
+        self.arg_tensors = arg_tensors or []  # (argument index, slot of the Tensor itself)
 
     def guards_hold(self) -> bool:
         """Whether the modules, parameters and external tensors are those recorded."""
@@ -64,6 +66,8 @@ class Tape:
         vals = self.template.copy()
         for i, s in self.arg_slots:
             vals[s] = args[i]._data
+        for i, s in self.arg_tensors:
+            vals[s] = args[i]
         for ext in self.externals:
             vals[ext[1]] = ext[0]._data
         if self.run(vals, set()) is BAIL:
@@ -94,12 +98,12 @@ def side_entry(e: tuple, vals: list, seen: set[int]) -> Any:
             t = spare[0]
             if sys.getrefcount(t) <= 3:  # the list, t, getrefcount's argument
                 t._data = _NOTHING
-    elif kind is LEAF:
-        set_grad(e[1], vals[e[2]], e[3], seen)
+    elif kind is LEAF:  # e[1], or an argument's Tensor in slot e[4]
+        set_grad(vals[e[4]] if e[1] is None else e[1], vals[e[2]], e[3], seen)
     elif kind is CALL:
         e[1](*e[2])
     elif kind is SETNONE:
-        e[1].grad = None
+        (vals[e[2]] if e[1] is None else e[1]).grad = None
     elif kind is COEF:
         fn, fargs, tpos, tslot, qslot, denom = e[1:]
         fargs = list(fargs)
@@ -150,5 +154,7 @@ def _outputs(spec: Any, vals: list) -> Any:
         return spec[1]
     if kind == "g":  # a parameter's .grad, as it is now
         return spec[1].grad
+    if kind == "G":  # an argument's .grad
+        return vals[spec[1]].grad
     items = [_outputs(s, vals) for s in spec[2]]
     return items if spec[1] is list else tuple(items)
