@@ -1,6 +1,6 @@
 """cr.compile on functions computing cr.grad, cr.vjp, cr.jvp and cr.jacobian: the same values as
-eager, recorded once and replayed (first-order reverse mode), or run eagerly with one warning
-(forward mode and Jacobians are not recorded yet)."""
+eager, recorded once and replayed (first-order reverse and forward mode), or run eagerly with one
+warning (Jacobians are not recorded yet)."""
 
 from __future__ import annotations
 
@@ -57,9 +57,45 @@ def test_transform_inside_matches_eager(fn: Any) -> None:
             b = cr.tensor(rng.standard_normal(3).astype(np.float32))
             for got, want in zip(flat(compiled(x, b)), flat(fn(x, b)), strict=True):
                 np.testing.assert_array_equal(got, want)
-    if fn in (with_grad, with_vjp):  # first-order reverse mode is recorded
+    if fn in (with_grad, with_vjp, with_jvp):  # first-order reverse and forward mode: replayed
         assert caught == []
         assert compiled.stats == {"records": 1, "replays": 2, "bails": 0}
-    else:  # forward mode, and the jacobian's basis, run eagerly (with one warning)
+    else:  # the jacobian's basis runs eagerly (with one warning)
         assert len(caught) == 1
         assert compiled.eager
+
+
+def _jvp_step(x: Tensor, v: Tensor) -> Any:
+    def f(x: Tensor) -> Tensor:
+        h = cr.sigmoid(x @ W.T) * cr.tanh(x[:, :3] + 1.0)  # lowered ops, a slice, broadcasting
+        return (h.T * 2.0, cr.exp(h).sum())  # a transposed tangent (copied to C order)
+
+    return cr.jvp(f, (x,), (v,))
+
+
+def test_jvp_is_replayed_bit_for_bit_with_new_tangents() -> None:
+    compiled = cr.compile(_jvp_step)
+    rng = np.random.default_rng(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(4):
+            x = cr.tensor(rng.standard_normal((2, 4)).astype(np.float32))
+            v = cr.tensor(rng.standard_normal((2, 4)).astype(np.float32))
+            got, want = flat(compiled(x, v)), flat(_jvp_step(x, v))
+            assert len(got) == 4
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_array_equal(g, w)
+            assert all(g.flags.c_contiguous for g in got[2:])  # the tangents, as eager's
+    assert compiled.stats == {"records": 1, "replays": 3, "bails": 0}
+
+
+def test_batched_tangents_are_replayed() -> None:
+    def step(x: Tensor, basis: Tensor) -> Any:  # a Jacobian by forward mode, one pass
+        return cr.jvp(lambda x: cr.tanh(x @ W.T), (x,), (basis,))[1]
+
+    compiled = cr.compile(step)
+    basis = cr.tensor(np.eye(4, dtype=np.float32).reshape(4, 1, 4))
+    for k in range(3):
+        x = cr.tensor(np.full((1, 4), 0.1 * k, np.float32))
+        np.testing.assert_array_equal(compiled(x, basis)._data, step(x, basis)._data)
+    assert compiled.stats["replays"] == 2

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autodiff import function as _function
 from chainrule.autodiff.function import (
     Context,
     Function,
@@ -104,7 +105,12 @@ def push_tangents(cls: Any, ctx: Context, inputs: tuple, out: Tensor) -> None:
         if d.dtype != out._data.dtype:
             d = d.astype(out._data.dtype)
         out._tangents = {level: d}
+        if _function.RECORDER is not None:  # cr.compile records this rule call after the op
+            _function.RECORDER.pending_jvp = (ctx, cls.jvp, tans, nb, d)
         return
+    if _function.RECORDER is not None:
+        _function.RECORDER.unsupported("forward mode with nested levels, Tensor tangents or a "
+                                       "graph through the tangents (not recorded yet)")
     from chainrule.ops.shape import broadcast_to_batched
 
     result: dict[int, Any] = {}

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend as B
+from chainrule.autodiff import function as _function
 from chainrule.autodiff import reverse
 from chainrule.autodiff.forward import Identity, attach, drop_level, tangent_of
 from chainrule.autodiff.modes import STATE, enable_grad, forward_level, reverse_transform
@@ -349,7 +350,10 @@ def _jvp(
         if d is ZERO:
             d = B.zeros(bshape + out._data.shape, out._data.dtype, out._data)
         if isinstance(d, np.ndarray) or B.is_device_array(d):
-            d = Tensor._make(fix(d), False, None)
+            fixed = fix(d)
+            if fixed is not d and _function.RECORDER is not None:  # cr.compile replays it
+                _function.RECORDER.numpy_call(fix, (d,), fixed)
+            d = Tensor._make(fixed, False, None)
         if detach:
             primal, d = primal.detach(), Tensor._make(fix(d._data), False, None)
         res_p.append(primal)

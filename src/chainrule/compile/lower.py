@@ -186,6 +186,8 @@ class _Program:
             reads, writes = [e[1]], (e[2],)
         elif kind is T.COEF:
             reads, writes = [e[4]], (e[5],)
+        elif kind is T.JVP:
+            reads, writes = [s for s in e[3] if s is not None], (e[7],)
         self.lines.append(("side", f"side({self.name(e, 'E')}, V, seen)", bail, reads, writes))
 
     def source(self, inputs: set[int], outputs: set[int]) -> str:
@@ -336,7 +338,9 @@ def build(entries: list, ops: dict, meta: dict, inputs: set[int], outputs: set[i
     p = _Program(meta)
     vjp_of = {id(e[2]): e for e in entries if e[0] is T.VJP}
     spares = [e[3] for e in entries if e[0] is T.LEAF]
-    emits = {id(e[2]): lowering(ops[id(e[2])], meta, vjp_of.get(id(e[2])))
+    tangents = {id(e[2]) for e in entries if e[0] is T.JVP}  # their rules read ctx.saved
+    emits = {id(e[2]): None if id(e[2]) in tangents else
+             lowering(ops[id(e[2])], meta, vjp_of.get(id(e[2])))
              for e in entries if e[0] in (T.FWD1, T.FWD2, T.FWD)}
     p.covered = _tiled(entries, ops, meta, emits)
     lowered: dict[int, Any] = {}

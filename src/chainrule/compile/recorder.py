@@ -20,6 +20,7 @@ import numpy as np
 
 from chainrule.autodiff.function import _constant
 from chainrule.autodiff.modes import STATE
+from chainrule.autodiff.zero import ZERO
 from chainrule.compile import tape as T
 from chainrule.compile.lower import build
 from chainrule.tensor import Tensor
@@ -67,6 +68,7 @@ class Recorder:
         self.drawn: set[int] = set()  # ids of arrays drawn from a generator (may become Tensors)
         self.last_write = STATE.last_write
         self.arg_ids = {id(a): i for i, a in enumerate(args) if isinstance(a, Tensor)}
+        self.pending_jvp: tuple | None = None  # push_tangents' rule call, for the next op
         self.arg_tensors: dict[int, int] = {}  # argument index -> slot of the Tensor itself
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
@@ -139,9 +141,6 @@ class Recorder:
 
     def _op(self, cls: Any, ctx: Any, inputs: tuple, params: tuple, t: Tensor) -> None:
         self.check_writes()
-        if STATE.fw_levels:
-            self.fail("forward mode (cr.jvp, jacfwd) inside the step: tangents are not "
-                      "recorded yet")
         ins = []
         for a in inputs:
             if isinstance(a, Tensor):
@@ -164,6 +163,17 @@ class Recorder:
         self.nodes[id(ctx)] = (cls, out)
         self.ops[id(ctx)] = (cls, tuple(ins), tuple(params), out)
         self.stubs.append((ctx, tuple(_stub(a) for a in inputs)))
+        pending, self.pending_jvp = self.pending_jvp, None
+        if pending is not None and pending[0] is ctx:  # its forward-mode rule call
+            _, jvp, tans, nb, d = pending
+            tslots = tuple(None if tn is ZERO else self._raw(tn) for tn in tans)
+            self.entries.append((T.JVP, jvp, ctx, tslots, nb, d.shape, d.dtype, self._new(d)))
+
+    def unsupported(self, reason: str) -> None:
+        """A computation the tape cannot replay happened (the step then runs eagerly)."""
+        if self.failure is None:
+            with contextlib.suppress(NotCompilable):
+                self.fail(reason)
 
     def _raw(self, arr: np.ndarray) -> int:
         """The slot of a non-Tensor input: a recorded array, or a scalar constant."""

@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autodiff.zero import ZERO
 from chainrule.tensor import Tensor
 
 # entry kinds
-FWD1, FWD2, FWD, VJP, ROOT, LEAF, CALL, SETNONE, COEF, NP = range(10)
+FWD1, FWD2, FWD, VJP, ROOT, LEAF, CALL, SETNONE, COEF, NP, JVP = range(11)
 
 BAIL = object()  # a replay found a value guard that no longer holds: run the step eagerly
 
@@ -98,6 +99,14 @@ def side_entry(e: tuple, vals: list, seen: set[int]) -> Any:
             t = spare[0]
             if sys.getrefcount(t) <= 3:  # the list, t, getrefcount's argument
                 t._data = _NOTHING
+    elif kind is JVP:  # an op's forward-mode rule, as push_tangents calls it
+        jvp, ctx, tslots, nb, shape, dtype, oslot = e[1:]
+        ctx.batch = nb
+        d = jvp(ctx, *[ZERO if s is None else vals[s] for s in tslots])
+        d = np.zeros(shape, dtype) if d is ZERO else np.asarray(d)
+        if d.shape != shape:
+            d = np.broadcast_to(d, shape)
+        vals[oslot] = d if d.dtype == dtype else d.astype(dtype)
     elif kind is LEAF:  # e[1], or an argument's Tensor in slot e[4]
         set_grad(vals[e[4]] if e[1] is None else e[1], vals[e[2]], e[3], seen)
     elif kind is CALL:
