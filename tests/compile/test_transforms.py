@@ -1,6 +1,6 @@
 """cr.compile on functions computing cr.grad, cr.vjp, cr.jvp and cr.jacobian: the same values as
-eager, recorded once and replayed (first-order reverse and forward mode), or run eagerly with one
-warning (Jacobians are not recorded yet)."""
+eager, recorded once and replayed (first-order reverse and forward mode, Jacobians in either
+mode), or run eagerly with one warning (higher order: not recorded yet)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,14 @@ def with_jacobian(x: Tensor, b: Tensor) -> Any:
     return cr.jacobian(lambda x: cr.tanh(x @ W.T + b))(x[0])
 
 
+def with_jacfwd(x: Tensor, b: Tensor) -> Any:
+    return cr.jacobian(lambda x, b: cr.tanh(x @ W.T + b), argnums=(0, 1), mode="forward")(x, b)
+
+
+def with_hessian(x: Tensor, b: Tensor) -> Any:
+    return cr.hessian(lambda x: (cr.tanh(x @ W.T + b) ** 2).sum())(x[0])
+
+
 def flat(value: Any) -> list[np.ndarray]:
     if isinstance(value, Tensor):
         return [value._data]
@@ -46,7 +54,8 @@ def flat(value: Any) -> list[np.ndarray]:
     return [np.asarray(value)]
 
 
-@pytest.mark.parametrize("fn", [with_grad, with_vjp, with_jvp, with_jacobian])
+@pytest.mark.parametrize("fn", [with_grad, with_vjp, with_jvp, with_jacobian, with_jacfwd,
+                                with_hessian])
 def test_transform_inside_matches_eager(fn: Any) -> None:
     compiled = cr.compile(fn)
     rng = np.random.default_rng(0)
@@ -57,10 +66,10 @@ def test_transform_inside_matches_eager(fn: Any) -> None:
             b = cr.tensor(rng.standard_normal(3).astype(np.float32))
             for got, want in zip(flat(compiled(x, b)), flat(fn(x, b)), strict=True):
                 np.testing.assert_array_equal(got, want)
-    if fn in (with_grad, with_vjp, with_jvp):  # first-order reverse and forward mode: replayed
+    if fn is not with_hessian:  # first-order reverse and forward mode: replayed
         assert caught == []
         assert compiled.stats == {"records": 1, "replays": 2, "bails": 0}
-    else:  # the jacobian's basis runs eagerly (with one warning)
+    else:  # forward over reverse (a backward with create_graph) runs eagerly, one warning
         assert len(caught) == 1
         assert compiled.eager
 

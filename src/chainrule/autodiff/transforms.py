@@ -352,7 +352,7 @@ def _jvp(
         if isinstance(d, np.ndarray) or B.is_device_array(d):
             fixed = fix(d)
             if fixed is not d and _function.RECORDER is not None:  # cr.compile replays it
-                _function.RECORDER.numpy_call(fix, (d,), fixed)
+                _function.RECORDER.engine_call(fix, (d,), fixed)
             d = Tensor._make(fixed, False, None)
         if detach:
             primal, d = primal.detach(), Tensor._make(fix(d._data), False, None)
@@ -404,19 +404,34 @@ def jacobian(
     return wrapped
 
 
+def _basis(b: Any) -> Any:
+    """b, a basis made from shapes alone: for cr.compile, a constant of the tape."""
+    if _function.RECORDER is not None:
+        _function.RECORDER.constants[id(b)] = b
+    return b
+
+
+def _row_major(jac: Tensor) -> Tensor:
+    """jac as a row-major copy outside the graph (cr.compile replays the copy)."""
+    out = _contiguous(jac._data)
+    if out is not jac._data and _function.RECORDER is not None:
+        _function.RECORDER.engine_call(_contiguous, (jac._data,), out)
+    return Tensor._make(out, False, None)
+
+
 def _jac_forward(f: Callable[..., Any], xs: list[Tensor]) -> tuple[TreeDef, list[list[Any]]]:
     """All input leaves' bases stacked on one leading axis, pushed in one forward pass."""
     sizes = [x._data.size for x in xs]
     n = sum(sizes)
     if len(xs) == 1:
-        bases = [B.like(np.eye(n, dtype=xs[0]._data.dtype).reshape((n, *xs[0]._data.shape)),
-                        xs[0]._data)]
+        bases = [_basis(B.like(np.eye(n, dtype=xs[0]._data.dtype).reshape(
+            (n, *xs[0]._data.shape)), xs[0]._data))]
     else:
         bases, off = [], 0
         for x, nk in zip(xs, sizes):
             b = np.zeros((n, nk), dtype=x._data.dtype)
             b[off:off + nk] = np.eye(nk, dtype=x._data.dtype)
-            bases.append(B.like(b.reshape((n, *x._data.shape)), x._data))
+            bases.append(_basis(B.like(b.reshape((n, *x._data.shape)), x._data)))
             off += nk
     out, d = _jvp(f, xs, bases, contiguous=False)
     outs, odef = tree_flatten(out)
@@ -429,7 +444,7 @@ def _jac_forward(f: Callable[..., Any], xs: list[Tensor]) -> tuple[TreeDef, list
             off += nk
             jac = piece.reshape(nk, o._data.size).T.reshape(*o.shape, *x.shape)
             if not jac.requires_grad and not jac._tangents:
-                jac = Tensor._make(_contiguous(jac._data), False, None)  # one copy, to row-major
+                jac = _row_major(jac)  # one copy, to row-major
             row.append(jac)
         rows.append(row)
     return odef, rows
@@ -441,7 +456,8 @@ def _jac_reverse(outs: list[Tensor], pull: _Pullback, xs: list[Tensor]) -> list[
     for j, o in enumerate(outs):
         m = o._data.size
         cts: list[Any] = [None] * len(outs)
-        cts[j] = B.like(np.eye(m, dtype=o._data.dtype).reshape((m, *o._data.shape)), o._data)
+        cts[j] = _basis(B.like(np.eye(m, dtype=o._data.dtype).reshape((m, *o._data.shape)),
+                               o._data))
         rows.append([g.reshape(*o.shape, *x.shape) for g, x in zip(pull(cts), xs)])
     return rows
 

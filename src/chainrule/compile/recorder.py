@@ -169,6 +169,13 @@ class Recorder:
             tslots = tuple(None if tn is ZERO else self._raw(tn) for tn in tans)
             self.entries.append((T.JVP, jvp, ctx, tslots, nb, d.shape, d.dtype, self._new(d)))
 
+    def engine_call(self, fn: Any, args: tuple, out: Any) -> None:
+        """numpy_call for the engine's own NumPy steps outside the ops (a transform's copy to
+        row-major): never raises into the step."""
+        if self.failure is None and not self.quiet:
+            with contextlib.suppress(NotCompilable):
+                self.numpy_call(fn, args, out)
+
     def unsupported(self, reason: str) -> None:
         """A computation the tape cannot replay happened (the step then runs eagerly)."""
         if self.failure is None:
