@@ -45,8 +45,8 @@ def torch_step(n: int, mode: str) -> Step:
     return partial(jac, x)
 
 
-def chainrule_step(n: int, mode: str) -> Step:
-    """cr.jacobian(f, mode=...) of the same function."""
+def chainrule_step(n: int, mode: str, compiled: bool = False) -> Step:
+    """cr.jacobian(f, mode=...) of the same function (under cr.compile when compiled)."""
     import chainrule as cr
 
     w0, x0 = inputs(n)
@@ -56,7 +56,7 @@ def chainrule_step(n: int, mode: str) -> Step:
         return cr.tanh(w @ v)
 
     jac = cr.jacobian(f, mode=mode)
-    return partial(jac, x)
+    return partial(cr.compile(jac) if compiled else jac, x)
 
 
 def cases(quick: bool) -> list[Case]:
@@ -66,6 +66,7 @@ def cases(quick: bool) -> list[Case]:
     for mode, peer in (("forward", "jacfwd"), ("reverse", "jacrev")):
         builders = {
             "chainrule": partial(chainrule_step, n, mode),
+            "compiled": partial(chainrule_step, n, mode, compiled=True),
             "torch": partial(torch_step, n, mode),
             "numpy": partial(numpy_step, n),
         }
