@@ -43,13 +43,15 @@ if TEST_DEVICE in ("cuda", "fake-cuda"):
 
 @pytest.fixture
 def fake_cuda() -> object:
-    """The CuPy test double as ``cupy`` (real CuPy, if installed, is hidden meanwhile); the default
-    device is restored afterwards."""
+    """The CuPy test double as ``cupy`` (real CuPy, if installed, is hidden meanwhile). The test
+    starts with the CPU as the default device (the host its device results are compared with,
+    whatever CHAINRULE_TEST_DEVICE says); the default device is restored afterwards."""
     import chainrule as cr
 
     already = "cupy" in sys.modules and getattr(sys.modules["cupy"], "fake", False)
     default = cr.get_default_device()
     fake_cupy.install()
+    cr.set_default_device("cpu")
     try:
         yield sys.modules["cupy"]
     finally:

@@ -159,6 +159,12 @@ class ndarray:
     def device(self) -> Device:
         return Device(self._dev)
 
+    @property
+    def data(self) -> types.SimpleNamespace:
+        """CuPy's MemoryPointer (``ptr``: the first element's address, ``device_id``), not
+        NumPy's buffer."""
+        return types.SimpleNamespace(ptr=self._a.ctypes.data, device_id=self._dev)
+
     def __getattr__(self, name: str) -> Any:
         if name in _NO_ATTR or name.startswith("__"):
             raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")

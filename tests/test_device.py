@@ -26,8 +26,8 @@ def test_cuda_without_cupy_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
     assert not cr.cuda.is_available()
     assert cr.cuda.device_count() == 0
     with pytest.raises(RuntimeError, match=r"chainrule\[cuda\]"):
-        cr.ones(2).to("cuda")
-    assert cr.ones(2).to("cpu").device == cr.device("cpu")
+        cr.ones(2, device="cpu").to("cuda")
+    assert cr.ones(2, device="cpu").to("cpu").device == cr.device("cpu")
 
 
 def test_device_attributes_and_moves(fake_cuda: object) -> None:
@@ -321,3 +321,25 @@ def test_training_library_runs_on_device(fake_cuda: object, tmp_path: object) ->
                for dev in ("cpu", "cuda")]
     assert results[1].test_loss == pytest.approx(results[0].test_loss, rel=1e-5)
     assert (tmp_path / "cuda").exists()
+
+
+def test_compile_on_cuda_tensors_runs_eagerly_with_one_warning(fake_cuda: object) -> None:
+    from chainrule.compile import CompileWarning
+
+    lin = nn.Linear(4, 3).to("cuda")
+
+    def step(x: cr.Tensor) -> cr.Tensor:
+        lin.zero_grad()
+        loss = (lin(x) ** 2).sum()
+        loss.backward()
+        return loss
+
+    compiled = cr.compile(step)
+    x = cr.ones(2, 4, device="cuda")
+    with pytest.warns(CompileWarning, match="on cuda"):
+        got = compiled(x)
+    assert got.device.type == "cuda"
+    for _ in range(2):
+        assert float(compiled(x).item()) == float(step(x).item())
+    assert compiled.eager
+    assert compiled.stats["replays"] == 0

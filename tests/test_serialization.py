@@ -16,9 +16,10 @@ import safetensors.numpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from reference import needs_no_cuda
+from reference import needs_no_cuda, to_numpy
 
 import chainrule as cr
+from chainrule.backend import asnumpy, is_device_array
 from chainrule.device import device
 from chainrule.serialization import load, save
 
@@ -27,8 +28,13 @@ DTYPES = [np.bool_, np.int8, np.uint8, np.int16, np.int32, np.int64, np.uint64, 
 
 
 def assert_same(got, want, where="obj"):
-    """Exact equality, types included: arrays bit for bit with dtype and shape, NaN equal to NaN."""
+    """Exact equality, types included: arrays bit for bit with dtype and shape, NaN equal to NaN.
+    An array saved from a CUDA device loads as an ndarray (on the host)."""
+    if is_device_array(want) and type(got) is np.ndarray:
+        want = asnumpy(want)
     assert type(got) is type(want), f"{where}: {type(got)} != {type(want)}"
+    if is_device_array(want):
+        got, want = asnumpy(got), asnumpy(want)
     if isinstance(want, cr.Tensor):
         assert got.requires_grad == want.requires_grad, where
         got, want = got.cpu().numpy(), want.cpu().numpy()
@@ -445,7 +451,7 @@ def test_module_round_trip_keeps_tree_ties_flags_and_outputs(tmp_path):
     assert not got.training
     got.transformer.layers[1].eval()
     model.transformer.layers[1].eval()
-    output, hidden = got(x, got.init_hidden(3))
+    output, hidden = got(x.cpu(), got.init_hidden(3))  # map_location="cpu" put got there
     want, want_hidden = model(x, model.init_hidden(3))
     np.testing.assert_array_equal(output.cpu().numpy(), want.cpu().numpy())
     np.testing.assert_array_equal(hidden[0].cpu().numpy(), want_hidden[0].cpu().numpy())
@@ -508,7 +514,7 @@ def test_module_file_is_plain_safetensors_with_state_dict_names(tmp_path):
     assert set(flat) == set(state) - {"decoder.weight"} | {"scratch"}
     state["scratch"] = model.scratch.cpu().numpy()
     for name, array in flat.items():
-        np.testing.assert_array_equal(array, state[name])
+        np.testing.assert_array_equal(array, to_numpy(state[name]))
 
 
 def test_shared_submodules_and_plain_modules_round_trip(tmp_path):

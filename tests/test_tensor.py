@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from reference import cpu_only
 
 import chainrule as cr
 
@@ -35,7 +36,7 @@ def test_floats_default_to_float32(make):
     t = make()
     assert t.dtype == np.float32
     assert t.dtype == cr.float32
-    assert t.numpy().dtype == np.float32
+    assert t.cpu().numpy().dtype == np.float32
 
 
 def test_dtype_names_are_numpy_dtypes():
@@ -214,16 +215,16 @@ def test_int_tensor_with_float32_tensor_gives_float32():
 
 
 def test_factory_shapes_and_values():
-    np.testing.assert_array_equal(cr.zeros(2, 3).numpy(), np.zeros((2, 3)))
-    np.testing.assert_array_equal(cr.zeros((2, 3)).numpy(), np.zeros((2, 3)))
-    np.testing.assert_array_equal(cr.ones(4).numpy(), np.ones(4))
-    np.testing.assert_array_equal(cr.full((2, 2), 7.0).numpy(), np.full((2, 2), 7.0))
+    np.testing.assert_array_equal(cr.zeros(2, 3).cpu().numpy(), np.zeros((2, 3)))
+    np.testing.assert_array_equal(cr.zeros((2, 3)).cpu().numpy(), np.zeros((2, 3)))
+    np.testing.assert_array_equal(cr.ones(4).cpu().numpy(), np.ones(4))
+    np.testing.assert_array_equal(cr.full((2, 2), 7.0).cpu().numpy(), np.full((2, 2), 7.0))
     assert cr.empty(3, 1).shape == (3, 1)
-    np.testing.assert_array_equal(cr.arange(5).numpy(), np.arange(5))
+    np.testing.assert_array_equal(cr.arange(5).cpu().numpy(), np.arange(5))
     assert cr.arange(5).dtype == np.int64
-    np.testing.assert_allclose(cr.arange(1.0, 2.0, 0.5).numpy(), [1.0, 1.5])
-    np.testing.assert_allclose(cr.linspace(0, 1, 5).numpy(), np.linspace(0, 1, 5))
-    np.testing.assert_array_equal(cr.eye(3).numpy(), np.eye(3))
+    np.testing.assert_allclose(cr.arange(1.0, 2.0, 0.5).cpu().numpy(), [1.0, 1.5])
+    np.testing.assert_allclose(cr.linspace(0, 1, 5).cpu().numpy(), np.linspace(0, 1, 5))
+    np.testing.assert_array_equal(cr.eye(3).cpu().numpy(), np.eye(3))
     assert cr.eye(2, 3).shape == (2, 3)
 
 
@@ -232,8 +233,8 @@ def test_like_factories_take_shape_and_dtype():
     z, o = cr.zeros_like(x), cr.ones_like(x)
     assert z.shape == o.shape == (2, 3)
     assert z.dtype == o.dtype == np.float64
-    assert (z.numpy() == 0).all()
-    assert (o.numpy() == 1).all()
+    assert (z.cpu().numpy() == 0).all()
+    assert (o.cpu().numpy() == 1).all()
     assert cr.zeros_like(cr.ones(2)).dtype == np.float32
 
 
@@ -249,24 +250,25 @@ def test_random_factories_are_seedable():
     a = cr.randn(4)
     cr.manual_seed(123)
     b = cr.randn(4)
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
     c = cr.rand(3, rng=np.random.default_rng(0))
     d = cr.rand(3, rng=np.random.default_rng(0))
-    np.testing.assert_array_equal(c.numpy(), d.numpy())
-    assert ((c.numpy() >= 0) & (c.numpy() < 1)).all()
+    np.testing.assert_array_equal(c.cpu().numpy(), d.cpu().numpy())
+    assert ((c.cpu().numpy() >= 0) & (c.cpu().numpy() < 1)).all()
 
 
 def test_randint():
     r = cr.randint(0, 5, size=(100,), rng=np.random.default_rng(0))
     assert r.dtype == np.int64
     assert r.shape == (100,)
-    assert ((r.numpy() >= 0) & (r.numpy() < 5)).all()
-    assert cr.randint(3, size=10).numpy().max() < 3
+    assert ((r.cpu().numpy() >= 0) & (r.cpu().numpy() < 5)).all()
+    assert cr.randint(3, size=10).cpu().numpy().max() < 3
 
 
 # ----- memory, conversion, attributes -----
 
 
+@cpu_only  # .numpy() is the host ndarray itself only on the CPU, as PyTorch's
 def test_data_shares_memory():
     t = cr.tensor([1.0, 2.0, 3.0])
     t.numpy()[0] = 10.0
@@ -275,6 +277,7 @@ def test_data_shares_memory():
     assert np.shares_memory(np.asarray(t), t.numpy())
 
 
+@cpu_only  # np.asarray of a CUDA tensor refuses, as PyTorch's (the NumPy protocol is host-only)
 def test_asarray_of_tensor():
     t = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
     a = np.asarray(t)
@@ -292,7 +295,7 @@ def test_attributes():
     assert t.size == 6
     assert t.dtype == np.float32
     assert t.T.shape == (3, 2)
-    np.testing.assert_array_equal(t.T.numpy(), t.numpy().T)
+    np.testing.assert_array_equal(t.T.cpu().numpy(), t.cpu().numpy().T)
     assert t.grad is None
     assert t.requires_grad
     assert t.is_leaf
@@ -318,7 +321,9 @@ def test_detach_shares_data_and_leaves_graph():
     d = y.detach()
     assert not d.requires_grad
     assert d.is_leaf
-    assert np.shares_memory(d.numpy(), y.numpy())
+    assert d.data_ptr() == y.data_ptr()
+    if d.device.type == "cpu":
+        assert np.shares_memory(d.numpy(), y.numpy())
 
 
 def test_requires_grad_():
@@ -337,7 +342,7 @@ def test_astype_is_differentiable():
     assert y.dtype == np.float64
     (y * y).sum().backward()
     assert x.grad.dtype == np.float32
-    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [2.0, 4.0])
 
 
 def test_comparisons_give_bool_and_no_graph():
@@ -345,7 +350,7 @@ def test_comparisons_give_bool_and_no_graph():
     for c in (x > 0, x < 0, x >= 0, x <= 0, x == 1.0, x != 1.0):
         assert c.dtype == np.bool_
         assert not c.requires_grad
-    np.testing.assert_array_equal((x > 0).numpy(), [True, False])
+    np.testing.assert_array_equal((x > 0).cpu().numpy(), [True, False])
 
 
 # ----- rebinding and in-place writes -----
@@ -357,9 +362,9 @@ def test_augmented_assignment_mutates():
     view = x.data
     x += 1.0
     assert x is original
-    np.testing.assert_array_equal(view.numpy(), [2.0, 3.0])
+    np.testing.assert_array_equal(view.cpu().numpy(), [2.0, 3.0])
     x *= 2.0
-    np.testing.assert_array_equal(original.numpy(), [4.0, 6.0])
+    np.testing.assert_array_equal(original.cpu().numpy(), [4.0, 6.0])
 
 
 def test_augmented_assignment_on_leaf_requiring_grad_raises():
@@ -368,14 +373,14 @@ def test_augmented_assignment_on_leaf_requiring_grad_raises():
         w += 3.0
     with cr.no_grad():
         w -= 0.5
-    np.testing.assert_array_equal(w.numpy(), [0.5, 1.5])
+    np.testing.assert_array_equal(w.cpu().numpy(), [0.5, 1.5])
 
 
 def test_setitem_on_requires_grad_raises():
     w = cr.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="setitem"):
         w[0] = 5.0
-    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(w.cpu().numpy(), [1.0, 2.0])
 
 
 def test_setitem_on_saved_tensor_raises():
@@ -392,7 +397,7 @@ def test_setitem_under_no_grad_writes():
     with cr.no_grad():
         w[0] = 5.0
         w[1:] = cr.tensor([7.0])
-    np.testing.assert_array_equal(w.numpy(), [5.0, 7.0])
+    np.testing.assert_array_equal(w.cpu().numpy(), [5.0, 7.0])
 
 
 def test_setitem_on_plain_tensor_writes():
@@ -400,7 +405,7 @@ def test_setitem_on_plain_tensor_writes():
     t[0, 1] = 4.0
     t[1] = cr.tensor([1.0, 2.0, 3.0])
     t[t == 0] = -1.0
-    np.testing.assert_array_equal(t.numpy(), [[-1, 4, -1], [1, 2, 3]])
+    np.testing.assert_array_equal(t.cpu().numpy(), [[-1, 4, -1], [1, 2, 3]])
 
 
 # ----- broadcasting -----
@@ -433,15 +438,15 @@ def test_broadcast_gradients_sum_back_to_input_shapes(sa, sb, op):
         g = g.sum(axis=tuple(range(g.ndim - len(s)))) if g.ndim > len(s) else g
         return g.sum(axis=tuple(i for i, n in enumerate(s) if n == 1), keepdims=True).reshape(s)
 
-    np.testing.assert_allclose(a.grad.numpy(), sum_to(da, sa), rtol=1e-5)
-    np.testing.assert_allclose(b.grad.numpy(), sum_to(db, sb), rtol=1e-5)
+    np.testing.assert_allclose(a.grad.cpu().numpy(), sum_to(da, sa), rtol=1e-5)
+    np.testing.assert_allclose(b.grad.cpu().numpy(), sum_to(db, sb), rtol=1e-5)
 
 
 def test_broadcast_to_gradient():
     x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = cr.broadcast_to(x, (4, 3))
     (y * cr.arange(4.0).reshape(4, 1)).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0, 6.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [6.0, 6.0, 6.0])
 
 
 # ----- error messages -----
@@ -512,10 +517,11 @@ def test_ndarray_operators_defer_to_the_tensor():
                       (a**x, [1, 16]), (np.float64(2.0) * x, [6, 8]), (a @ x, 11)]:
         assert isinstance(got, cr.Tensor)
         assert got.requires_grad
-        np.testing.assert_allclose(got.numpy(), want)
-    np.testing.assert_array_equal((a < x).numpy(), [True, True])
+        np.testing.assert_allclose(got.cpu().numpy(), want)
+    np.testing.assert_array_equal((a < x).cpu().numpy(), [True, True])
 
 
+@cpu_only  # NumPy code reads a torch.Tensor as an array only on the CPU too
 def test_numpy_and_scipy_code_reads_tensors_as_arrays():
     """Third-party NumPy code (SciPy's optimizers, matplotlib) can use Tensors, as torch.Tensors:
     ufuncs read the values, and ``ndarray -= Tensor`` works (autograd's examples do both)."""
@@ -541,7 +547,7 @@ def test_full_is_differentiable_in_a_recorded_fill_value():
     assert cr.grad(lambda v: cr.sum(cr.full((3,), v) ** 2))(v).item() == 12.0
     assert cr.grad(lambda v: cr.sum(cr.full_like(np.ones((2, 2)), v)))(v).item() == 4.0
     _, dv = cr.jvp(lambda v: cr.full((2,), v), (v,), (np.float64(1.0),))
-    np.testing.assert_array_equal(dv.numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(dv.cpu().numpy(), [1.0, 1.0])
     assert cr.hessian(lambda v: cr.sum(cr.full((2,), v) ** 3))(v).item() == 24.0
     w = cr.tensor([1.0, 2.0], dtype=cr.float64, requires_grad=True)
     assert cr.full((3, 2), w).shape == (3, 2)
@@ -557,8 +563,8 @@ def test_numpy_ufuncs_on_tensors_stay_on_the_graph_or_refuse():
     y = np.exp(x)
     assert isinstance(y, cr.Tensor)
     np.sum(y).backward()
-    np.testing.assert_allclose(x.grad.numpy(), np.exp([0.0, 1.0]))
-    np.testing.assert_array_equal(np.isfinite(x), [True, True])  # no gradient to lose
+    np.testing.assert_allclose(x.grad.cpu().numpy(), np.exp([0.0, 1.0]))
+    np.testing.assert_array_equal(np.isfinite(x).cpu().numpy(), [True, True])  # no gradient lost
     w = np.zeros(2)
     with pytest.raises(TypeError, match=r"numpy\.subtract: cannot record.*detach"):
         w -= x

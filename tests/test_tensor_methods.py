@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference import cpu_only, needs_no_cuda
 
 import chainrule as cr
 
@@ -110,7 +111,7 @@ def _np(v):
     if isinstance(v, tuple | list):
         return type(v)(_np(x) for x in v) if not hasattr(v, "_fields") else tuple(_np(x) for x in v)
     if isinstance(v, cr.Tensor):
-        return v.numpy()
+        return v.cpu().numpy()
     if isinstance(v, torch.Tensor):
         return v.detach().numpy()
     return v
@@ -168,23 +169,23 @@ def test_method_gradient_matches_torch(name, call):
     _scalar(call(x), cr).backward()
     xt = torch.tensor(X, requires_grad=True)
     _scalar(call(xt), torch).backward()
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_numpy_keywords_keep_numpy_meaning():
     t = cr.tensor(X)
-    np.testing.assert_array_equal(t.max(axis=1).numpy(), X.max(axis=1))
-    np.testing.assert_array_equal(t.transpose((1, 0, 2)).numpy(), X.transpose((1, 0, 2)))
-    np.testing.assert_allclose(t.std(axis=1).numpy(), X.std(axis=1))
+    np.testing.assert_array_equal(t.max(axis=1).cpu().numpy(), X.max(axis=1))
+    np.testing.assert_array_equal(t.transpose((1, 0, 2)).cpu().numpy(), X.transpose((1, 0, 2)))
+    np.testing.assert_allclose(t.std(axis=1).cpu().numpy(), X.std(axis=1))
     assert [p.shape for p in t.split(2, axis=2)] == [(2, 3, 2), (2, 3, 2)]
     assert t.size == X.size
     assert t.size + 0 == 24
-    np.testing.assert_array_equal(cr.max(t, 1).numpy(), X.max(1))  # the function stays NumPy's
+    np.testing.assert_array_equal(cr.max(t, 1).cpu().numpy(), X.max(1))  # NumPy dialect
 
 
 def test_argmax_idiom_gives_indices():
     out = cr.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1]])
-    np.testing.assert_array_equal(out.max(1)[1].numpy(), [1, 0])
+    np.testing.assert_array_equal(out.max(1)[1].cpu().numpy(), [1, 0])
     assert out.max(1).indices.dtype == np.int64
 
 
@@ -194,12 +195,13 @@ def test_data_is_a_detached_tensor_sharing_memory():
     assert isinstance(d, cr.Tensor)
     assert not d.requires_grad
     d[0] = 5.0  # a write through .data is not tracked (as PyTorch)
-    np.testing.assert_array_equal(w.numpy(), [5.0, 2.0])
+    np.testing.assert_array_equal(w.cpu().numpy(), [5.0, 2.0])
     w.data = cr.tensor([7.0, 8.0])
-    np.testing.assert_array_equal(w.numpy(), [7.0, 8.0])
+    np.testing.assert_array_equal(w.cpu().numpy(), [7.0, 8.0])
     assert w.requires_grad
 
 
+@needs_no_cuda
 def test_device_and_to():
     t = cr.tensor([1.0, 2.0])
     assert t.device == cr.device("cpu")
@@ -235,7 +237,7 @@ def test_factories_take_device_requires_grad_and_generator():
     g = cr.Generator().manual_seed(3)
     a = cr.randn(2, 3, generator=g, device="cpu", requires_grad=True)
     b = cr.randn(2, 3, generator=cr.Generator().manual_seed(3))
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
     assert a.requires_grad
     assert a.is_leaf
     assert cr.zeros(size=(2, 2)).shape == (2, 2)
@@ -245,6 +247,7 @@ def test_factories_take_device_requires_grad_and_generator():
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+@cpu_only  # host shared memory; PyTorch's CUDA tensors do not survive a fork either
 def test_share_memory_is_seen_by_forked_processes():
     import multiprocessing as mp
 
@@ -261,13 +264,13 @@ def test_share_memory_is_seen_by_forked_processes():
     p.start()
     p.join()
     assert p.exitcode == 0
-    np.testing.assert_array_equal(model.weight.numpy(), np.full((2, 2), 3.0))
+    np.testing.assert_array_equal(model.weight.cpu().numpy(), np.full((2, 2), 3.0))
 
 
 def test_format_and_flags():
     assert f"{cr.tensor(2.5):.2f}" == "2.50"
     assert f"{cr.tensor([1.5]):+.1f}" == "+1.5"
-    t = cr.ones(2)
+    t = cr.ones(2, device="cpu")
     assert not t.is_cuda
     assert not t.is_sparse
 
@@ -277,6 +280,7 @@ def _fill_three(m):
         m.weight.fill_(3.0)
 
 
+@cpu_only  # host shared memory (POSIX blocks); chainrule has no CUDA IPC
 def test_share_memory_reaches_spawned_processes():
     import multiprocessing as mp
     import pickle
@@ -288,7 +292,7 @@ def test_share_memory_reaches_spawned_processes():
     p.start()
     p.join()
     assert p.exitcode == 0
-    np.testing.assert_array_equal(model.weight.numpy(), np.full((2, 2), 3.0))
+    np.testing.assert_array_equal(model.weight.cpu().numpy(), np.full((2, 2), 3.0))
     t = pickle.loads(pickle.dumps(cr.tensor([1.0, 2.0], requires_grad=True)))
     assert t.requires_grad
     with pytest.raises(RuntimeError, match="non-leaf"):
@@ -303,19 +307,20 @@ def test_deepcopy_copies_values_and_keeps_the_class():
     layer = nn.Linear(2, 2).share_memory()
     clone = copy.deepcopy(layer)
     assert type(clone.weight) is type(layer.weight)
-    assert not clone.weight.is_shared()
+    if clone.weight.device.type == "cpu":  # CUDA memory counts as shared, as PyTorch's
+        assert not clone.weight.is_shared()
     with cr.no_grad():
         clone.weight.fill_(0.0)
-    assert layer.weight.numpy().any()
+    assert layer.weight.cpu().numpy().any()
 
 
 def test_max_and_min_over_dim_give_the_gradient_to_the_returned_index_as_pytorch():
     t = cr.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
     values, indices = t.max(1)
     (values * cr.tensor([1.0, 2.0])).sum().backward()
-    np.testing.assert_array_equal(indices.numpy(), [1, 0])
-    np.testing.assert_array_equal(t.grad.numpy(), [[0, 1, 0], [2, 0, 0]])
+    np.testing.assert_array_equal(indices.cpu().numpy(), [1, 0])
+    np.testing.assert_array_equal(t.grad.cpu().numpy(), [[0, 1, 0], [2, 0, 0]])
     values, indices = t.min(-1, keepdim=True)
     assert values.shape == (2, 1)
     assert indices.shape == (2, 1)
-    np.testing.assert_array_equal(values.numpy(), [[1], [0]])
+    np.testing.assert_array_equal(values.cpu().numpy(), [[1], [0]])

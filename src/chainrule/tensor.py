@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import asarray, asnumpy, device_index, is_device_array
+from chainrule.backend import asarray, asnumpy, device_index, is_device_array, like
 from chainrule.device import CPU, device
 from chainrule.dtypes import as_array, is_float
 
@@ -361,6 +361,8 @@ class Tensor:
 
     def _compare(self, o: Any, fn: Any) -> Tensor:
         other = o._data if isinstance(o, Tensor) else o
+        if type(other) is np.ndarray and type(self._data) is not np.ndarray:
+            other = like(other, self._data)  # an ndarray constant follows a CUDA tensor, as in ops
         try:
             return Tensor._make(asarray(fn(self._data, other)), False, None)
         except ValueError:

@@ -133,16 +133,21 @@ def load_data(cfg: TrainConfig) -> tuple[Any, Any]:
             cr.datasets.two_spirals(n=256, seed=cfg.seed + 1))
 
 
+def _host(v: Any) -> np.ndarray:
+    """A sample or a dataset's tensor as an ndarray (a host copy of a CUDA tensor)."""
+    return v.numpy(force=True) if isinstance(v, cr.Tensor) else np.asarray(v)
+
+
 def _arrays(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
     x, y = dataset[0]
-    return np.asarray(x), np.asarray(y)
+    return _host(x), _host(y)
 
 
 def _num_classes(*datasets: Any) -> int:
     top = 0
     for ds in datasets:
         for t in getattr(ds, "tensors", ()):
-            data = np.asarray(t)
+            data = _host(t)
             if data.dtype.kind in "iu":
                 top = max(top, int(data.max()) + 1)
     return top
@@ -405,7 +410,7 @@ def _train(cfg: TrainConfig, state: dict[str, Any] | None, resume: str | Path | 
     while run.epoch < cfg.epochs:
         bar = _progress(run, cfg)
         for xb, yb in run.loader:
-            if not on_cpu:
+            if not on_cpu or type(xb._data) is not np.ndarray:  # data made on another device
                 xb, yb = xb.to(run.device), yb.to(run.device)
             if step is not None:  # the same computation in the same order, replayed
                 loss, out = step(xb, yb)
@@ -512,5 +517,5 @@ def evaluate_run(run_dir: str | Path) -> tuple[float, float]:
         warnings.warn(f"checkpoint in {str(run_dir)!r}: NaN/Inf in {', '.join(bad[:3])}",
                       RuntimeWarning, stacklevel=2)
         with np.errstate(all="ignore"):  # the warning above says it all
-            return evaluate(run.model, run.test_set)
-    return evaluate(run.model, run.test_set)
+            return evaluate(run.model, run.test_set, device=run.device)
+    return evaluate(run.model, run.test_set, device=run.device)

@@ -27,8 +27,8 @@ def test_all_reduce_every_op(world, op, expect):
     rank, n = world
     t = ranked(rank)
     dist.all_reduce(t, op=op)
-    want = expect(np.stack([ranked(r).numpy() for r in range(n)]), axis=0)
-    np.testing.assert_allclose(t.numpy(), want, rtol=1e-12)
+    want = expect(np.stack([ranked(r).cpu().numpy() for r in range(n)]), axis=0)
+    np.testing.assert_allclose(t.cpu().numpy(), want, rtol=1e-12)
 
 
 def test_all_reduce_async_works_in_place_on_a_view(world):
@@ -39,8 +39,8 @@ def test_all_reduce_async_works_in_place_on_a_view(world):
     assert work is not None
     assert work.wait()
     assert work.is_completed()
-    want = sum(ranked(r, (3, 4)).numpy() for r in range(n))
-    np.testing.assert_array_equal(base.numpy(), want)
+    want = sum(ranked(r, (3, 4)).cpu().numpy() for r in range(n))
+    np.testing.assert_array_equal(base.cpu().numpy(), want)
 
 
 def test_all_reduce_keeps_dtype_and_integer_sums(world):
@@ -64,7 +64,7 @@ def test_broadcast_from_every_source(world):
     for src in range(n):
         t = ranked(rank)
         dist.broadcast(t, src=src)
-        np.testing.assert_array_equal(t.numpy(), ranked(src).numpy())
+        np.testing.assert_array_equal(t.cpu().numpy(), ranked(src).cpu().numpy())
     with pytest.raises(ValueError, match="not in a world"):
         dist.broadcast(ranked(rank), src=n)
 
@@ -74,10 +74,10 @@ def test_all_gather_and_into_tensor(world):
     out = [cr.zeros((2, 3), dtype=np.float64) for _ in range(n)]
     assert dist.all_gather(out, ranked(rank)) is None  # synchronous: nothing to wait for
     for r in range(n):
-        np.testing.assert_array_equal(out[r].numpy(), ranked(r).numpy())
+        np.testing.assert_array_equal(out[r].cpu().numpy(), ranked(r).cpu().numpy())
     flat = cr.zeros((2 * n, 3), dtype=np.float64)
     dist.all_gather_into_tensor(flat, ranked(rank), async_op=True).wait()
-    np.testing.assert_array_equal(flat.numpy(), np.concatenate([ranked(r).numpy()
+    np.testing.assert_array_equal(flat.cpu().numpy(), np.concatenate([ranked(r).cpu().numpy()
                                                                 for r in range(n)]))
 
 
@@ -85,11 +85,12 @@ def test_reduce_scatter_and_tensor(world):
     rank, n = world
     out = cr.zeros((2, 3), dtype=np.float64)
     dist.reduce_scatter(out, [ranked(rank + i) for i in range(n)])
-    np.testing.assert_array_equal(out.numpy(), sum(ranked(r + rank).numpy() for r in range(n)))
-    src = cr.tensor(np.concatenate([ranked(rank + i).numpy() for i in range(n)]))
+    np.testing.assert_array_equal(out.cpu().numpy(),
+                                  sum(ranked(r + rank).cpu().numpy() for r in range(n)))
+    src = cr.tensor(np.concatenate([ranked(rank + i).cpu().numpy() for i in range(n)]))
     out2 = cr.zeros((2, 3), dtype=np.float64)
     dist.reduce_scatter_tensor(out2, src, op=ReduceOp.AVG)
-    np.testing.assert_allclose(out2.numpy(), out.numpy() / n)
+    np.testing.assert_allclose(out2.cpu().numpy(), out.cpu().numpy() / n)
 
 
 def test_mismatched_list_lengths_are_refused(world):

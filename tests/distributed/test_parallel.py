@@ -32,7 +32,7 @@ def lenet(seed: int) -> nn.Module:
 
 
 def flat(model: nn.Module) -> np.ndarray:
-    return np.concatenate([p.numpy().ravel() for p in model.parameters()])
+    return np.concatenate([p.cpu().numpy().ravel() for p in model.parameters()])
 
 
 def same_on_every_rank(values: np.ndarray) -> bool:
@@ -40,7 +40,7 @@ def same_on_every_rank(values: np.ndarray) -> bool:
     n = dist.get_world_size()
     gathered = cr.zeros((n, values.size), dtype=values.dtype)
     dist.all_gather_into_tensor(gathered, cr.tensor(np.ascontiguousarray(values)))
-    return bool((gathered.numpy() == gathered.numpy()[0]).all())
+    return bool((gathered.cpu().numpy() == gathered.cpu().numpy()[0]).all())
 
 
 def train_both(build: Callable[[int], nn.Module], in_shape: tuple[int, ...], dtype: type,
@@ -116,7 +116,7 @@ def test_no_sync_accumulates_then_averages(world):
             F.cross_entropy(model(cr.tensor(xs[k, rank])), cr.tensor(ys[k, rank])).backward()
     F.cross_entropy(model(cr.tensor(xs[2, rank])), cr.tensor(ys[2, rank])).backward()
     for p, q in zip(model.module.parameters(), reference.parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), atol=1e-12)
 
 
 def test_unused_parameter_gets_the_same_zero_gradient_everywhere(world):
@@ -132,7 +132,7 @@ def test_unused_parameter_gets_the_same_zero_gradient_everywhere(world):
     model = DDP(Partly())
     model(cr.randn(2, 3)).sum().backward()
     assert model.module.used.weight.grad is not None
-    assert not model.module.unused.weight.grad.numpy().any()
+    assert not model.module.unused.weight.grad.cpu().numpy().any()
 
 
 def test_state_dict_and_buffers_come_from_rank_0(world):
@@ -142,7 +142,7 @@ def test_state_dict_and_buffers_come_from_rank_0(world):
     inner[1].running_mean._data[...] = rank
     model = DDP(inner)
     assert next(iter(model.state_dict())) == "module.0.weight"
-    assert not model.module[1].running_mean.numpy().any()
+    assert not model.module[1].running_mean.cpu().numpy().any()
     assert same_on_every_rank(flat(model.module))
     assert "world_size" in repr(model)
 
@@ -199,7 +199,7 @@ def test_buckets_are_rebuilt_in_the_order_backward_made_gradients_ready(world):
         F.cross_entropy(model(x), y).backward()
         F.cross_entropy(reference(x), y).backward()
         for p, q in zip(model.module.parameters(), reference.parameters()):
-            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12)
+            np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), atol=1e-12)
     rebuilt = [p for b in model._buckets for p in b.params]
     assert rebuilt[0] is model.module.c.bias
     assert rebuilt[-1] is model.module.a.weight

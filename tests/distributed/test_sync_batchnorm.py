@@ -29,13 +29,13 @@ def test_differentiable_all_reduce_in_both_modes(world):
     x = cr.tensor(np.arange(3.0) + rank, requires_grad=True)
     y = all_reduce(x * x)
     expected = sum((np.arange(3.0) + r) ** 2 for r in range(n))
-    np.testing.assert_allclose(y.numpy(), expected)
+    np.testing.assert_allclose(y.cpu().numpy(), expected)
     (y * (rank + 1)).sum().backward()
     # d/dx_rank of sum_r (r + 1) * sum_s x_s^2 = 2 x_rank * sum_r (r + 1)
-    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() * sum(range(1, n + 1)))
+    np.testing.assert_allclose(x.grad.cpu().numpy(), 2 * x.cpu().numpy() * sum(range(1, n + 1)))
     _, tangent = cr.jvp(lambda v: all_reduce(v, op=dist.ReduceOp.AVG),
                         (cr.tensor(np.ones(2)),), (cr.tensor(np.full(2, float(rank))),))
-    np.testing.assert_allclose(tangent.numpy(), np.full(2, (n - 1) / 2))
+    np.testing.assert_allclose(tangent.cpu().numpy(), np.full(2, (n - 1) / 2))
     with pytest.raises(ValueError, match=r"SUM or ReduceOp\.AVG"):
         all_reduce(x, op=dist.ReduceOp.MAX)
 
@@ -60,15 +60,15 @@ def test_sync_batchnorm_equals_batchnorm_on_the_global_batch(world):
         loss = F.cross_entropy(model(cr.tensor(x[step, mine])), cr.tensor(y[step, mine]))
         loss.backward()
         for p, q in zip(model.module.parameters(), reference.parameters()):
-            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12)
+            np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), atol=1e-12)
         opt_ref.step()
         opt.step()
     for a, b in zip(model.module.buffers(), reference.buffers()):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-12)
+        np.testing.assert_allclose(a.cpu().numpy(), b.cpu().numpy(), atol=1e-12)
     model.eval()
     reference.eval()
-    np.testing.assert_allclose(model(cr.tensor(x[0, mine])).numpy(),
-                               reference(cr.tensor(x[0, mine])).numpy(), atol=1e-12)
+    np.testing.assert_allclose(model(cr.tensor(x[0, mine])).cpu().numpy(),
+                               reference(cr.tensor(x[0, mine])).cpu().numpy(), atol=1e-12)
 
 
 def test_sync_batchnorm_checks_its_input(world):

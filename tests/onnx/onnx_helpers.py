@@ -36,7 +36,7 @@ def run_cr(model: nn.Module, x: np.ndarray) -> np.ndarray:
     model.eval()
     with cr.no_grad():
         y = model(cr.tensor(x))
-    return (y[0] if isinstance(y, tuple) else y).numpy()
+    return (y[0] if isinstance(y, tuple) else y).cpu().numpy()
 
 
 def max_diff(a: np.ndarray, b: np.ndarray) -> float:

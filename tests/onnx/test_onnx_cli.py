@@ -14,6 +14,7 @@ pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from onnx_helpers import TOL, max_diff, run_cr  # noqa: E402
+from reference import to_numpy  # noqa: E402
 
 from chainrule.cli import main  # noqa: E402
 from chainrule.training import evaluate_run  # noqa: E402
@@ -39,7 +40,7 @@ def test_cli_export_matches_eval_accuracy(tmp_path: Path, capsys: pytest.Capture
     built = _Run(cfg)
     net, test = built.model, built.test_set
     net.load_state_dict(state["model"])
-    x = np.stack([np.asarray(test[i][0]) for i in range(len(test))]).astype(np.float32)
+    x = np.stack([to_numpy(test[i][0]) for i in range(len(test))]).astype(np.float32)
     y = np.array([int(test[i][1]) for i in range(len(test))])
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     logits = sess.run(None, {"input": x})[0]

@@ -12,6 +12,7 @@ pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
 
 from onnx_helpers import DYNAMIC, TOL, max_diff, run_cr  # noqa: E402
+from reference import to_numpy  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 import chainrule.onnx as cro  # noqa: E402
@@ -81,7 +82,7 @@ def _pair(name: str, rng: np.random.Generator) -> tuple[object, tnn.Module, byte
     with cr.no_grad():  # non-default BatchNorm statistics
         model(cr.tensor(rng.standard_normal((8, *SHAPE)).astype(np.float32)))
     twin = _torch_model(name)
-    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in
+    twin.load_state_dict({k: torch.from_numpy(np.array(to_numpy(v))) for k, v in
                           model.state_dict().items()})
     twin.eval()
     buf = io.BytesIO()

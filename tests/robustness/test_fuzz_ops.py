@@ -233,7 +233,7 @@ def _call(spec: OpSpec, args: tuple, kwargs: dict, quiet: bool) -> Any:
     except Exception as e:  # (checked against NumPy's outcome)
         return e
     assert isinstance(out, cr.Tensor), f"{spec.name} returned {type(out).__name__}"
-    return out.numpy()
+    return out.cpu().numpy()
 
 
 def _describe(args: tuple, kwargs: dict) -> str:

@@ -8,7 +8,7 @@ import importlib
 import numpy as np
 import pytest
 import torch as real
-from reference import cpu_only, needs_no_cuda
+from reference import cpu_only, cuda_available, needs_no_cuda
 
 import chainrule as cr
 import chainrule.torch as ct
@@ -226,6 +226,10 @@ def test_data_parallel_wraps_module() -> None:
     x = ct.randn(4, 3)
     np.testing.assert_allclose(dp(x).cpu().numpy(), net(x).cpu().numpy())
     assert set(dp.state_dict()) == {"module.weight", "module.bias"}
+    if cuda_available():  # device 0 exists: the module still runs whole
+        dp0 = ct.nn.parallel.DataParallel(net, device_ids=[0])
+        np.testing.assert_allclose(dp0(x).cpu().numpy(), net(x).cpu().numpy())
+        return
     with pytest.raises(RuntimeError, match="not available"):
         ct.nn.parallel.DataParallel(net, device_ids=[0])
 

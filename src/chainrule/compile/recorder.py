@@ -72,6 +72,9 @@ class Recorder:
         self.arg_tensors: dict[int, int] = {}  # argument index -> slot of the Tensor itself
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
+                if type(a._data) is not np.ndarray:
+                    self.failure = (f"a tensor argument on {a.device} (the tape replays NumPy "
+                                    "calls: CPU tensors only)", *user_line()[:2])
                 self.arg_slots.append((i, self._new(a._data)))
 
     # ----- slots -----
@@ -95,6 +98,8 @@ class Recorder:
     def slot(self, t: Tensor) -> int:
         """The slot of a Tensor's array: a recorded value, an argument, or a live external."""
         d = t._data
+        if type(d) is not np.ndarray:
+            self.fail(f"a tensor on {t.device} (the tape replays NumPy calls: CPU tensors only)")
         s = self.slot_of.get(id(d))
         if s is not None:
             if t.requires_grad and t._node is None and id(d) in self.drawn:

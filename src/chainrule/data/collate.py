@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backend import asarray
 from chainrule.data.dataset import Subset, TensorDataset
 from chainrule.dtypes import get_default_dtype
 from chainrule.tensor import Tensor
@@ -24,7 +25,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         raise ValueError("default_collate: empty batch")
     elem = batch[0]
     if isinstance(elem, Tensor | np.ndarray | np.generic):
-        arrays = [np.asarray(x._data if isinstance(x, Tensor) else x) for x in batch]
+        arrays = [asarray(x._data if isinstance(x, Tensor) else x) for x in batch]
         for i, a in enumerate(arrays):
             if a.shape != arrays[0].shape:
                 raise ValueError(

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from chainrule.backend import asarray
 from chainrule.tensor import Tensor
 
 T_co = TypeVar("T_co", covariant=True)
@@ -74,7 +75,7 @@ class TensorDataset(Dataset[tuple[Tensor, ...]]):
 
     def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
         """The sample ``(a[index], b[index], ...)`` as Tensors."""
-        return tuple(Tensor(np.asarray(a[index])) for a in self.arrays)
+        return tuple(Tensor(asarray(a[index])) for a in self.arrays)
 
     def __len__(self) -> int:
         return len(self.arrays[0])

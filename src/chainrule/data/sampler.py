@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from chainrule.backend import asnumpy
 from chainrule.creation import default_rng
 
 T_co = TypeVar("T_co", covariant=True)
@@ -140,7 +141,8 @@ class WeightedRandomSampler(Sampler[int]):
                  generator: Any = None) -> None:
         self.num_samples = _positive_int(num_samples, "num_samples")
         self.replacement = _boolean(replacement, "replacement")
-        w = np.asarray(weights._data if hasattr(weights, "_data") else weights, dtype=np.float64)
+        w = np.asarray(asnumpy(weights._data) if hasattr(weights, "_data") else weights,
+                       dtype=np.float64)
         if w.ndim != 1:
             raise ValueError(
                 f"weights should be a 1d sequence but given weights have shape {tuple(w.shape)}")

@@ -27,7 +27,7 @@ ACTIVATIONS = {
 
 def derivative(fn: Any, x: np.ndarray) -> np.ndarray:
     """fn'(x) elementwise: the gradient of sum(fn(x)), by reverse mode."""
-    return cr.grad(lambda t: fn(t).sum())(cr.tensor(x)).numpy()
+    return cr.grad(lambda t: fn(t).sum())(cr.tensor(x)).numpy(force=True)
 
 
 def layer_gradients(act: str, seed: int = 0) -> np.ndarray:
@@ -46,14 +46,14 @@ def layer_gradients(act: str, seed: int = 0) -> np.ndarray:
     x = cr.randn(128, WIDTH)
     loss = (net(x) ** 2).mean()
     loss.backward()
-    return np.array([float(np.linalg.norm(m.weight.grad.numpy())) for m in net
+    return np.array([float(np.linalg.norm(m.weight.grad.numpy(force=True))) for m in net
                      if isinstance(m, nn.Linear)])
 
 
 def run(out: Path) -> dict[str, Any]:
     """Derivative facts and per-layer gradient norms; returns them."""
     xs = np.linspace(-5, 5, 1001)
-    curves = {name: (fn(cr.tensor(xs)).numpy(), derivative(fn, xs))
+    curves = {name: (fn(cr.tensor(xs)).numpy(force=True), derivative(fn, xs))
               for name, fn in ACTIVATIONS.items()}
     facts = {
         "max sigmoid'": float(curves["sigmoid"][1].max()),
@@ -61,12 +61,12 @@ def run(out: Path) -> dict[str, Any]:
         "relu' values": sorted({float(v) for v in curves["ReLU"][1]}),
         "softplus' - sigmoid": float(np.abs(curves["softplus"][1] - curves["sigmoid"][0]).max()),
         "tanh - (2 sigmoid(2x) - 1)": float(np.abs(
-            curves["tanh"][0] - (2 * cr.sigmoid(cr.tensor(2 * xs)).numpy() - 1)).max()),
+            curves["tanh"][0] - (2 * cr.sigmoid(cr.tensor(2 * xs)).numpy(force=True) - 1)).max()),
     }
     for k, v in facts.items():
         print(f"{k}: {v}")
     rng = np.random.default_rng(0)
-    noisy = F.noisy_relu(cr.tensor(xs), 0.5, True, rng).numpy()
+    noisy = F.noisy_relu(cr.tensor(xs), 0.5, True, rng).numpy(force=True)
 
     norms = {act: layer_gradients(act) for act in ("sigmoid", "tanh", "relu")}
     ratios = {act: float(g[0] / g[-1]) for act, g in norms.items()}

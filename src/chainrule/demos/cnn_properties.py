@@ -29,7 +29,7 @@ DEPTHS = (1, 2, 3, 4, 5, 6)
 def conv(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """conv2d of one (H, W) image with filters w (O, 1, k, k), 'same' zero padding."""
     y = F.conv2d(cr.tensor(x[None, None]), cr.tensor(w), padding=w.shape[-1] // 2)
-    return y.numpy()[0]
+    return y.numpy(force=True)[0]
 
 
 def image(rng: np.random.Generator) -> np.ndarray:
@@ -49,7 +49,7 @@ def receptive_field(depth: int, seed: int = 0) -> np.ndarray:
     net = nn.Sequential(*layers)
     c = SIZE // 2
     g = cr.grad(lambda x: net(x)[0, 0, c, c])(cr.zeros((1, 1, SIZE, SIZE), dtype=np.float64))
-    return np.abs(g.numpy()[0, 0])
+    return np.abs(g.numpy(force=True)[0, 0])
 
 
 def field_size(g: np.ndarray) -> tuple[int, int, bool]:
@@ -80,7 +80,8 @@ def run(out: Path) -> dict[str, Any]:
     moved = np.concatenate([[rng.uniform(0, 1)], detector[:-1]])  # shifted right by one
 
     def pool(d: np.ndarray) -> np.ndarray:
-        return F.max_pool1d(cr.tensor(d[None, None]), 3, stride=1, padding=1).numpy()[0, 0]
+        out = F.max_pool1d(cr.tensor(d[None, None]), 3, stride=1, padding=1)
+        return out.numpy(force=True)[0, 0]
 
     res["detector_changed"] = float((moved != detector).mean())
     res["pool_changed"] = float((pool(moved) != pool(detector)).mean())

@@ -48,7 +48,7 @@ def nrmse(pred: np.ndarray, target: np.ndarray) -> float:
 def predict(esn: nn.EchoState, u: np.ndarray) -> np.ndarray:
     """The readout over the whole input sequence u (T, 1), without a graph."""
     with cr.no_grad():
-        return esn(cr.tensor(u)).numpy()
+        return esn(cr.tensor(u)).numpy(force=True)
 
 
 def run(out: Path) -> dict[str, Any]:
@@ -72,8 +72,8 @@ def run(out: Path) -> dict[str, Any]:
         r.fit_readout(x[:800], target[:800], washout=100)
         recall[rho] = nrmse(predict(r, x)[800:], target[800:])
         with cr.no_grad():
-            a = r.states(cr.tensor(x[:300])).numpy()
-            b = r.states(cr.tensor(x[:300]), h0=cr.tensor(h0)).numpy()
+            a = r.states(cr.tensor(x[:300])).numpy(force=True)
+            b = r.states(cr.tensor(x[:300]), h0=cr.tensor(h0)).numpy(force=True)
         gaps[rho] = np.linalg.norm(a - b, axis=1)
         print(f"rho {rho:3.1f}: recall u(t-{DELAY}) test NRMSE {recall[rho]:.3f}; two initial "
               f"states after 300 steps {gaps[rho][-1]:.1e} apart")

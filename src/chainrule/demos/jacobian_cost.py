@@ -45,7 +45,7 @@ def jacobians(n: int, m: int) -> dict[str, dict[str, Any]]:
             nonlocal calls
             calls += 1
             with cr.no_grad():
-                return f(cr.tensor(v)).numpy()
+                return f(cr.tensor(v)).numpy(force=True)
 
         if name == "fd one-sided":
             fx = ev(x0)
@@ -56,13 +56,14 @@ def jacobians(n: int, m: int) -> dict[str, dict[str, Any]]:
                      "seconds": time.perf_counter() - t0}
 
     t0 = time.perf_counter()
-    cols = [cr.jvp(f, (x,), (cr.tensor(e),))[1].numpy() for e in eye_n]  # one pass per column
+    # one pass per column
+    cols = [cr.jvp(f, (x,), (cr.tensor(e),))[1].numpy(force=True) for e in eye_n]
     res["forward mode"] = {"jacobian": np.stack(cols, 1), "passes": len(cols),
                            "seconds": time.perf_counter() - t0}
 
     t0 = time.perf_counter()
     _, pullback = cr.vjp(f, x)  # one recorded forward evaluation, then one reverse pass per row
-    rows = [pullback(cr.tensor(e))[0].numpy() for e in eye_m]
+    rows = [pullback(cr.tensor(e))[0].numpy(force=True) for e in eye_m]
     res["reverse mode"] = {"jacobian": np.stack(rows, 0), "passes": len(rows),
                            "seconds": time.perf_counter() - t0}
     return res

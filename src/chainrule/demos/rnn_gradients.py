@@ -44,7 +44,7 @@ def jacobian_norms(w: np.ndarray, inputs: np.ndarray | None, h0: np.ndarray) -> 
             hs.append(h)
         return cr.stack(hs)
 
-    jac = cr.jacobian(states, mode="forward")(cr.tensor(h0)).numpy()  # (T, n, n)
+    jac = cr.jacobian(states, mode="forward")(cr.tensor(h0)).numpy(force=True)  # (T, n, n)
     return np.linalg.norm(jac, ord=2, axis=(1, 2))
 
 

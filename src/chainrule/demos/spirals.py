@@ -22,13 +22,14 @@ SNAPSHOTS = (0, 25, 50, 75, 100, 300)
 def prob(model: nn.Module, x: np.ndarray) -> np.ndarray:
     """The model's probability of class 1 at each row of x."""
     with cr.no_grad():
-        return cr.sigmoid(model(cr.tensor(x.astype(np.float32)))).numpy()[:, 0]
+        return cr.sigmoid(model(cr.tensor(x.astype(np.float32)))).numpy(force=True)[:, 0]
 
 
 def run(out: Path) -> dict[str, Any]:
     """Train on 400 spiral points, recording accuracy and the boundary; returns the accuracies."""
-    x, y = (t.numpy() for t in cr.datasets.two_spirals(n=400, noise=0.02, seed=0).tensors)
-    xt_, yt_ = (t.numpy() for t in cr.datasets.two_spirals(n=400, noise=0.02, seed=1).tensors)
+    train, test = (cr.datasets.two_spirals(n=400, noise=0.02, seed=s) for s in (0, 1))
+    x, y = (t.numpy(force=True) for t in train.tensors)
+    xt_, yt_ = (t.numpy(force=True) for t in test.tensors)
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(),
                           nn.Linear(64, 1))

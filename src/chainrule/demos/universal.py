@@ -31,7 +31,7 @@ def construct(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     One unit holds the constant f(x_0) (w = 0), one per knot the change of slope there.
     """
     knots = np.linspace(LO, HI, d)
-    fk = target(cr.tensor(knots)).numpy()
+    fk = target(cr.tensor(knots)).numpy(force=True)
     slopes = np.diff(fk) / np.diff(knots)
     c = np.diff(np.concatenate([[0.0], slopes]))  # slope change at knots[0..d-2]
     sign = np.concatenate([[np.sign(fk[0]) or 1.0], np.sign(c)])
@@ -44,20 +44,20 @@ def evaluate(sign: np.ndarray, w: np.ndarray, b: np.ndarray, x: np.ndarray) -> n
     """sum_i sign_i max(0, w_i x + b_i), with chainrule ops; the pieces as rows."""
     pieces = cr.tensor(sign)[:, None] * cr.relu(cr.tensor(w)[:, None] * cr.tensor(x)[None]
                                                 + cr.tensor(b)[:, None])
-    return pieces.numpy()
+    return pieces.numpy(force=True)
 
 
 def run(out: Path) -> dict[str, Any]:
     """Max error of the construction against units, and a trained net's; returns both."""
     xs = np.linspace(LO, HI, 2001)
-    fx = target(cr.tensor(xs)).numpy()
+    fx = target(cr.tensor(xs)).numpy(force=True)
     errors, knot_errors = [], []
     for d in UNITS:
         s, w, b = construct(d)
         errors.append(float(np.abs(evaluate(s, w, b, xs).sum(0) - fx).max()))
         knots = np.linspace(LO, HI, d)
         knot_errors.append(float(np.abs(evaluate(s, w, b, knots).sum(0)
-                                        - target(cr.tensor(knots)).numpy()).max()))
+                                        - target(cr.tensor(knots)).numpy(force=True)).max()))
         print(f"{d + 0:3d} ReLU units (knots {d}): max error {errors[-1]:.2e}, at the knots "
               f"{knot_errors[-1]:.1e}")
     rate = float(np.polyfit(np.log(UNITS[2:]), np.log(errors[2:]), 1)[0])
@@ -74,7 +74,7 @@ def run(out: Path) -> dict[str, Any]:
         loss.backward()
         opt.step()
     with cr.no_grad():
-        trained = net(cr.tensor(xs[:, None].astype(np.float32))).numpy()[:, 0]
+        trained = net(cr.tensor(xs[:, None].astype(np.float32))).numpy(force=True)[:, 0]
     trained_err = float(np.abs(trained - fx).max())
     print(f"trained 1-16-1 ReLU net (Adam, 1500 steps): max error {trained_err:.2e}")
 
@@ -89,8 +89,8 @@ def run(out: Path) -> dict[str, Any]:
         ax.plot(xs, p, "--", lw=0.9, label="±max(0, w_i x + b_i)" if k == 0 else None)
     ax.plot(xs, fx, "k", lw=2, label="f(x) = sin 2x + 0.3x²")
     ax.plot(xs, pieces.sum(0), "C3", lw=1.5, label=f"sum of {d} units")
-    ax.plot(np.linspace(LO, HI, d), target(cr.tensor(np.linspace(LO, HI, d))).numpy(), "ko",
-            ms=5, label="knots")
+    knots = np.linspace(LO, HI, d)
+    ax.plot(knots, target(cr.tensor(knots)).numpy(force=True), "ko", ms=5, label="knots")
     ax.set(xlabel="x", ylabel="y", title=f"construction with {d} units", ylim=(-3, 3))
     ax.legend(fontsize=7, loc="lower right")
     ax = axes[1]

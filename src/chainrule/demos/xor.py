@@ -36,7 +36,7 @@ def fit(model: nn.Module, x: np.ndarray, y: np.ndarray, steps: int, lr: float) -
 def prob(model: nn.Module, x: np.ndarray) -> np.ndarray:
     """The model's probability of class 1 at each row of x."""
     with cr.no_grad():
-        return cr.sigmoid(model(cr.tensor(x.astype(np.float32)))).numpy()[:, 0]
+        return cr.sigmoid(model(cr.tensor(x.astype(np.float32)))).numpy(force=True)[:, 0]
 
 
 def run(out: Path) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def run(out: Path) -> dict[str, Any]:
         res[f"2d_{name}"] = {"loss": loss, "probabilities": p.tolist(), "accuracy": acc}
         print(f"2-D XOR, {name:6s} model: loss {loss:.4f} (chance log 2 = {np.log(2):.4f}), "
               f"p(class 1) at the corners {[round(float(v), 3) for v in p]}, accuracy {acc:.2f}")
-    x1, y1 = (t.numpy() for t in cr.datasets.xor(n=256, seed=0, dim=1).tensors)
+    x1, y1 = (t.numpy(force=True) for t in cr.datasets.xor(n=256, seed=0, dim=1).tensors)
     y1 = y1.astype(np.float32)
     models1 = {"linear": nn.Linear(1, 1),
                "hidden": nn.Sequential(nn.Linear(1, 8), nn.ReLU(), nn.Linear(8, 1))}

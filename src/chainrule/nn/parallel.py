@@ -21,6 +21,7 @@ import numpy as np
 
 from chainrule.autodiff.hooks import queue_callback
 from chainrule.autodiff.modes import STATE
+from chainrule.backend import asnumpy, is_device_array, like, move_like
 from chainrule.distributed.collectives import broadcast, wait_all
 from chainrule.distributed.process_group import default_group, mpi
 from chainrule.nn.module import Module, Parameter
@@ -30,7 +31,8 @@ __all__ = ["DistributedDataParallel"]
 
 
 class _Bucket:
-    """Parameters whose gradients travel together in one flat buffer."""
+    """Parameters whose gradients travel together in one flat host buffer (CUDA gradients are
+    staged through it)."""
 
     def __init__(self, params: list[Parameter]) -> None:
         self.params = params
@@ -54,7 +56,7 @@ class _Bucket:
             if p.grad is None:
                 seg.fill(0)
             else:
-                seg[...] = p.grad._data.reshape(-1)
+                seg[...] = asnumpy(p.grad._data).reshape(-1)
 
     def unpack(self, scale: float) -> None:
         """Write buffer * scale back into each parameter's ``.grad``."""
@@ -62,8 +64,13 @@ class _Bucket:
         for p, start, stop in zip(self.params, self.offsets, self.offsets[1:]):
             seg = self.buffer[start:stop].reshape(p._data.shape)
             g = p.grad
-            if g is None or g._data.shape != seg.shape or not g._data.flags.writeable:
-                p.grad = Tensor._make(seg.copy(), False, None)
+            on_device = type(p._data) is not np.ndarray and is_device_array(p._data)
+            if g is None or g._data.shape != seg.shape or type(g._data) is not type(p._data) or (
+                    not on_device and not g._data.flags.writeable):
+                p.grad = Tensor._make(move_like(seg, p._data) if on_device else seg.copy(),
+                                      False, None)
+            elif on_device:
+                g._data[...] = like(seg, g._data)
             else:
                 np.copyto(g._data, seg)
 

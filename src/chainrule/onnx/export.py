@@ -9,6 +9,7 @@ from typing import IO, Any
 import numpy as np
 
 from chainrule.autodiff.modes import enable_grad
+from chainrule.backend import asnumpy
 from chainrule.nn.module import Module
 from chainrule.onnx._deps import UnsupportedOpError, require
 from chainrule.tensor import Tensor
@@ -43,8 +44,8 @@ class GraphBuilder:
         return name
 
     def const(self, value: Any, hint: str = "const", dtype: Any = None) -> str:
-        """An initializer holding value (an ndarray or number)."""
-        arr = np.asarray(value, dtype=dtype)
+        """An initializer holding value (an ndarray or number; a CUDA array is copied)."""
+        arr = np.asarray(asnumpy(value), dtype=dtype)
         name = self.fresh(hint)
         self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(arr), name))
         return name
@@ -72,7 +73,7 @@ class GraphBuilder:
             self.keep.append(arg)
             return name
         dtype = None
-        if like is not None and np.asarray(arg).dtype.kind in "fiub" \
+        if like is not None and np.asarray(asnumpy(arg)).dtype.kind in "fiub" \
                 and like.dtype.kind == "f":
             dtype = like.dtype
         return self.const(arg, dtype=dtype)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backend import asnumpy, is_device_array
 from chainrule.onnx._deps import UnsupportedOpError
 from chainrule.ops import conv_transpose
 from chainrule.ops import elementwise as ew
@@ -47,7 +48,7 @@ def _where(g: Any, node: Any, out: Tensor) -> str:
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data is b._data:
         keep = b if a._node is None else a
         return g.name(keep)
-    c = np.asarray(node.c, dtype=bool)
+    c = np.asarray(asnumpy(node.c), dtype=bool)
     like = next(x._data for x in (a, b) if isinstance(x, Tensor))
     return g.node("Where", [g.const(c, "condition"), g.name(a, like), g.name(b, like)])
 
@@ -77,14 +78,22 @@ def advanced_getitem(g: Any, x: Tensor, idx: tuple) -> str:
     """
     if any(i is None for i in idx):
         raise UnsupportedOpError(f"onnx export: getitem with None among array indices {idx!r}")
-    idx = tuple(np.asarray(i) if isinstance(i, list) else i for i in idx)
-    idx = _expand_ellipsis(idx, x.ndim)
+    device = {}  # id(host copy) -> the CUDA index array it copies (a model input's data, maybe)
+
+    def host(i: Any) -> Any:
+        if is_device_array(i):
+            h = asnumpy(i)
+            device[id(h)] = i
+            return h
+        return np.asarray(i) if isinstance(i, list) else i
+
+    idx = _expand_ellipsis(tuple(host(i) for i in idx), x.ndim)
     name = g.name(x)
     entries: list[Any] = []  # per axis of x: a slice or an index array
     mask_input: tuple[int, int, str] | None = None  # (first axis, ndim, input name)
     for i in idx:
         if isinstance(i, np.ndarray) and i.dtype == bool:
-            src = _input_name(g, i)
+            src = _input_name(g, device.get(id(i), i))
             if src is not None:
                 mask_input = (len(entries), i.ndim, src)
                 entries.extend([slice(None)] * i.ndim)
@@ -108,7 +117,7 @@ def advanced_getitem(g: Any, x: Tensor, idx: tuple) -> str:
         return _gather_nd(g, name, x.ndim, list(range(first, first + k)), positions, 1)
     axes = [a for a, e in enumerate(entries) if isinstance(e, np.ndarray)]
     arrays = [entries[a] for a in axes]
-    sources = [_input_name(g, a) for a in arrays]
+    sources = [_input_name(g, device.get(id(a), a)) for a in arrays]
     shape = np.broadcast_shapes(*(a.shape for a in arrays))
     if len(axes) == 1:  # one array: Gather keeps NumPy's placement
         ind = sources[0] or g.const(arrays[0].astype(np.int64), "indices")

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backend import asnumpy, is_device_array
 from chainrule.onnx._deps import UnsupportedOpError
 from chainrule.onnx.export_more import advanced_getitem, register, scan_rows
 from chainrule.ops import conv, indexing, linalg, pool, recurrent, shape
@@ -183,8 +184,8 @@ def _normalize(g: Any, node: Any, out: Tensor) -> str:
 def _running_stats(g: Any, node: Any, w: Any) -> tuple[str, str]:
     """The running mean and variance as initializers, named after the module's buffers."""
     c = node.pshape[0]
-    mean = np.asarray(node.mean).reshape(c)
-    var = (1.0 / np.square(np.asarray(node.r, np.float64)) - node.eps).reshape(c)
+    mean = np.asarray(asnumpy(node.mean)).reshape(c)
+    var = (1.0 / np.square(np.asarray(asnumpy(node.r), np.float64)) - node.eps).reshape(c)
     prefix = g.keys.get(id(w), "").removesuffix("weight")
     buffers = {n: t for n, t in g.buffers.items() if prefix and n.startswith(prefix)}
     if prefix + "running_var" in buffers:
@@ -258,7 +259,7 @@ def _pad(g: Any, node: Any, out: Tensor) -> str:
 def _getitem(g: Any, node: Any, out: Tensor) -> str:
     x = node.args[0]
     idx = node.idx if isinstance(node.idx, tuple) else (node.idx,)
-    if any(isinstance(i, np.ndarray | list | Tensor) for i in idx):
+    if any(isinstance(i, np.ndarray | list | Tensor) or is_device_array(i) for i in idx):
         return advanced_getitem(g, x, idx)
     rows = scan_rows(g, g.name(x), idx)
     if rows is not None:
@@ -314,12 +315,12 @@ def _scan(g: Any, node: Any, out: Tensor) -> str:
     hid = w_hh.shape[1]
 
     def reorder(t: Any, hint: str) -> str:
-        a = t._data if isinstance(t, Tensor) else np.asarray(t)
+        a = asnumpy(t._data) if isinstance(t, Tensor) else np.asarray(t)
         blocks = [a[k * hid:(k + 1) * hid] for k in order]
         key = g.keys.get(id(t), hint) if isinstance(t, Tensor) else hint
         return g.const(np.concatenate(blocks)[None], key)
 
-    bias = np.concatenate([np.asarray(b._data if isinstance(b, Tensor) else b)
+    bias = np.concatenate([np.asarray(asnumpy(b._data) if isinstance(b, Tensor) else b)
                            for b in (b_ih, b_hh)])
     b_name = g.keys.get(id(b_ih), "bias")
     bias = np.concatenate([np.concatenate([bias[k * hid:(k + 1) * hid] for k in order]),

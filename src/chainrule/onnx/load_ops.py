@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.backend import asnumpy
 from chainrule.nn import functional as F
 from chainrule.onnx._deps import UnsupportedOpError
 from chainrule.ops import conv as conv_ops
@@ -34,8 +35,9 @@ def _t(v: Any) -> Tensor:
 
 
 def static(v: Any) -> np.ndarray:
-    """A value that must be known when the graph runs (shapes, axes, pads) as an ndarray."""
-    return v._data if isinstance(v, Tensor) else np.asarray(v)
+    """A value that must be known when the graph runs (shapes, axes, pads) as an ndarray (a host
+    copy of a CUDA tensor's)."""
+    return asnumpy(v._data) if isinstance(v, Tensor) else np.asarray(v)
 
 
 def _ints(v: Any) -> list[int]:
@@ -48,9 +50,18 @@ def _axes(attrs: dict, axes: Any, ndim: int) -> tuple[int, ...] | None:
     return None if got is None else tuple(int(a) % ndim for a in got)
 
 
+def _folded(f: Callable[..., Any]) -> Callable[..., Any]:
+    """f on the node's inputs; on constants only, an ndarray (folded on the host, so it joins
+    a later Tensor on that Tensor's device)."""
+    def op(attrs: dict, *xs: Any) -> Any:
+        out = f(*xs)
+        return out if any(isinstance(x, Tensor) for x in xs) else out._data
+    return op
+
+
 for _name, _fn in [("Add", ops.add), ("Sub", ops.subtract), ("Mul", ops.multiply),
                    ("Div", ops.divide), ("MatMul", ops.matmul), ("Where", ops.where)]:
-    OPS[_name] = (lambda f: lambda attrs, *xs: f(*xs))(_fn)
+    OPS[_name] = _folded(_fn)
 for _name, _fn in [("Neg", ops.neg), ("Exp", ops.exp), ("Log", ops.log), ("Sqrt", ops.sqrt),
                    ("Abs", ops.abs), ("Sin", ops.sin), ("Cos", ops.cos), ("Tan", ops.tan),
                    ("Tanh", ops.tanh), ("Sigmoid", ops.sigmoid), ("Relu", ops.relu),
@@ -123,7 +134,8 @@ def _squeeze(attrs: dict, x: Any, axes: Any = None) -> Any:
 def _concat(attrs: dict, *xs: Any) -> Any:
     if not any(isinstance(x, Tensor) for x in xs):
         return np.concatenate([np.asarray(x) for x in xs], axis=attrs["axis"])
-    return ops.concatenate([_t(x) for x in xs], axis=attrs["axis"])
+    dev = next(x.device for x in xs if isinstance(x, Tensor))  # constants join it there
+    return ops.concatenate([_t(x).to(dev) for x in xs], axis=attrs["axis"])
 
 
 @onnx_op("Reshape")

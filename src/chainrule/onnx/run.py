@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule.backend import asnumpy
 from chainrule.onnx.export import export
+from chainrule.tensor import Tensor
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, opset_version: int = 17
@@ -25,9 +27,11 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, opset_version
         run.model.load_state_dict(state["model"])
     except (KeyError, ValueError, RuntimeError) as e:
         raise TrainError(f"corrupt checkpoint in {str(run_dir)!r}: {e}") from None
-    x0 = np.asarray(run.test_set[0][0], dtype=np.float32)
+    x0 = run.test_set[0][0]
+    x0 = np.asarray(asnumpy(getattr(x0, "_data", x0)), dtype=np.float32)  # on the host
     path = Path(out) if out is not None else run_dir / "model.onnx"
-    export(run.model, (x0[None],), str(path), input_names=["input"], output_names=["output"],
+    x = Tensor(x0[None]).to(run.device)  # where the model is
+    export(run.model, (x,), str(path), input_names=["input"], output_names=["output"],
            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
            opset_version=opset_version)
     return path

@@ -554,6 +554,8 @@ class Clip(Function):
 
     @staticmethod
     def forward(ctx: Context, x: NDArray, lo: Any, hi: Any) -> NDArray:
+        # a Tensor bound is a constant here: its array, on its device
+        lo, hi = (b._data if isinstance(b, Tensor) else b for b in (lo, hi))
         bounds = [b if isinstance(b, int | float) else B.asarray(b) for b in (lo, hi)
                   if b is not None]
         x = x.astype(result_dtype(x, *bounds), copy=False)

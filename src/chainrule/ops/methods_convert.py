@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import Context, Function
-from chainrule.backend import asnumpy, device_index, is_device_array, to_device
+from chainrule.backend import asarray, asnumpy, device_index, is_device_array, to_device
 from chainrule.device import CPU, as_device, device, is_device_like
 from chainrule.ops import elementwise as E
 from chainrule.ops import linalg as L
@@ -26,7 +26,7 @@ _BY_NAME = {v: k for k, v in TYPE_NAMES.items()}
 
 
 def _const(arr: Any) -> Tensor:
-    return Tensor._make(np.asarray(arr), False, None)
+    return Tensor._make(asarray(arr), False, None)
 
 
 def _raw(x: Any) -> Any:
@@ -358,17 +358,23 @@ def to_dense(self: Tensor) -> Tensor:
 
 # ----- memory -----
 def share_memory_(self: Tensor) -> Tensor:
-    """Move the values into shared memory, seen by processes started later (hogwild)."""
+    """Move the values into shared memory, seen by processes started later (hogwild); a no-op
+    for a CUDA tensor, as PyTorch's."""
     from chainrule.shared import share
 
+    if builtins.type(self._data) is not np.ndarray and is_device_array(self._data):
+        return self
     self._data = share(self._data)
     return self
 
 
 def is_shared(self: Tensor) -> Any:
-    """Whether the values live in shared memory (share_memory_)."""
+    """Whether the values live in shared memory (share_memory_); True for a CUDA tensor, as
+    PyTorch's."""
     from chainrule.shared import is_shared as _is_shared
 
+    if builtins.type(self._data) is not np.ndarray and is_device_array(self._data):
+        return True
     return _is_shared(self._data)
 
 
@@ -389,5 +395,8 @@ def is_contiguous(self: Tensor, memory_format: Any = None) -> Any:
 
 
 def data_ptr(self: Tensor) -> Any:
-    """Address of the first element."""
-    return self._data.ctypes.data
+    """Address of the first element (in device memory for a CUDA tensor)."""
+    d = self._data
+    if builtins.type(d) is not np.ndarray and is_device_array(d):
+        return d.data.ptr
+    return d.ctypes.data

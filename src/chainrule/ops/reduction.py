@@ -165,7 +165,7 @@ class LogSumExp(Function):
         ctx.axes = axes = normalize_axes("logsumexp", axis, x.ndim)
         ctx.keepdims = keepdims
         x = to_float(x)
-        m = x.max(axis=axes, keepdims=True) if x.size else x.dtype.type(0)
+        m = x.max(axis=axes, keepdims=True) if x.size else B.zeros((), x.dtype, x)
         m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
         with np.errstate(divide="ignore"):
             out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m

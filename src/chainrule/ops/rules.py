@@ -125,7 +125,8 @@ def matmul(a: Any, b: Any) -> Any:
     if a.ndim == 2 and b.ndim > 2:
         n, p = b.shape[-2:]
         if p == 1:  # columns (a vector's batch): rows @ a.T is the result in row-major order
-            return (b.reshape(-1, n) @ a.T).reshape(*b.shape[:-2], a.shape[0], 1)
+            rows = math.prod(b.shape[:-2])  # not -1: ambiguous for a zero-size b
+            return (b.reshape(rows, n) @ a.T).reshape(*b.shape[:-2], a.shape[0], 1)
         # a @ b[i] for all i at once: (m, n) @ (n, batch*p), not one small product per i
         folded = np.moveaxis(b, -2, 0).reshape(n, math.prod(b.shape[:-2]) * p)
         return np.moveaxis((a @ folded).reshape(a.shape[0], *b.shape[:-2], p), 0, -2)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
+from chainrule.backend import asnumpy, move_like
 from chainrule.device import as_device
 from chainrule.tensor import Tensor
 from chainrule.torch._dtypes import bool as bool_
@@ -223,7 +224,7 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
            requires_grad: bool = False, **_: Any) -> Tensor:
     """Samples of N(mean, std**2): mean and std numbers (then size is required) or tensors."""
     dev = as_device(device, "normal")
-    m, s = np.asarray(mean), np.asarray(std)
+    m, s = _host(mean), _host(std)
     shape = _size((size,)) if size is not None else np.broadcast_shapes(m.shape, s.shape)
     dt = to_dtype(dtype) or next((np.dtype(a.dtype) for a in (mean, std)
                                   if isinstance(a, Tensor)), np.dtype(cr.get_default_dtype()))
@@ -234,15 +235,15 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
 def bernoulli(input: Any, p: Any = None, *, generator: Any = None,
               out: Any = None) -> Tensor:
     """0/1 samples, 1 with probability input (or p), in input's dtype."""
-    prob = np.asarray(input if p is None else p)
+    prob = _host(input if p is None else p)
     draws = as_rng(generator).random(tuple(input.shape)) < prob
-    return Tensor(draws.astype(input.dtype))
+    return _on_device_of(draws.astype(input.dtype), input)
 
 
 def multinomial(input: Any, num_samples: int, replacement: bool = False, *,
                 generator: Any = None, out: Any = None) -> Tensor:
     """Indices drawn from each row's (unnormalized) weights: shape (rows, num_samples), int64."""
-    w = np.asarray(input, dtype=np.float64)
+    w = np.asarray(_host(input), dtype=np.float64)
     if w.ndim not in (1, 2):
         raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got {w.ndim}")
     rows = w.reshape(-1, w.shape[-1])
@@ -255,7 +256,19 @@ def multinomial(input: Any, num_samples: int, replacement: bool = False, *,
     rng = as_rng(generator)
     out_rows = [rng.choice(r.size, num_samples, replace=replacement, p=r / r.sum()) for r in rows]
     res = np.stack(out_rows).astype(np.int64)
-    return Tensor(res.reshape(num_samples) if w.ndim == 1 else res)
+    return _on_device_of(res.reshape(num_samples) if w.ndim == 1 else res, input)
+
+
+def _host(x: Any) -> np.ndarray:
+    """x's values as a host ndarray (a copy of a CUDA tensor's): the draws are made there."""
+    return asnumpy(x._data) if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _on_device_of(values: np.ndarray, ref: Any) -> Tensor:
+    """values as a Tensor on ref's device (ref a Tensor; else the default device)."""
+    if isinstance(ref, Tensor):
+        return Tensor._make(move_like(values, ref._data), False, None)
+    return Tensor(values)
 
 
 # ----- legacy constructors: torch.FloatTensor(2, 3), torch.LongTensor([1, 2]) -----

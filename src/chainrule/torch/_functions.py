@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 import chainrule as cr
+from chainrule.backend import like
 from chainrule.ops import elementwise as E
 from chainrule.ops import indexing as I
 from chainrule.ops import shape as S
@@ -153,7 +154,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     """input where condition else other; one argument: the indices of the true entries."""
     if input is None and other is None:
         return as_input(condition).nonzero(as_tuple=True)
-    return E.where(np.asarray(condition), input, other)
+    return E.where(condition, input, other)
 
 
 def _tri_mask(x: Tensor, diagonal: int, lower: bool) -> np.ndarray:
@@ -227,21 +228,25 @@ def minimum(input: Any, other: Any) -> Tensor:
 
 def isclose(input: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8,
             equal_nan: bool = False) -> Tensor:
-    """Elementwise closeness (a bool tensor)."""
-    return Tensor(np.isclose(np.asarray(input), np.asarray(other), rtol, atol, equal_nan))
+    """Elementwise closeness (a bool tensor), on input's device."""
+    a = as_input(input)._data
+    b = like(other._data if isinstance(other, Tensor) else np.asarray(other), a)
+    return Tensor._make(np.isclose(a, b, rtol, atol, equal_nan), False, None)
 
 
 def unique(input: Any, sorted: bool = True, return_inverse: bool = False,
            return_counts: bool = False, dim: Any = None) -> Any:
     """The sorted distinct values (with inverse indices and counts when asked)."""
-    res = np.unique(np.asarray(input), return_inverse=return_inverse,
-                    return_counts=return_counts, axis=dim)
+    x = as_input(input)
+    res = np.unique(x._data, return_inverse=return_inverse, return_counts=return_counts,
+                    axis=dim)
     if not isinstance(res, tuple):
-        return Tensor(res)
+        return Tensor._make(res, False, None)
     vals, *rest = res
     if return_inverse:
-        rest[0] = rest[0].reshape(np.shape(input) if dim is None else -1)
-    return (Tensor(vals), *(Tensor(r.astype(np.int64)) for r in rest))
+        rest[0] = rest[0].reshape(x.shape if dim is None else -1)
+    return (Tensor._make(vals, False, None),
+            *(Tensor._make(r.astype(np.int64), False, None) for r in rest))
 
 
 def is_tensor(obj: Any) -> builtins.bool:

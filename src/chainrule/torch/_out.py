@@ -33,7 +33,7 @@ def write_out(out: Any, result: Any, name: str) -> Any:
     if out.shape == data.shape:
         np.copyto(out._data, data, casting="unsafe")
     else:  # PyTorch resizes out to the result's shape
-        out._data = np.array(data, dtype=out.dtype, order="C")
+        out._data = data.astype(out.dtype, order="C")  # a copy, on data's device
     mark_written(out._data)
     return out
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from chainrule.autodiff import reverse
 from chainrule.autodiff.gradcheck import gradcheck as _gradcheck
 from chainrule.autodiff.modes import STATE
 from chainrule.autodiff.modes import detect_anomaly as _detect_anomaly
+from chainrule.backend import array_like, zeros
 from chainrule.tensor import Tensor
 from chainrule.torch._grad_mode import (
     enable_grad,
@@ -68,10 +67,11 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                 raise RuntimeError("One of the differentiated Tensors appears to not have been "
                                    "used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
-            result.append(Tensor(np.zeros(x.shape, x.dtype)) if materialize_grads else None)
+            result.append(Tensor._make(zeros(x.shape, x.dtype, x._data), False, None)
+                          if materialize_grads else None)
             continue
         if not isinstance(g, Tensor):
-            g = Tensor._make(np.asarray(g, dtype=x.dtype), False, None)
+            g = Tensor._make(array_like(g, x._data, x.dtype), False, None)
         result.append(g)
     return tuple(result)
 

@@ -20,6 +20,7 @@ from chainrule.autodiff.function import Context
 from chainrule.autodiff.function import Function as _CrFunction
 from chainrule.autodiff.modes import is_grad_enabled, no_grad
 from chainrule.autodiff.zero import ZERO
+from chainrule.backend import array_like, asarray, is_device_array, zeros
 from chainrule.ops import elementwise as E
 from chainrule.ops import indexing as I
 from chainrule.ops import rules as R
@@ -93,7 +94,7 @@ class _Adapter(_CrFunction):
         if len(diff) == 1:
             return outs[diff[0]]._data
         if not diff:
-            return np.zeros(())
+            return zeros((), np.float64, arrays[0] if arrays else None)
         dt = np.result_type(*(outs[i]._data for i in diff))
         return np.concatenate([outs[i]._data.astype(dt, copy=False).ravel() for i in diff])
 
@@ -102,13 +103,12 @@ class _Adapter(_CrFunction):
         tctx, info = ctx.torch_ctx, ctx.info
         args, nb = ctx.args, ctx.batch
         tmode = isinstance(g, Tensor)
-        saved = tuple(Tensor._make(s, False, None) if isinstance(s, np.ndarray | np.generic)
-                      else s for s in ctx.saved)
+        saved = tuple(Tensor._make(s, False, None) if _is_array(s) else s for s in ctx.saved)
         template = info["template"]
         slots = [i for i, a in enumerate(template) if a is _SLOT]
 
         def one(gs: Any) -> tuple:
-            grads = _unpack(info, gs if tmode else Tensor._make(np.asarray(gs), False, None),
+            grads = _unpack(info, gs if tmode else Tensor._make(asarray(gs), False, None),
                             tctx.materialize_grads)
             tctx._saved_now = saved
             try:
@@ -134,21 +134,22 @@ class _Adapter(_CrFunction):
                 f"{cls.__name__}: forward-mode AD needs a jvp(ctx, *grad_inputs) staticmethod")
         nb = ctx.batch
         tmode = any(isinstance(t, Tensor) for t in tangents)
-        saved = tuple(Tensor._make(s, False, None) if isinstance(s, np.ndarray | np.generic)
-                      else s for s in ctx.saved)
+        saved = tuple(Tensor._make(s, False, None) if _is_array(s) else s for s in ctx.saved)
         template, meta = info["template"], info["in_meta"]
 
         def one(*ts: Any) -> Any:
             call, k = [], 0
+            ref = next((t._data if isinstance(t, Tensor) else t for t in ts if t is not ZERO),
+                       None)  # a given tangent: zero ones are made on its device
             for a in template:
                 if a is not _SLOT:
                     call.append(None)
                     continue
                 t, (shape, dt) = ts[k], meta[k]
                 k += 1
-                call.append(Tensor._make(np.zeros(shape, dt), False, None) if t is ZERO
+                call.append(Tensor._make(zeros(shape, dt, ref), False, None) if t is ZERO
                             else t if isinstance(t, Tensor)
-                            else Tensor._make(np.asarray(t), False, None))
+                            else Tensor._make(asarray(t), False, None))
             tctx._saved_now = saved
             try:
                 out = cls.jvp(tctx, *call)
@@ -159,6 +160,10 @@ class _Adapter(_CrFunction):
             return packed if tmode else packed._data
 
         return _per_sample_tangent(one, tangents, nb, tmode)
+
+
+def _is_array(a: Any) -> bool:
+    return isinstance(a, np.ndarray | np.generic) or is_device_array(a)
 
 
 def ctx_user(info: dict) -> Any:
@@ -195,7 +200,7 @@ def _unpack(info: dict, g: Tensor, materialize: bool) -> list:
             grads[i] = piece if piece.dtype == o.dtype else E.astype(piece, o.dtype)
             off += n
     if materialize:
-        grads = [Tensor._make(np.zeros(o.shape, o.dtype), False, None)
+        grads = [Tensor._make(zeros(o.shape, o.dtype, o._data), False, None)
                  if gr is None and isinstance(o, Tensor) else gr
                  for gr, o in zip(grads, outs, strict=True)]
     return grads
@@ -215,7 +220,7 @@ def _cotangent(gi: Any, x: Any, k: int, info: dict, tmode: bool) -> Any:
     if gi is None or not isinstance(x, Tensor) or not x.requires_grad:
         return None
     if not isinstance(gi, Tensor):
-        gi = Tensor._make(np.asarray(gi, dtype=x.dtype), False, None)
+        gi = Tensor._make(array_like(gi, x._data, x.dtype), False, None)
     if gi.shape != x.shape:
         try:
             np.broadcast_shapes(gi.shape, x.shape)
