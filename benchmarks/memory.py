@@ -32,31 +32,40 @@ def status(key):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith(key))
 
+import tracemalloc
 mod = importlib.import_module({module!r})
+tracemalloc.start()
 step = getattr(mod, {fw!r} + "_step")(*{args})
 base = status("VmRSS:")
+traced = tracemalloc.get_traced_memory()[0]
 for _ in range(2):  # the first calls: warm-up, and cr.compile's recording
     step()
 first = status("VmHWM:")
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # reset the peak to the current RSS
+tracemalloc.reset_peak()
 for _ in range({steps}):
     step()
-print(json.dumps({{"base": base, "first": first, "steady": status("VmHWM:")}}))
+live = tracemalloc.get_traced_memory()[1] - traced
+print(json.dumps({{"base": base, "first": first, "steady": status("VmHWM:"), "live": live}}))
 """
 
 
-def measure(module: str, fw: str, args: str, steps: int, threads: int) -> tuple[float, float]:
-    """Peak RSS rise in MiB over the RSS after setup, in a fresh process: during the first two
-    calls (cr.compile records in the first), and during `steps` later ones (steady state: what
-    a step holds between calls counts, as it is resident at the peak)."""
+def measure(module: str, fw: str, args: str, steps: int, threads: int
+            ) -> tuple[float, float, float]:
+    """In MiB, in a fresh process: the peak RSS rise over the RSS after setup during the first
+    two calls (cr.compile records in the first) and during `steps` later ones (steady state:
+    what a step holds between calls counts, as it is resident at the peak); and the steady
+    steps' peak of live allocations (tracemalloc, which NumPy reports to) over setup's: RSS
+    also keeps memory freed earlier that the allocator did not give back."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
     code = CHILD.format(here=str(HERE), module=module, fw=fw, args=args, steps=steps)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    return (r["first"] - r["base"]) / 1024, (r["steady"] - r["base"]) / 1024
+    return ((r["first"] - r["base"]) / 1024, (r["steady"] - r["base"]) / 1024,
+            r["live"] / 2**20)
 
 
 def main() -> None:
@@ -65,21 +74,24 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
-    print(f"{'workload':8}  {'framework':10}  {'first calls':>11}  {'steady step':>11}  (peak "
-          "rise over setup, MiB)")
+    print(f"{'workload':8}  {'framework':10}  {'first calls':>11}  {'steady step':>11}  "
+          f"{'live peak':>9}  (MiB over setup: peak RSS, peak of live allocations; ratios of "
+          "the steady peak RSS)")
     for name, (module, fws, args) in STEPS.items():
         rises = {}
         for fw in fws.split():
             try:
-                first, rises[fw] = measure(module, fw, args, a.steps, a.threads)
+                first, rises[fw], live = measure(module, fw, args, a.steps, a.threads)
             except subprocess.CalledProcessError as e:
                 print(f"{name:8}  {fw:10}  error: {e.stderr.strip().splitlines()[-1]}")
                 continue
-            print(f"{name:8}  {fw:10}  {first:11.1f}  {rises[fw]:11.1f}")
+            # torch allocates outside tracemalloc's view
+            shown = f"{live:9.1f}" if fw != "torch" else f"{'-':>9}"
+            print(f"{name:8}  {fw:10}  {first:11.1f}  {rises[fw]:11.1f}  {shown}")
         for fw, ref in (("chainrule", "torch"), ("compiled", "torch"), ("compiled", "chainrule")):
             if ref in rises and fw in rises and rises[ref] > 0:
                 label = f"{fw[:4]}/{ref[:5]}"
-                print(f"{name:8}  {label:10}  {'':11}  {rises[fw] / rises[ref]:10.2f}x")
+                print(f"{name:8}  {label:10}  {'':11}  {'':11}  {rises[fw] / rises[ref]:8.2f}x")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,14 @@ _getrefcount = sys.getrefcount
 _empty_like = np.empty_like
 
 
+def _cell(shape: tuple, dtype: Any) -> list:
+    """A buffer's cell, its array made by fresh() at the first replay (when the recording's
+    arrays are freed and their memory can serve it): until then it holds a one-element view,
+    twice, so that fresh() sees it held and replaces it."""
+    b = np.broadcast_to(np.empty((), dtype), shape)
+    return [b, b]
+
+
 def fresh(cell: list) -> np.ndarray:
     """The cell's buffer when only the tape holds it, else a new one put in its place."""
     b = cell[0]
@@ -62,6 +70,7 @@ class _Program:
             self.ns[f"np_{f}"] = getattr(np, f)
         self.ns["slice_add"] = slice_add
         self.ns["quiet_exp"] = quiet_exp
+        self.ns["release"] = release
         self.first: dict[int, Any] = {}  # slot -> meta of its first cotangent
         self.mode: dict[int, str] = {}  # slot -> how its last cotangent arrived
         self.covered: set[int] = set()  # slots whose cotangents are slices tiling them
@@ -97,7 +106,7 @@ class _Program:
             k = where.get(n, -1)
             last = _last_holder(self.lines, k, outputs) if k >= 0 else len(self.lines)
             if last >= len(self.lines):  # held past the replay (V keeps it): a cell of its own
-                self.ns[n] = [np.empty(*key)]
+                self.ns[n] = _cell(*key)
                 continue
             for entry in pool.get(key, ()):
                 if entry[1] < k:
@@ -105,7 +114,7 @@ class _Program:
                     self.ns[n] = entry[0]
                     break
             else:
-                self.ns[n] = cell = [np.empty(*key)]
+                self.ns[n] = cell = _cell(*key)
                 pool.setdefault(key, []).append([cell, last])
 
     def out(self, slot: int, shape: Any = None, dtype: Any = None) -> str:
@@ -279,6 +288,16 @@ def _mentions(line: str, name: str) -> bool:
     return re.search(rf"\b{name}\b", line) is not None
 
 
+def release(ctx: Any) -> None:
+    """Drop what a recorded Context's forward kept for its vjp (saved values and attributes
+    such as an LSTM's gate cache) once the vjp ran, as eager's graph lets them go: the next
+    replay's forward sets them again."""
+    ctx.saved = ()
+    d = ctx.__dict__
+    if d:
+        d.clear()
+
+
 def slice_add(prev: Any, g: np.ndarray, idx: tuple, shape: tuple) -> Any:
     """prev + (zeros(shape) with g at idx), as reverse._sum gives it when prev may be held
     elsewhere: a copy of prev with g added at idx, or a dense sum when they do not match."""
@@ -416,4 +435,4 @@ def _generic_vjp(p: _Program, e: tuple) -> None:
         p.lines.append(f"g{i} = gs[{i}]")
     p.route(e[4], e[6], gins, True)
     if e[5]:
-        p.lines.append(f"{c}.saved = ()")
+        p.lines.append(f"release({c})")
