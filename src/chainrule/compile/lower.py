@@ -252,8 +252,9 @@ def _last_holder(lines: list, k: int, outputs: set[int]) -> int:
             continue
         m = _ASSIGN.match(line)
         if any(_mentions(line[m.end():] if m else line, h) for h in holders):
-            if line.startswith(" ") or _RULE.search(line):  # a nested line: no del follows
-                return end  # it; a recorded rule: its Context may keep what it reads
+            if line.startswith(" ") or line.endswith(":") or _RULE.search(line):
+                return end  # no del follows a nested line or a header; a recorded rule's
+                # Context may keep what it reads
             last = j
         if m:
             name = m.group(1)
