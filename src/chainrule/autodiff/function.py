@@ -67,10 +67,14 @@ class Function:
     that are (differentiable) inputs; the rest are parameters passed to forward unchanged.
     ``sparse_vjp(ctx, g)``, where an op has one, is vjp for ndarrays returning an
     IndexedCotangent (autodiff/sparse.py): a first-order backward calls it instead of vjp.
+    ``forward_state`` names the attributes forward keeps for the rules besides ``saved`` (an
+    LSTM's gates): a backward that frees the graph frees them too, as PyTorch frees saved
+    tensors.
     """
 
     n_in: int | None = None
     sparse_vjp: Any = None
+    forward_state: tuple[str, ...] = ()  # Context attributes (beyond saved) a backward frees
 
     @staticmethod
     def forward(ctx: Context, *args: Any) -> np.ndarray:

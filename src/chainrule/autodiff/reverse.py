@@ -161,6 +161,9 @@ def run(
             if not retain_graph:
                 node.args = None
                 node.saved = ()
+                if op.forward_state:
+                    for a in op.forward_state:
+                        node.__dict__.pop(a, None)
             if type(gins) is not tuple:  # a single input's rule may return a bare cotangent
                 gins = (gins,)
             for a, gi in zip(args, gins):

@@ -227,6 +227,8 @@ def _composite_jvp(cls: Any, ctx: Any, tangents: tuple[Any, ...]) -> Any:
 class _Scan(Function):
     """Dispatch of the rules: fused NumPy BPTT / tangent recurrence, or the composite on Tensors."""
 
+    forward_state = ("cache", "y")
+
     @classmethod
     def vjp(cls, ctx: Context, g: Any) -> tuple[Any, ...]:
         if isinstance(g, Tensor):
