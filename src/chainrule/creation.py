@@ -324,28 +324,28 @@ def randn(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False, generator: Any = None,
           rng: np.random.Generator | None = None, **_: Any) -> Tensor:
     """Standard normal samples."""
-    rng = rng if rng is not None else generator
-    d = _on_device(device, rng, "randn")
-    if d is not None:
-        with _cuda(d):
-            arr = device_rng().standard_normal(_shape(shape, size), dtype=_dt(dtype))
-        return _out(arr, requires_grad, d, "randn")
-    return _out(as_rng(rng).standard_normal(_shape(shape, size), dtype=_dt(dtype)),
-                requires_grad, device, "randn")
+    return _sample("randn", "standard_normal", "standard_normal", _shape(shape, size), dtype,
+                   device, requires_grad, rng if rng is not None else generator)
 
 
 def rand(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False, generator: Any = None,
          rng: np.random.Generator | None = None, **_: Any) -> Tensor:
     """Uniform samples in [0, 1)."""
-    rng = rng if rng is not None else generator
-    d = _on_device(device, rng, "rand")
+    return _sample("rand", "random", "random_sample", _shape(shape, size), dtype, device,
+                   requires_grad, rng if rng is not None else generator)
+
+
+def _sample(name: str, host: str, on_device: str, shape: tuple, dtype: Any, device: Any,
+            requires_grad: bool, rng: Any) -> Tensor:
+    """A factory's draw: the generator's method host (NumPy's), or on_device (CuPy's) from the
+    device generator when the tensor goes to a CUDA device."""
+    d = _on_device(device, rng, name)
     if d is not None:
         with _cuda(d):
-            arr = device_rng().random_sample(_shape(shape, size), dtype=_dt(dtype))
-        return _out(arr, requires_grad, d, "rand")
-    return _out(as_rng(rng).random(_shape(shape, size), dtype=_dt(dtype)), requires_grad, device,
-                "rand")
+            arr = getattr(device_rng(), on_device)(shape, dtype=_dt(dtype))
+        return _out(arr, requires_grad, d, name)
+    return _out(getattr(as_rng(rng), host)(shape, dtype=_dt(dtype)), requires_grad, device, name)
 
 
 def randint(low: int, high: Any = None, size: Any = (), dtype: Any = np.int64,

@@ -169,12 +169,8 @@ def _unary(name: str, x: int, y: int) -> tuple[Any, Any]:
         g = f"v[{e[3]}]"
         out = p.out(x)
         if name == "tanh":  # g * (1 - y*y), as Tanh's rule
-            if out:
-                p.lines.append(f"t = np_multiply(v[{y}], v[{y}]{out})")
-                p.lines.append("np_subtract(1, t, out=t)")
-                p.lines.append(f"gx = np_multiply({g}, t, out=t)")
-            else:
-                p.lines.append(f"gx = {g} * (1 - v[{y}] * v[{y}])")
+            _times_slope(p, g, out, [f"t = np_multiply(v[{y}], v[{y}]{out})",
+                                     "np_subtract(1, t, out=t)"], f"1 - v[{y}] * v[{y}]")
         elif out:  # g * (x > 0), as Relu's rule
             mask = p.out(x, p.meta[x][0], np.bool_) or ""
             p.lines.append(f"gx = np_multiply({g}, np_greater(v[{x}], 0{mask}){out})")
@@ -191,17 +187,22 @@ def _sigmoid(x: int, y: int) -> tuple[Any, Any]:
                     f"v[{y}] = np_divide(1, t, out=t)"]
 
     def vjp(p: Any, e: tuple) -> None:  # g * (y * (1 - y)), as Sigmoid's rule
-        g = f"v[{e[3]}]"
         out = p.out(x)
-        if out:
-            p.lines.append(f"t = np_subtract(1, v[{y}]{out})")
-            p.lines.append(f"np_multiply(v[{y}], t, out=t)")
-            p.lines.append(f"gx = np_multiply({g}, t, out=t)")
-        else:
-            p.lines.append(f"gx = {g} * (v[{y}] * (1 - v[{y}]))")
+        _times_slope(p, f"v[{e[3]}]", out, [f"t = np_subtract(1, v[{y}]{out})",
+                                            f"np_multiply(v[{y}], t, out=t)"],
+                     f"v[{y}] * (1 - v[{y}])")
         p.route(e[4], e[6], ["gx"], False)
 
     return fwd, vjp
+
+
+def _times_slope(p: Any, g: str, out: str, into_t: list[str], slope: str) -> None:
+    """gx = g * slope: with a buffer (out), the lines into_t computing the slope into t, then
+    the product in place; without, the rule's expression as written."""
+    if out:
+        p.lines += [*into_t, f"gx = np_multiply({g}, t, out=t)"]
+    else:
+        p.lines.append(f"gx = {g} * ({slope})")
 
 
 def _matmul(ins: tuple, y: int) -> tuple[Any, Any]:

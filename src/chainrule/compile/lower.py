@@ -290,13 +290,12 @@ def _mentions(line: str, name: str) -> bool:
 
 
 def release(ctx: Any) -> None:
-    """Drop what a recorded Context's forward kept for its vjp (saved values and attributes
-    such as an LSTM's gate cache) once the vjp ran, as eager's graph lets them go: the next
+    """Drop what a recorded Context's forward kept for its vjp (saved values and the op's
+    forward_state, an LSTM's gate cache) once the vjp ran, as eager's backward does: the next
     replay's forward sets them again."""
     ctx.saved = ()
-    d = ctx.__dict__
-    if d:
-        d.clear()
+    for a in ctx.op.forward_state:
+        ctx.__dict__.pop(a, None)
 
 
 def slice_add(prev: Any, g: np.ndarray, idx: tuple, shape: tuple) -> Any:

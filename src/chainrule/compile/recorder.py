@@ -357,10 +357,6 @@ class Recorder:
         if self.failure is not None:
             raise NotCompilable(self.failure[0])
         for ctx, stubs in self.stubs:
-            # freed by the recorded backward, or never in a graph: what its forward kept (an
-            # LSTM's gates) goes, as the replay's forward sets it again
-            if getattr(ctx, "args", None) is None and ctx.__dict__:
-                ctx.__dict__.clear()
             ctx.args = stubs
         # value guards read only arguments: check them first, so a bail comes before any draw
         # or in-place update the eager rerun would repeat
