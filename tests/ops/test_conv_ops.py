@@ -296,6 +296,37 @@ def test_chunked_columns_give_the_same_result(stride, padding, dilation, rng, mo
             assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize(("nd", "stride", "padding", "dilation", "groups", "budget"), [
+    (2, 1, 1, 1, 1, None), (2, 2, 0, 2, 2, None), (1, 1, 1, 2, 4, None), (3, 2, 1, 1, 2, None),
+    (2, 1, 1, 1, 2, 700), (2, 2, 1, 1, 1, 1)])
+def test_weight_grad_folded_and_per_sample_products_agree(nd, stride, padding, dilation, groups,
+                                                          budget, rng, monkeypatch):
+    """The weight gradient's two formulations (folded samples from 128 column rows and 16
+    channels per group, per-sample products below) give the same values, chunked or not, and
+    match finite differences through the op."""
+    c, o, n = 16 * groups, 16 * groups, 3
+    size = (9, 8, 7)[:nd]
+    x = rng.standard_normal((n, c, *size))
+    w = rng.standard_normal((o, c // groups, *(3,) * nd))
+    geom = C.conv_geometry(f"conv{nd}d", x.shape, w.shape, stride, padding, dilation, groups)
+    g = rng.standard_normal((n, o, *geom.out_size))
+    if budget is not None:
+        monkeypatch.setattr(C, "CHUNK_BYTES", budget)
+    monkeypatch.setattr(C, "FOLD_WGRAD_ROWS", 0)
+    folded = C.conv_weight_grad_forward(x, g, geom)
+    monkeypatch.setattr(C, "FOLD_WGRAD_ROWS", 10**9)
+    per_sample = C.conv_weight_grad_forward(x, g, geom)
+    assert folded.flags.c_contiguous
+    assert folded.shape == w.shape
+    assert_close(folded, per_sample, rtol=1e-12, atol=1e-12)
+    # and against the definition: d/dw of <conv(x, w), g> is the weight gradient
+    monkeypatch.setattr(C, "FOLD_WGRAD_ROWS", 0)
+    e = np.zeros_like(w)
+    e.flat[5] = 1e-6
+    fd = (vdot(C.conv_forward(x, w + e, geom), g) - vdot(C.conv_forward(x, w - e, geom), g)) / 2e-6
+    assert abs(fd - folded.flat[5]) < 1e-6 * max(1.0, abs(fd))
+
+
 def test_results_are_fresh_arrays(rng):
     """Work buffers are reused between calls; no result may alias one."""
     x = rng.standard_normal((1, 1, 5, 5))

@@ -40,6 +40,11 @@ _SCRATCH = threading.local()
 
 # Below this many output positions per product, samples are folded into one product per group.
 FOLD_BELOW = 64
+# The weight gradient folds samples into one product per block (_weight_grad_folded) from this
+# many column rows (C/G times the kernel size) and 16 output channels per group. Measured
+# against per-sample products, 1 thread: 0.68-0.86x at C K >= 144 and O >= 16, 1.15-1.97x at
+# C K <= 72 (a product with 6 x 25 outputs and a long sum leaves BLAS idle).
+FOLD_WGRAD_ROWS, FOLD_WGRAD_CHANNELS = 128, 16
 
 
 def scratch(slot: str, shape: tuple[int, ...], dtype: Any, like: NDArray) -> NDArray:
@@ -297,10 +302,13 @@ def conv_weight_grad_forward(x: NDArray, g: NDArray, geom: ConvGeometry) -> NDAr
     else:
         gq = B.contiguous(g).reshape(*lead, n, o, q)
     gq = gq.reshape(*lead, n, groups, og, q)
-    acc = B.zeros((*lead, groups, og, ck), xp.dtype, xp)
     blocks = _blocks(view, wide, geom.out_size)
     buf = scratch("cols", (max((b[4].size for b in blocks), default=0),), xp.dtype, xp)
     before_positions = -2 if wide else -1 - nd
+    if not lead and ck >= FOLD_WGRAD_ROWS and og >= FOLD_WGRAD_CHANNELS:
+        return _weight_grad_folded(gq, blocks, buf, before_positions, ck).reshape(
+            o, cg, *ksize)
+    acc = B.zeros((*lead, groups, og, ck), xp.dtype, xp)
     for s, e, p0, p1, block in blocks:
         if p1 - p0 >= FOLD_BELOW:  # per-sample products, summed: cheap next to their work
             cols = buf[:block.size].reshape(block.shape)
@@ -317,6 +325,33 @@ def conv_weight_grad_forward(x: NDArray, g: NDArray, geom: ConvGeometry) -> NDAr
         gb = np.moveaxis(gq[..., s:e, :, :, p0:p1], -4, -2).reshape(*lead, groups, og, mp)
         acc += np.matmul(gb, cols.reshape(groups, ck, mp).swapaxes(-1, -2))
     return acc.reshape(*lead, o, cg, *ksize)
+
+
+def _weight_grad_folded(gq: NDArray, blocks: list, buf: NDArray, before_positions: int,
+                        ck: int) -> NDArray:
+    """sum over samples and positions of g times the columns, for g (N, G, O/G, Q): (G, O/G, CK).
+
+    Each block's samples are folded next to its positions in both factors, so one product per
+    group sums over both; it is taken as columns @ g^T, giving the result transposed. Both
+    factors have the summed axis contiguous, and OpenBLAS runs that product 1.5-2x faster with
+    the long factor on the left (LeNet's second conv: 0.58 ms against 1.06 ms as g @ columns^T).
+    """
+    groups, og = gq.shape[1:3]
+    acc_t = B.zeros((groups, ck, og), gq.dtype, gq)
+    gbuf = None
+    for s, e, p0, p1, block in blocks:
+        mp = (e - s) * (p1 - p0)
+        src = np.moveaxis(block, 0, before_positions)
+        cols = buf[:block.size].reshape(src.shape)
+        np.copyto(cols, src)
+        if gbuf is None:
+            gbuf = B.empty(groups * og * max(b[1] - b[0] for b in blocks) *
+                           max(b[3] - b[2] for b in blocks), gq.dtype, gq)
+        gb = gbuf[:groups * og * mp].reshape(groups, og, e - s, p1 - p0)
+        np.copyto(gb, np.moveaxis(gq[s:e, :, :, p0:p1], 0, -2))
+        acc_t += np.matmul(cols.reshape(groups, ck, mp),
+                           gb.reshape(groups, og, mp).swapaxes(-1, -2))
+    return acc_t.swapaxes(-1, -2).copy()
 
 
 # ----- the ops -----

@@ -73,6 +73,11 @@ _POOL = _Pool()
 _empty = _POOL.empty
 
 
+# _T_NOTE: the per-step products take W_hh^T as a C-contiguous copy made once per call.
+# OpenBLAS multiplies by a transposed (F-ordered) right operand 1.2-1.5x slower at these
+# shapes: (32, 128) @ (128, 512) costs 72 us against 49 us, 35 times per forward.
+
+
 def _steps(n: int, reverse: bool) -> range:
     """Time indices in processing order."""
     return range(n - 1, -1, -1) if reverse else range(n)
@@ -274,7 +279,7 @@ class RNNScan(_Scan):
         ctx.saved = (x, w_ih, w_hh, b_ih, b_hh, h0)
         ctx.nonlinearity, ctx.reverse = nonlinearity, reverse
         y = _project(x, w_ih, b_ih + b_hh)  # becomes the states, in place
-        w_t = w_hh.T
+        w_t = B.contiguous(w_hh.T)  # see _T_NOTE
         tmp = np.empty_like(h0)
         h_prev = h0
         relu = nonlinearity == "relu"
@@ -382,7 +387,7 @@ class LSTMScan(_Scan):
         n_t, hid = x.shape[0], w_hh.shape[1]
         s = _gate_vector(_LSTM_SCALE, hid, x)
         a = _project(x, w_ih * s[:, None], (b_ih + b_hh) * s)  # becomes the gates, in place
-        w_t = (w_hh * s[:, None]).T
+        w_t = B.contiguous((w_hh * s[:, None]).T)  # see _T_NOTE
         y = _empty((n_t + 1, *h0.shape), x.dtype, x)
         c = _empty((n_t, *h0.shape), x.dtype, x)
         tc = _empty(c.shape, x.dtype, x)
@@ -528,7 +533,7 @@ class GRUScan(_Scan):
         s = _gate_vector((-1.0, -1.0, 1.0), hid, x)  # sigmoid as 1/(1 + exp(-z))
         brz = b_ih + np.concatenate([b_hh[:2 * hid], B.zeros(hid, x.dtype, x)])
         a = _project(x, w_ih * s[:, None], brz * s)  # becomes the gates r, z, n in place
-        w_t = (w_hh * s[:, None]).T
+        w_t = B.contiguous((w_hh * s[:, None]).T)  # see _T_NOTE
         b_hn = b_hh[2 * hid:]
         y = _empty((n_t, *h0.shape), x.dtype, x)
         hn = _empty(y.shape, x.dtype, x)  # h W_hn^T + b_hn, kept for the reverse rule
