@@ -232,3 +232,42 @@ def test_backward_into_an_argument_writes_the_new_arguments_grad() -> None:
     for _ in range(3):
         acc(x3)
     np.testing.assert_array_equal(x3.grad._data, np.full(3, 6.0, np.float32))
+
+
+def test_short_by_wide_products_are_bit_identical(buffers: str) -> None:
+    """A batch of 8 against wide layers takes matmul_t's swapped product (x @ W.T as
+    (W @ x.T).T, and the matmul cotangent g @ B.T alike), in eager and in the replay."""
+    rng = np.random.default_rng(2)
+
+    def model() -> tuple[list[Tensor], Any]:
+        cr.manual_seed(0)  # the bias
+        lin = cr.nn.Linear(96, 512)
+        with cr.no_grad():
+            lin.weight.copy_(cr.tensor(rng.standard_normal((512, 96)).astype(np.float32) * 0.1))
+        u = cr.tensor(rng.standard_normal((512, 600)).astype(np.float32) * 0.05,
+                      requires_grad=True)
+        params = [*lin.parameters(), u]
+        opt = cr.optim.SGD(params, lr=0.01)
+
+        def step(x: Tensor) -> Tensor:
+            opt.zero_grad()
+            loss = cr.tanh(lin(x) @ u).square().mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return params, step
+
+    rng = np.random.default_rng(2)
+    want, eager = model()
+    rng = np.random.default_rng(2)
+    got, step = model()
+    compiled = cr.compile(step)
+    data = np.random.default_rng(3)
+    for _ in range(4):
+        x = cr.tensor(data.standard_normal((8, 96)).astype(np.float32))
+        np.testing.assert_array_equal(compiled(x)._data, eager(x)._data)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a._data, b._data)
+    assert compiled.stats["replays"] == 3
+    assert "matmul_t(" in source_of(compiled)

@@ -112,3 +112,22 @@ def test_cross_entropy_batched_equals_separate(data):
                                        atol=1e-14)
         _, d = cr.jvp(f, [x, q], [t[k] for t in tangents])
         np.testing.assert_allclose(dk.cpu().numpy()[k], d.cpu().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(("m", "n", "k"), [(8, 784, 256), (32, 512, 128), (1, 64, 512),
+                                           (7, 33, 65), (64, 200, 300), (32, 16, 4096)])
+def test_matmul_t_is_g_times_b_transposed(m, n, k, rng):
+    """g @ b.T whichever product matmul_t picks: the same values, C-contiguous, into out."""
+    from chainrule.ops.rules import matmul_t
+
+    for dtype in (np.float32, np.float64):
+        g = rng.standard_normal((m, n)).astype(dtype)
+        b = rng.standard_normal((k, n)).astype(dtype)
+        want = g @ b.T
+        got = matmul_t(g, b)
+        assert got.flags.c_contiguous
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+        out = np.empty((m, k), dtype)
+        assert matmul_t(g, b, out=out) is out
+        np.testing.assert_array_equal(out, got)

@@ -217,7 +217,7 @@ def _matmul(ins: tuple, y: int) -> tuple[Any, Any]:
         need = _needs(e)
         g = f"v[{e[3]}]"
         gins = ["None", "None"]
-        for i, expr in ((0, f"np_matmul({g}, v[{b}].T{{}})"), (1, f"np_matmul(v[{a}].T, {g}{{}})")):
+        for i, expr in ((0, f"matmul_t({g}, v[{b}]{{}})"), (1, f"np_matmul(v[{a}].T, {g}{{}})")):
             if i in need:
                 p.lines.append(f"g{i} = " + expr.format(p.out(ins[i])))
                 gins[i] = f"g{i}"
@@ -229,10 +229,9 @@ def _matmul(ins: tuple, y: int) -> tuple[Any, Any]:
 def _linear(ins: tuple, y: int) -> tuple[Any, Any]:
     x, w = ins[:2]
 
-    def fwd(p: Any) -> None:  # x @ w.T, then += b, as Linear's forward
+    def fwd(p: Any) -> None:  # x @ w.T (matmul_t), then += b, as Linear's forward
         out = p.out(y)
-        p.lines.append(f"t = np_matmul(v[{x}], v[{w}].T{out})" if out else
-                       f"t = v[{x}] @ v[{w}].T")
+        p.lines.append(f"t = matmul_t(v[{x}], v[{w}]{out})")
         if len(ins) == 3:
             p.lines.append(f"t += v[{ins[2]}]")
         p.lines.append(f"v[{y}] = t")

@@ -33,6 +33,7 @@ import numpy as np
 
 from chainrule.compile import tape as T
 from chainrule.compile.kernels import covered, lowering, quiet_exp, slice_index
+from chainrule.ops.rules import matmul_t
 
 BUFFER_BYTES = 1 << 15  # smaller results are allocated afresh: malloc beats a kwarg and a check
 
@@ -69,6 +70,7 @@ class _Program:
                   "zeros", "where"):
             self.ns[f"np_{f}"] = getattr(np, f)
         self.ns["slice_add"] = slice_add
+        self.ns["matmul_t"] = matmul_t
         self.ns["quiet_exp"] = quiet_exp
         self.ns["release"] = release
         self.first: dict[int, Any] = {}  # slot -> meta of its first cotangent

@@ -46,7 +46,10 @@ class MatMul(Function):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         nb = ctx.batch
-        ga = R.sum_to(R.matmul(g, R.mT(b)), a.shape, nb) if need_a else None
+        if need_a and type(g) is type(b) is np.ndarray and g.ndim == b.ndim == 2:
+            ga = R.matmul_t(g, b)  # the shape-aware product (compile replays the same)
+        else:
+            ga = R.sum_to(R.matmul(g, R.mT(b)), a.shape, nb) if need_a else None
         gb = R.sum_to(R.matmul(R.mT(a), g), b.shape, nb) if need_b else None
         return ga, gb
 

@@ -210,7 +210,7 @@ class Linear(Function):
         if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
                              f"{w.shape} (expected (..., {w.shape[-1]}) @ (out, in)^T)")
-        out = (x.reshape(-1, w.shape[1]) if x.ndim != 2 else x) @ w.T
+        out = R.matmul_t(x.reshape(-1, w.shape[1]) if x.ndim != 2 else x, w)
         if b is not None:
             if b.shape != (w.shape[0],):
                 raise ValueError(f"linear: bias of shape {b.shape} does not match weight of "

@@ -136,6 +136,25 @@ def matmul(a: Any, b: Any) -> Any:
     return a @ b
 
 
+def matmul_t(g: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """g @ b.T for 2-D ndarrays of one dtype, C-contiguous (into out when given).
+
+    OpenBLAS multiplies by a transposed right factor up to 2x slower when that factor is the
+    large one. For a short g (<= 32 rows) against a b of 4 times as many rows, b @ g.T
+    transposed into place is faster (32x512 by 512x128: 55 against 73 us; 8x512 by 512x512:
+    90 against 177) and gave the same bits in every shape measured. The eager rule and the
+    compiled replay both call this, so they agree whichever way it goes.
+    """
+    m, k = g.shape[0], b.shape[0]
+    if m <= 32 and k >= 4 * m and m * k >= 4096 and type(g) is type(b) is np.ndarray:
+        t = np.matmul(b, g.T)
+        if out is None:
+            return np.ascontiguousarray(t.T)
+        np.copyto(out, t.T)
+        return out
+    return g @ b.T if out is None else np.matmul(g, b.T, out=out)
+
+
 def mT(x: Any) -> Any:
     """Swap the last two axes."""
     if x is ZERO:
