@@ -126,9 +126,17 @@ def run(
     own: dict[Any, Any] = {}
     own_leaves: dict[Tensor, Any] = {}
     pop, push = heapq.heappop, heapq.heappush
+    # nxt: the one pending node when the heap is empty (a chain), processed next without a
+    # trip through the heap: it is the node the heap would give
+    nxt = None
     with mode:
-        while heap:
-            node = pop(heap)[1]
+        while True:
+            if nxt is not None:
+                node, nxt = nxt, None
+            elif heap:
+                node = pop(heap)[1]
+            else:
+                break
             g = grads.pop(node)
             if own:  # g goes to a rule that may keep or return it: no longer this pass's own
                 own.pop(node, None)
@@ -198,7 +206,13 @@ def run(
                     if sparse:
                         gi = own[p] = gi.dense()
                     grads[p] = gi
-                    push(heap, (-p.seq, p))
+                    if nxt is None and not heap:
+                        nxt = p
+                    else:
+                        if nxt is not None:
+                            push(heap, (-nxt.seq, nxt))
+                            nxt = None
+                        push(heap, (-p.seq, p))
     if inputs is not None:
         for leaf, gl in leaves.items():
             if leaf in targets:
