@@ -233,3 +233,42 @@ def test_copying_an_argument_outside_ops_is_not_compilable() -> None:
     compiled = cr.compile(lambda x: cr.tensor(x) * 2.0)
     with pytest.warns(CompileWarning, match="made from a recorded value"):
         compiled(cr.tensor(np.ones(3, np.float32)))
+
+
+def test_zero_grad_lets_go_of_the_old_gradients_before_the_forward() -> None:
+    """As in eager, the arrays of the .grads that zero_grad dropped are freed then, not kept
+    by the tape until the backward: a probe op in the forward finds them gone."""
+    import weakref
+
+    from chainrule.autodiff.function import Function
+
+    seen: list[bool] = []
+    old: list[Any] = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+            seen.append(bool(old) and old[-1]() is not None)
+            return x.copy()
+
+        @staticmethod
+        def vjp(ctx: Any, g: Any) -> Any:
+            return g
+
+    lin = nn.Linear(64, 64)
+    opt = cr.optim.SGD(lin.parameters(), lr=0.1)
+
+    @cr.compile
+    def step(x: Tensor) -> Tensor:
+        opt.zero_grad()
+        loss = Probe.apply(lin(x)).square().mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    x = cr.randn(16, 64)
+    for _ in range(4):
+        step(x)
+        old.append(weakref.ref(lin.weight.grad._data))
+    assert step.stats["replays"] == 3
+    assert seen[1:] == [False, False, False]

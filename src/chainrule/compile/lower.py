@@ -385,6 +385,8 @@ def build(entries: list, ops: dict, meta: dict, inputs: set[int], outputs: set[i
             p.side((T.ROOT, e[1], e[2], spares))
         else:
             p.side(e, kind is T.COEF)
+            if kind in (T.CALL, T.SETNONE) and spares:
+                p.side((T.FREE, spares))
     p.share_buffers(outputs)
     src = p.source(inputs, outputs)
     exec(compile(src, "<cr.compile tape>", "exec"), p.ns)  # our own generated code

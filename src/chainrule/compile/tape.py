@@ -22,7 +22,7 @@ from chainrule.autodiff.zero import ZERO
 from chainrule.tensor import Tensor
 
 # entry kinds
-FWD1, FWD2, FWD, VJP, ROOT, LEAF, CALL, SETNONE, COEF, NP, JVP = range(11)
+FWD1, FWD2, FWD, VJP, ROOT, LEAF, CALL, SETNONE, COEF, NP, JVP, FREE = range(12)
 
 BAIL = object()  # a replay found a value guard that no longer holds: run the step eagerly
 
@@ -95,10 +95,9 @@ def side_entry(e: tuple, vals: list, seen: set[int]) -> Any:
                 vals[s] = o
     elif kind is ROOT:
         vals[e[2]] = np.ones_like(vals[e[1]])
-        for spare in e[3]:  # a .grad Tensor nobody holds any more lets go of its array
-            t = spare[0]
-            if sys.getrefcount(t) <= 3:  # the list, t, getrefcount's argument
-                t._data = _NOTHING
+        _free_spares(e[3])
+    elif kind is FREE:  # after zero_grad or a .grad = None: the old gradients go now, as eager's
+        _free_spares(e[1])
     elif kind is JVP:  # an op's forward-mode rule, as push_tangents calls it
         jvp, ctx, tslots, nb, shape, dtype, oslot = e[1:]
         ctx.batch = nb
@@ -125,6 +124,14 @@ def side_entry(e: tuple, vals: list, seen: set[int]) -> Any:
 
 
 _NOTHING = np.empty(0)
+
+
+def _free_spares(spares: list) -> None:
+    """A spare .grad Tensor (set_grad) that nobody holds any more lets go of its array."""
+    for spare in spares:
+        t = spare[0]
+        if sys.getrefcount(t) <= 3:  # the list, t, getrefcount's argument
+            t._data = _NOTHING
 
 
 def set_grad(leaf: Tensor, g: np.ndarray, spare: list, seen: set[int]) -> None:
