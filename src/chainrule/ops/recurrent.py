@@ -593,42 +593,41 @@ class GRUScan(_Scan):
         ctx.saved = (x, w_ih, w_hh, b_ih, b_hh, h0)
         ctx.reverse = reverse
         n_t, hid = x.shape[0], w_hh.shape[1]
-        s = _gate_vector((-1.0, -1.0, 1.0), hid, x)  # sigmoid as 1/(1 + exp(-z))
+        # gate-major (3, T, B, H) as the LSTM's: r and z are one run of blocks, sigmoid(z) =
+        # tanh(z / 2) / 2 + 1/2 with the 1/2 folded into their weights
+        s = _gate_vector((0.5, 0.5, 1.0), hid, x)
         brz = b_ih + np.concatenate([b_hh[:2 * hid], B.zeros(hid, x.dtype, x)])
-        a = _project(x, w_ih * s[:, None], brz * s)  # becomes the gates r, z, n in place
-        w_t = B.contiguous((w_hh * s[:, None]).T)  # see _T_NOTE
+        a = _project_gates(x, w_ih * s[:, None], brz * s, [0, 1, 2])  # the gates, in place
+        w3 = _gate_blocks_t(w_hh * s[:, None], [0, 1, 2])
         b_hn = b_hh[2 * hid:]
         y = _empty((n_t, *h0.shape), x.dtype, x)
         hn = _empty(y.shape, x.dtype, x)  # h W_hn^T + b_hn, kept for the reverse rule
-        tmp = B.empty(a.shape[1:], x.dtype, x)
+        tmp = B.empty(a.shape[:1] + a.shape[2:], x.dtype, x)
         diff = np.empty_like(h0)
         h = h0
-        with np.errstate(over="ignore"):
-            for t in _steps(n_t, reverse):
-                at = a[t]
-                np.matmul(h, w_t, out=tmp)
-                rz = at[:, :2 * hid]
-                rz += tmp[:, :2 * hid]
-                np.exp(rz, out=rz)
-                rz += 1.0
-                np.reciprocal(rz, out=rz)
-                np.add(tmp[:, 2 * hid:], b_hn, out=hn[t])
-                n = at[:, 2 * hid:]
-                n += np.multiply(at[:, :hid], hn[t], out=diff)
-                np.tanh(n, out=n)
-                np.subtract(h, n, out=diff)
-                diff *= at[:, hid:2 * hid]
-                h = np.add(n, diff, out=y[t])
-        ctx.cache = (a, hn)
+        for t in _steps(n_t, reverse):
+            at = a[:, t]  # r, z, n
+            np.matmul(h, w3, out=tmp)
+            rz = at[:2]
+            rz += tmp[:2]
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            np.add(tmp[2], b_hn, out=hn[t])
+            n = at[2]
+            n += np.multiply(at[0], hn[t], out=diff)
+            np.tanh(n, out=n)
+            np.subtract(h, n, out=diff)
+            diff *= at[1]
+            h = np.add(n, diff, out=y[t])
+        ctx.cache = (a.transpose(1, 2, 0, 3), hn)  # the rules read the gates as (T, B, 3, H)
         ctx.y = y
         return y
 
     @staticmethod
     def _factors(ctx: Any, hprev: NDArray) -> tuple[NDArray, NDArray]:
         """px, ph (T, B, 3, H): pre-activation gradients of the input / recurrent side per dh."""
-        a, hn = ctx.cache
-        n_t, n_b, hid = hn.shape
-        a4 = a.reshape(n_t, n_b, 3, hid)
+        a4, hn = ctx.cache  # a4: (T, B, 3, H), a view of the gate-major array
         r, z, n = a4[:, :, 0], a4[:, :, 1], a4[:, :, 2]
         px = _empty(a4.shape, a4.dtype, a4)
         pn = np.multiply(n, n, out=px[:, :, 2])  # (1 - z)(1 - n^2)
@@ -655,7 +654,7 @@ class GRUScan(_Scan):
         lead = g.shape[:nb]
         hprev = _shift(y, h0, ctx.reverse)
         px, ph = GRUScan._factors(ctx, hprev)
-        z = ctx.cache[0].reshape(n_t, n_b, 3, hid)[:, :, 1]
+        z = ctx.cache[0][:, :, 1]
         dx = _empty((n_t, *lead, n_b, 3 * hid), y.dtype, y)
         dhh = _empty(dx.shape, y.dtype, y)
         dx4 = dx.reshape(n_t, *lead, n_b, 3, hid)
@@ -688,13 +687,13 @@ class GRUScan(_Scan):
         dx, dw_ih, dw_hh, db_ih, db_hh, dh0 = tangents
         a, hn = ctx.cache
         y = ctx.y
-        n_t, n_b, hid = y.shape
+        n_t, hid = y.shape[0], y.shape[2]
         lead = _lead(tangents, ctx.batch)
         hprev = _shift(y, h0, ctx.reverse)
         # input side: dx W_ih^T + x dW_ih^T + db_ih; recurrent side: h dW_hh^T + db_hh (+ dh W_hh^T)
         dxp = _input_tangent(x, w_ih, dx, dw_ih, db_ih, hprev, ZERO, lead)
         dhp = _input_tangent(hprev, w_hh, ZERO, dw_hh, db_hh, hprev, ZERO, lead)
-        a4 = a.reshape(n_t, n_b, 3, hid)
+        a4 = a  # (T, B, 3, H), a view of the gate-major array
         out = B.empty(lead + y.shape, y.dtype, y)
         dh = dh0
         for t in _steps(n_t, ctx.reverse):
