@@ -218,35 +218,6 @@ def _input_tangent(x: NDArray, w_ih: NDArray, dx: Any, dw_ih: Any, dbias: Any,
     return np.broadcast_to(out, (*lead, t, n, gh))
 
 
-def _weight_grads(ctx: Context, da: NDArray, need: tuple[bool, ...], x: NDArray, w_ih: NDArray,
-                  hprev: NDArray, dh_pre: NDArray | None = None) -> tuple[Any, Any, Any, Any]:
-    """gx, gW_ih, gW_hh, gb_ih from the stacked pre-activation gradients, one product each.
-
-    da is (T, *lead, B, G H): the gradient of x W_ih^T + b_ih; dh_pre (same shape) that of
-    h W_hh^T + b_hh when it differs (GRU).  Weight gradients keep the batch axes and come out
-    C-contiguous in the weight's layout.
-    """
-    nb = ctx.batch
-    t, n, i = x.shape
-    gh = w_ih.shape[0]
-    lead = da.shape[1:1 + nb]
-    d2 = (np.moveaxis(da, 0, nb) if nb else da).reshape((*lead, t * n, gh))
-    gx = gw_ih = gw_hh = gb_ih = gb_hh = None
-    if need[0]:
-        gx = (d2 @ w_ih).reshape((*lead, t, n, i))
-    if need[1]:
-        gw_ih = np.matmul(R.mT(d2), x.reshape(t * n, i))
-    if need[3]:
-        gb_ih = d2.sum(axis=-2)
-    if dh_pre is not None:
-        d2 = (np.moveaxis(dh_pre, 0, nb) if nb else dh_pre).reshape((*lead, t * n, gh))
-    if need[2]:
-        gw_hh = np.matmul(R.mT(d2), hprev.reshape(t * n, hprev.shape[2]))
-    if need[4]:
-        gb_hh = gb_ih if gb_ih is not None and dh_pre is None else d2.sum(axis=-2)
-    return gx, gw_ih, gw_hh, (gb_ih, gb_hh)
-
-
 def _composite_of(cls: Any, ctx: Any, idx: list[int]) -> Any:
     """The unfused recurrence as a function of the inputs at positions idx, the rest fixed."""
     args = ctx.saved
@@ -378,8 +349,8 @@ class RNNScan(_Scan):
             prev = t
         gh0 = np.matmul(da[prev], w_hh) if need[5] else None
         hprev = _shift(y, h0, ctx.reverse) if need[2] else y
-        gx, gw_ih, gw_hh, (gb_ih, gb_hh) = _weight_grads(ctx, da, need, x, w_ih, hprev)
-        return gx, gw_ih, gw_hh, gb_ih, gb_hh, gh0
+        gx, gw_ih, gw_hh, gb = _gate_weight_grads(da[None], need, x, w_ih, hprev, nb)
+        return gx, gw_ih, gw_hh, gb if need[3] else None, gb if need[4] else None, gh0
 
     @staticmethod
     def tangent(ctx: Context, tangents: tuple[Any, ...]) -> NDArray:
@@ -620,28 +591,29 @@ class GRUScan(_Scan):
             np.subtract(h, n, out=diff)
             diff *= at[1]
             h = np.add(n, diff, out=y[t])
-        ctx.cache = (a.transpose(1, 2, 0, 3), hn)  # the rules read the gates as (T, B, 3, H)
+        ctx.cache = (a, hn)
         ctx.y = y
         return y
 
     @staticmethod
     def _factors(ctx: Any, hprev: NDArray) -> tuple[NDArray, NDArray]:
-        """px, ph (T, B, 3, H): pre-activation gradients of the input / recurrent side per dh."""
-        a4, hn = ctx.cache  # a4: (T, B, 3, H), a view of the gate-major array
-        r, z, n = a4[:, :, 0], a4[:, :, 1], a4[:, :, 2]
-        px = _empty(a4.shape, a4.dtype, a4)
-        pn = np.multiply(n, n, out=px[:, :, 2])  # (1 - z)(1 - n^2)
+        """px, ph (3, T, B, H), gate-major as the gates: pre-activation gradients of the input /
+        recurrent side per dh."""
+        a, hn = ctx.cache
+        r, z, n = a[0], a[1], a[2]
+        px = _empty(a.shape, a.dtype, a)
+        pn = np.multiply(n, n, out=px[2])  # (1 - z)(1 - n^2)
         np.subtract(1.0, pn, out=pn)
         pn *= 1.0 - z
-        pz = np.subtract(hprev, n, out=px[:, :, 1])  # (h_{t-1} - n) z (1 - z)
+        pz = np.subtract(hprev, n, out=px[1])  # (h_{t-1} - n) z (1 - z)
         pz *= z
         pz *= 1.0 - z
-        pr = np.multiply(pn, hn, out=px[:, :, 0])  # (1 - z)(1 - n^2) hn r (1 - r)
+        pr = np.multiply(pn, hn, out=px[0])  # (1 - z)(1 - n^2) hn r (1 - r)
         pr *= r
         pr *= 1.0 - r
-        ph = _empty(a4.shape, a4.dtype, a4)
+        ph = _empty(a.shape, a.dtype, a)
         np.copyto(ph, px)
-        ph[:, :, 2] *= r
+        ph[2] *= r
         return px, ph
 
     @staticmethod
@@ -654,13 +626,14 @@ class GRUScan(_Scan):
         lead = g.shape[:nb]
         hprev = _shift(y, h0, ctx.reverse)
         px, ph = GRUScan._factors(ctx, hprev)
-        z = ctx.cache[0][:, :, 1]
-        dx = _empty((n_t, *lead, n_b, 3 * hid), y.dtype, y)
+        z = ctx.cache[0][1]
+        # dx, dhh: the pre-activations' gradients of the input and recurrent sides, gate-major;
+        # dh_{t-1} takes dhh through three (H, H) products summed
+        dx = _empty((3, n_t, *lead, n_b, hid), y.dtype, y)
         dhh = _empty(dx.shape, y.dtype, y)
-        dx4 = dx.reshape(n_t, *lead, n_b, 3, hid)
-        dhh4 = dhh.reshape(dx4.shape)
+        w3 = w_hh.reshape(3, *(1,) * nb, hid, hid)
+        prods = B.empty((3, *lead, n_b, hid), y.dtype, y)
         dh = B.empty(lead + h0.shape, y.dtype, y)
-        dh3 = B.empty((*lead, n_b, 3, hid), y.dtype, y)  # dh in each gate block
         tmp = np.empty_like(dh)
         prev = -1
         for t in _steps(n_t, not ctx.reverse):
@@ -668,17 +641,19 @@ class GRUScan(_Scan):
                 np.copyto(dh, g[..., t, :, :])
             else:
                 dh *= z[prev]
-                dh += np.matmul(dhh[prev], w_hh, out=tmp)
-                dh += g[..., t, :, :]
-            np.copyto(dh3, dh[..., None, :])
-            np.multiply(dh3, px[t], out=dx4[t])
-            np.multiply(dh3, ph[t], out=dhh4[t])
+                dh += _sum_gates(np.matmul(dhh[:, prev], w3, out=prods), g[..., t, :, :], tmp)
+            for k in range(3):
+                np.multiply(dh, px[k, t], out=dx[k, t])
+                np.multiply(dh, ph[k, t], out=dhh[k, t])
             prev = t
         gh0 = None
         if need[5]:
             gh0 = np.multiply(dh, z[prev], out=dh)
-            gh0 += np.matmul(dhh[prev], w_hh, out=tmp)
-        gx, gw_ih, gw_hh, (gb_ih, gb_hh) = _weight_grads(ctx, dx, need, x, w_ih, hprev, dhh)
+            gh0 += _sum_gates(np.matmul(dhh[:, prev], w3, out=prods), None, tmp)
+        gx, gw_ih, _, gb_ih = _gate_weight_grads(
+            dx, (need[0], need[1], False, need[3], False), x, w_ih, hprev, nb)
+        _, _, gw_hh, gb_hh = _gate_weight_grads(
+            dhh, (False, False, need[2], False, need[4]), x, w_ih, hprev, nb)
         return gx, gw_ih, gw_hh, gb_ih, gb_hh, gh0
 
     @staticmethod
@@ -693,7 +668,7 @@ class GRUScan(_Scan):
         # input side: dx W_ih^T + x dW_ih^T + db_ih; recurrent side: h dW_hh^T + db_hh (+ dh W_hh^T)
         dxp = _input_tangent(x, w_ih, dx, dw_ih, db_ih, hprev, ZERO, lead)
         dhp = _input_tangent(hprev, w_hh, ZERO, dw_hh, db_hh, hprev, ZERO, lead)
-        a4 = a  # (T, B, 3, H), a view of the gate-major array
+        a4 = a.transpose(1, 2, 0, 3)  # (T, B, 3, H), a view of the gate-major array
         out = B.empty(lead + y.shape, y.dtype, y)
         dh = dh0
         for t in _steps(n_t, ctx.reverse):
