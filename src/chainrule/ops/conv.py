@@ -209,9 +209,7 @@ def _correlate(xp: NDArray, w: NDArray, groups: int, stride: tuple[int, ...],
             continue
         # Few positions: one product per group over all the block's samples (small
         # per-sample products leave BLAS idle).
-        src = np.moveaxis(block, 0, before_positions)
-        cols = buf[:block.size].reshape(src.shape)
-        np.copyto(cols, src)
+        cols = _folded_columns(block, buf, before_positions)
         res = np.matmul(w3, cols.reshape(groups, ck, m * p)).reshape(groups, og, m, p)
         out[s:e, ..., p0:p1] = np.moveaxis(res, 2, 0)
     out = out.reshape(n, o, q)
@@ -318,13 +316,20 @@ def conv_weight_grad_forward(x: NDArray, g: NDArray, geom: ConvGeometry) -> NDAr
             continue
         # Few positions: samples next to positions in both factors, so one product sums over
         # both (per-sample products would materialise (samples, O, C K) for little work).
-        src = np.moveaxis(block, 0, before_positions)
-        cols = buf[:block.size].reshape(src.shape)
-        np.copyto(cols, src)
+        cols = _folded_columns(block, buf, before_positions)
         mp = (e - s) * (p1 - p0)
         gb = np.moveaxis(gq[..., s:e, :, :, p0:p1], -4, -2).reshape(*lead, groups, og, mp)
         acc += np.matmul(gb, cols.reshape(groups, ck, mp).swapaxes(-1, -2))
     return acc.reshape(*lead, o, cg, *ksize)
+
+
+def _folded_columns(block: NDArray, buf: NDArray, before_positions: int) -> NDArray:
+    """A block of the im2col view copied into buf with its samples moved next to its positions
+    (at before_positions), so that one product per group sums over both."""
+    src = np.moveaxis(block, 0, before_positions)
+    cols = buf[:block.size].reshape(src.shape)
+    np.copyto(cols, src)
+    return cols
 
 
 def _weight_grad_folded(gq: NDArray, blocks: list, buf: NDArray, before_positions: int,
@@ -338,15 +343,11 @@ def _weight_grad_folded(gq: NDArray, blocks: list, buf: NDArray, before_position
     """
     groups, og = gq.shape[1:3]
     acc_t = B.zeros((groups, ck, og), gq.dtype, gq)
-    gbuf = None
+    most = max(((e - s) * (p1 - p0) for s, e, p0, p1, _ in blocks), default=0)
+    gbuf = scratch("wgrad_g", (groups * og * most,), gq.dtype, gq)
     for s, e, p0, p1, block in blocks:
         mp = (e - s) * (p1 - p0)
-        src = np.moveaxis(block, 0, before_positions)
-        cols = buf[:block.size].reshape(src.shape)
-        np.copyto(cols, src)
-        if gbuf is None:
-            gbuf = B.empty(groups * og * max(b[1] - b[0] for b in blocks) *
-                           max(b[3] - b[2] for b in blocks), gq.dtype, gq)
+        cols = _folded_columns(block, buf, before_positions)
         gb = gbuf[:groups * og * mp].reshape(groups, og, e - s, p1 - p0)
         np.copyto(gb, np.moveaxis(gq[s:e, :, :, p0:p1], 0, -2))
         acc_t += np.matmul(cols.reshape(groups, ck, mp),

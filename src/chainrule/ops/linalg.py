@@ -46,10 +46,7 @@ class MatMul(Function):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         nb = ctx.batch
-        if need_a and type(g) is type(b) is np.ndarray and g.ndim == b.ndim == 2:
-            ga = R.matmul_t(g, b)  # the shape-aware product (compile replays the same)
-        else:
-            ga = R.sum_to(R.matmul(g, R.mT(b)), a.shape, nb) if need_a else None
+        ga = R.sum_to(R.matmul_t(g, b), a.shape, nb) if need_a else None
         gb = R.sum_to(R.matmul(R.mT(a), g), b.shape, nb) if need_b else None
         return ga, gb
 

@@ -136,17 +136,19 @@ def matmul(a: Any, b: Any) -> Any:
     return a @ b
 
 
-def matmul_t(g: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """g @ b.T for 2-D ndarrays of one dtype, C-contiguous (into out when given).
+def matmul_t(g: Any, b: Any, out: np.ndarray | None = None) -> Any:
+    """g @ mT(b) (matmul's rules), into out when given (2-D ndarrays only).
 
     OpenBLAS multiplies by a transposed right factor up to 2x slower when that factor is the
-    large one. For a short g (<= 32 rows) against a b of 4 times as many rows, b @ g.T
-    transposed into place is faster (32x512 by 512x128: 55 against 73 us; 8x512 by 512x512:
-    90 against 177) and gave the same bits in every shape measured. The eager rule and the
-    compiled replay both call this, so they agree whichever way it goes.
+    large one. For 2-D ndarrays with a short g (<= 32 rows) against a b of 4 times as many rows,
+    b @ g.T transposed into place (C-contiguous) is faster (32x512 by 512x128: 55 against 73 us;
+    8x512 by 512x512: 90 against 177) and gave the same bits in every shape measured. The eager
+    rules and the compiled replay both call this, so they agree whichever way it goes.
     """
+    if type(g) is not np.ndarray or type(b) is not np.ndarray or g.ndim != 2 or b.ndim != 2:
+        return matmul(g, mT(b))
     m, k = g.shape[0], b.shape[0]
-    if m <= 32 and k >= 4 * m and m * k >= 4096 and type(g) is type(b) is np.ndarray:
+    if m <= 32 and k >= 4 * m and m * k >= 4096:
         t = np.matmul(b, g.T)
         if out is None:
             return np.ascontiguousarray(t.T)
