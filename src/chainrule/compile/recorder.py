@@ -252,7 +252,9 @@ class Recorder:
                     self.fail("a backward with a grad= computed outside chainrule's ops")
                 gs = self._new(g)
                 self.entries.append((T.ROOT, self.nodes[id(node)][1], gs))
-            self.gslot[id(node)] = gs
+            # each pass sums its own cotangents, as eager's: a second backward in the step
+            # (gradient accumulation, retain_graph) starts from fresh slots
+            self.gslot = {id(node): gs}
             self.in_backward = True
         except NotCompilable:
             pass
