@@ -82,3 +82,91 @@ def two_losses_retain_graph() -> tuple[nn.Module, Any, list]:
 @pytest.mark.parametrize("build", [accumulate_two_halves, two_losses_retain_graph])
 def test_several_backward_passes_in_a_step_are_bit_identical(build: Build) -> None:
     assert_bit_identical(build)
+
+
+def head_step(loss_of: Callable[[Tensor, Tensor], Tensor]) -> Build:
+    """A linear layer trained with SGD on loss_of(output, target)."""
+
+    def build() -> tuple[nn.Module, Any, list]:
+        model = nn.Linear(6, 3)
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x: Tensor, y: Tensor) -> Tensor:
+            opt.zero_grad()
+            loss = loss_of(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step, regression(6, 3)
+
+    return build
+
+
+MASKED = {
+    "where": lambda o, y: F.mse_loss(cr.where(o > 0, o, 0.1 * o), y),
+    "mask as float": lambda o, y: ((o - y) ** 2 * (y > 0).float()).mean(),
+    "inverted mask": lambda o, y: ((o - y) ** 2 * (~(y > 0)).float()).mean(),
+    "masks combined": lambda o, y: ((o - y) ** 2 * ((y > -0.5) & (y < 0.5)).float()).mean(),
+    "argmax compared": lambda o, y: ((o - y) ** 2 * (o.argmax(1, keepdim=True) == 1)).mean(),
+    "sign": lambda o, y: (o * cr.sign(y)).sum(),
+    "smooth_l1_loss": lambda o, y: F.smooth_l1_loss(o, y),
+    "huber_loss": lambda o, y: F.huber_loss(o, y, delta=0.5),
+}
+
+
+@pytest.mark.parametrize("name", list(MASKED))
+def test_masks_of_the_step_values_are_recomputed_on_replay(name: str) -> None:
+    assert_bit_identical(head_step(MASKED[name]))
+
+
+def lookup(kind: str) -> Build:
+    """An index argument selecting rows: nn.Embedding, x[i] and gather."""
+
+    def build() -> tuple[nn.Module, Any, list]:
+        emb, head = nn.Embedding(10, 4), nn.Linear(4, 1)
+        model = nn.ModuleList([emb, head])
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(i: Tensor, y: Tensor) -> Tensor:
+            opt.zero_grad()
+            if kind == "embedding":
+                out = head(emb(i)).squeeze(-1)
+            elif kind == "getitem":
+                out = head(emb.weight[i]).squeeze(-1)
+            else:
+                out = head(emb.weight).squeeze(-1).gather(0, i)
+            loss = F.mse_loss(out, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        rng = np.random.default_rng(2)
+        data = [(cr.tensor(rng.integers(0, 10, 6)),
+                 cr.tensor(rng.standard_normal(6).astype(np.float32))) for _ in range(3)]
+        return model, step, data
+
+    return build
+
+
+@pytest.mark.parametrize("kind", ["embedding", "getitem", "gather"])
+def test_indices_given_to_the_step_are_read_on_replay(kind: str) -> None:
+    assert_bit_identical(lookup(kind))
+
+
+@pytest.mark.parametrize(("loss_of", "why"), [
+    (lambda o, y: ((o - y)[y > 0] ** 2).sum(), "boolean mask"),
+    (lambda o, y: (o.gather(1, o.sort(1)[1]) * y).sum(), "computed from the step's values"),
+])
+def test_value_dependent_indexing_runs_eagerly_with_a_warning(loss_of: Any, why: str) -> None:
+    build = head_step(loss_of)
+    want, want_params, _ = run(build, False)
+    cr.manual_seed(0)
+    model, step, data = build()
+    compiled = cr.compile(step)
+    with pytest.warns(CompileWarning, match=why):
+        got = [np.array(compiled(*data[i % len(data)])._data) for i in range(len(want))]
+    assert compiled.eager
+    for a, b in zip(got + [p._data for p in model.parameters()], want + want_params,
+                    strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import traceback
 from typing import Any
@@ -208,6 +209,20 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
     if RECORDER is not None:
         RECORDER.op(cls, ctx, inputs, params, t)
     return t
+
+
+def values(fn: Any, *args: Any) -> Tensor:
+    """A Tensor of values outside the graph: fn on the arrays of args (Tensors, arrays, numbers),
+    as argmax, a mask or a cast to an integer dtype give. cr.compile's recorder replays fn on
+    the new values."""
+    out = asarray(fn(*[a._data if isinstance(a, Tensor) else a for a in args]))
+    if RECORDER is not None:
+        RECORDER.engine_call(functools.partial(_as_array, fn), args, out)
+    return Tensor._make(out, False, None)
+
+
+def _as_array(fn: Any, *arrays: Any) -> Any:
+    return asarray(fn(*arrays))
 
 
 def check_same_device(cls: Any, inputs: tuple) -> None:

@@ -421,8 +421,9 @@ def _generic_forward(p: _Program, e: tuple) -> None:
         args = f"v[{e[3]}]"
     else:
         params: list[str] = [p.name(q, "P") for q in e[4]]
-        for j, s in e[5]:
-            params[j] = f"v[{s}]"
+        for j, s in e[5]:  # a slot, or an index tuple of slots and constants
+            params[j] = f"v[{s}]" if type(s) is int else "(" + "".join(
+                f"v[{x}], " if k == "v" else f"{p.name(x, 'P')}, " for k, x in s) + ")"
         args = ", ".join([f"v[{i}]" for i in e[3]] + params)
     p.lines.append(f"r = {f}({c}, {args})")
     p.lines.append(f"v[{e[-1]}] = r if type(r) is nd else asarray(r)")

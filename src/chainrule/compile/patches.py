@@ -42,6 +42,9 @@ def recording(rec: Recorder) -> Iterator[None]:
             patch(Tensor, name, lambda orig, n=name: _failing(rec, orig, f"Tensor.{n}() reads "
                                                               "values into Python"))
     patch(Tensor, "grad", lambda orig: _grad_property(rec, orig))
+    patch(Tensor, "_make", lambda orig: _made(rec, orig))
+    patch(Tensor, "_compare", lambda orig: _comparison(rec, orig))
+    patch(Tensor, "__invert__", lambda orig: _inversion(rec, orig))
     patch(Tensor, "__init__", lambda orig: _tensor_init(rec, orig, 1))
     from chainrule import creation
 
@@ -162,6 +165,57 @@ def _grad_property(rec: Recorder, slot: Any) -> property:
         slot.__set__(t, value)
 
     return property(get, set_)
+
+
+def _made(rec: Recorder, orig: Any) -> Any:
+    """Tensor._make: the arrays library code wraps outside the ops are noted, so an op reading
+    one (indices, a count, a value computed on ndarrays) fails the recording instead of
+    replaying the recorded value (Recorder.slot)."""
+    make = orig.__func__
+
+    def wrapper(cls: type, data: Any, requires_grad: bool, node: Any) -> Tensor:
+        if node is None and not rec.quiet and type(data) is np.ndarray:
+            rec.note_made(data)
+        return make(cls, data, requires_grad, node)
+
+    return classmethod(wrapper)
+
+
+def _comparison(rec: Recorder, orig: Any) -> Any:
+    """t < u, t == 0, t & u, ...: a mask computed on the new values at replay (it may feed
+    where, indexing or arithmetic)."""
+
+    @functools.wraps(orig)
+    def wrapper(self: Tensor, o: Any, fn: Any) -> Tensor:
+        out = orig(self, o, fn)
+        if not rec.quiet and rec.failure is None and type(out._data) is np.ndarray:
+            with contextlib.suppress(NotCompilable):
+                rec.numpy_call(functools.partial(_compared, fn), (self, o), out._data)
+        return out
+
+    return wrapper
+
+
+def _compared(fn: Any, a: Any, b: Any) -> np.ndarray:
+    return np.asarray(fn(a, b))  # a 0-d comparison gives a NumPy scalar: an array, as eager's
+
+
+def _inversion(rec: Recorder, orig: Any) -> Any:
+    """~mask: as _comparison."""
+
+    @functools.wraps(orig)
+    def wrapper(self: Tensor) -> Tensor:
+        out = orig(self)
+        if not rec.quiet and rec.failure is None and type(out._data) is np.ndarray:
+            with contextlib.suppress(NotCompilable):
+                rec.numpy_call(_inverted, (self,), out._data)
+        return out
+
+    return wrapper
+
+
+def _inverted(a: np.ndarray) -> np.ndarray:
+    return np.asarray(~a)
 
 
 def _tensor_init(rec: Recorder, orig: Any, pos: int) -> Any:

@@ -66,6 +66,7 @@ class Recorder:
         self.grads: dict[int, Tensor] = {}  # id(a .grad the step read) -> its parameter
         self.constants: dict[int, np.ndarray] = {}  # arrays made from shapes alone (zeros)
         self.drawn: set[int] = set()  # ids of arrays drawn from a generator (may become Tensors)
+        self.made: set[int] = set()  # ids of arrays library code wrapped outside the ops
         self.last_write = STATE.last_write
         self.arg_ids = {id(a): i for i, a in enumerate(args) if isinstance(a, Tensor)}
         self.pending_jvp: tuple | None = None  # push_tangents' rule call, for the next op
@@ -110,6 +111,9 @@ class Recorder:
             self.fail("an op used a tensor computed (with a graph) outside the compiled function")
         if id(t) in self.grads:
             self.fail("an op used a .grad read inside the step (not recorded yet)")
+        if id(d) in self.made and not self.is_constant(d):
+            self.fail("an op used a tensor that library code computed outside chainrule's ops "
+                      "(indices from a sort, a count, a value read into Python): not recorded")
         s = self._new(d)
         self.externals.append((t, s, d.shape, d.dtype, t.requires_grad))
         return s
@@ -123,6 +127,12 @@ class Recorder:
         if i not in self.arg_tensors:
             self.arg_tensors[i] = self._new()
         return self.arg_tensors[i]
+
+    def note_made(self, data: np.ndarray) -> None:
+        """Tensor._make wrapped data outside the ops (see Recorder.slot)."""
+        if id(data) not in self.slot_of:
+            self.made.add(id(data))
+            self.keep.append(data)  # its id stays its own while recording
 
     def fail(self, reason: str) -> None:
         """Mark the step as not compilable (first reason wins) and stop recording."""
@@ -152,10 +162,12 @@ class Recorder:
                 ins.append(self.slot(a))
             else:
                 ins.append(self._raw(_constant(a, inputs)))
-        pslots = []
+        pslots: list[tuple[int, Any]] = []
         for j, p in enumerate(params):
             if isinstance(p, np.ndarray) and (id(p) in self.slot_of or p.size > 1):
                 pslots.append((j, self._raw(p)))
+            elif type(p) is tuple and any(isinstance(i, np.ndarray) for i in p):
+                pslots.append((j, self._tuple_param(p)))
         fwd = cls.forward
         out = self._new(t._data)
         if len(ins) == 1 and not params:
@@ -192,10 +204,42 @@ class Recorder:
         s = self.slot_of.get(id(arr))
         if s is not None:
             return s
-        if arr.size > 1 and not self.is_constant(arr):
+        if (arr.size > 1 or id(arr) in self.made) and not self.is_constant(arr):
             self.fail("an op took an ndarray computed outside chainrule's ops (a random mask, "
                       "a NumPy computation on values)")
         return self.const(arr)
+
+    def _tuple_param(self, param: tuple) -> tuple:
+        """A parameter tuple holding arrays (an index: x[i], gather, an embedding's lookup),
+        rebuilt on replay: ("v", slot) for an array the replay computes or is given, ("k",
+        value) for the rest (arrays library code made from shapes: pooling matrices). An array
+        derived from the step's values outside the ops, or a boolean mask of them (the result's
+        shape would depend on its values), fails."""
+        items = []
+        for a in param:
+            s = self.slot_of.get(id(a)) if isinstance(a, np.ndarray) else None
+            if s is None:
+                if isinstance(a, np.ndarray) and self._derived(a):
+                    self.fail("an op took an array that library code computed from the step's "
+                              "values outside chainrule's ops")
+                items.append(("k", a))
+            elif a.dtype == np.bool_:
+                self.fail("indexing with a boolean mask (the result's shape depends on its "
+                          "values)")
+            else:
+                items.append(("v", s))
+        return tuple(items)
+
+    def _derived(self, a: np.ndarray) -> bool:
+        """Whether a is, or views, an array library code made outside the ops or a view of a
+        recorded value."""
+        if id(a) in self.made:
+            return True
+        while a.base is not None:
+            a = a.base
+            if id(a) in self.slot_of or id(a) in self.made:
+                return True
+        return False
 
     def is_constant(self, arr: np.ndarray) -> bool:
         """Whether arr (or the array it views) was made by library code from shapes alone."""

@@ -17,9 +17,7 @@ from chainrule.tensor import Tensor
 def _l2(x: Tensor, axis: tuple[int, ...]) -> Tensor:
     """sqrt(sum(x^2)) over axis, with gradient 0 (a subgradient, as PyTorch's) at x = 0."""
     s = ops.sum(x * x, axis=axis)
-    zero = s._data == 0
-    if not zero.any():
-        return ops.sqrt(s)
+    zero = s == 0  # a Tensor mask, no branch on values: cr.compile replays it
     return ops.where(zero, 0.0, ops.sqrt(ops.where(zero, 1.0, s)))
 
 

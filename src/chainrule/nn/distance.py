@@ -63,7 +63,7 @@ def _legacy(size_average: bool | None, reduce: bool | None, reduction: str) -> s
 
 def _sqrt_safe(s: Tensor) -> Tensor:
     """sqrt(s) for s >= 0 whose gradient is 0 (not infinite) where s is 0."""
-    pos = s._data > 0
+    pos = s > 0
     return ops.where(pos, ops.sqrt(ops.where(pos, s, 1.0)), 0.0)
 
 
@@ -81,7 +81,7 @@ def vector_norm(x: Tensor, p: float, dim: int, keepdim: bool = False) -> Tensor:
         count = np.sum(x._data != 0, axis=dim, keepdims=keepdim).astype(x.dtype)
         return Tensor(count)
     s = ops.sum(ops.abs(x) ** float(p), axis=dim, keepdims=keepdim)
-    pos = s._data > 0
+    pos = s > 0
     return ops.where(pos, ops.where(pos, s, 1.0) ** (1.0 / p), 0.0)
 
 

@@ -333,7 +333,7 @@ def huber_loss(x: Any, target: Any, reduction: str = "mean", delta: float = 1.0)
     x, target = _pair("huber_loss", x, target)
     d = x - target
     ad = ops.abs(d)
-    loss = ops.where(ad._data < delta, 0.5 * (d * d), delta * (ad - 0.5 * delta))
+    loss = ops.where(ad < delta, 0.5 * (d * d), delta * (ad - 0.5 * delta))
     return _reduce(loss, reduction, "huber_loss")
 
 
@@ -346,7 +346,7 @@ def smooth_l1_loss(x: Any, target: Any, reduction: str = "mean", beta: float = 1
     ad = ops.abs(d)
     if beta == 0:
         return _reduce(ad, reduction, "smooth_l1_loss")
-    loss = ops.where(ad._data < beta, (0.5 / beta) * (d * d), ad - 0.5 * beta)
+    loss = ops.where(ad < beta, (0.5 / beta) * (d * d), ad - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 

@@ -167,7 +167,7 @@ def tanhshrink(input: Any) -> Tensor:
 
 def threshold(input: Any, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """x where x > threshold, else value."""
-    return _apply(input, lambda x: ops.where(x._data > threshold, x, value), inplace,
+    return _apply(input, lambda x: ops.where(x > threshold, x, value), inplace,
                   "threshold")
 
 
@@ -205,7 +205,7 @@ def prelu(input: Any, weight: Any) -> Tensor:
         if x.ndim > 1:
             shape[1] = w.size
         w = ops.reshape(w, tuple(shape))
-    return ops.where(x._data > 0, x, w * x)
+    return ops.where(x > 0, x, w * x)
 
 
 def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:

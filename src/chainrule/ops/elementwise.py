@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from operator import methodcaller
 from typing import Any
 
 import numpy as np
 
 from chainrule import backend as B
-from chainrule.autodiff.function import Context, Function, _apply1
+from chainrule.autodiff.function import Context, Function, _apply1, values
 from chainrule.dtypes import result_dtype, to_float
 from chainrule.ops import rules as R
 from chainrule.ops.rules import mask_safe, sum_to
@@ -707,7 +708,7 @@ softplus = _unary_fn(Softplus)
 
 def sign(x: Any) -> Tensor:
     """Sign of x (not differentiable: a constant)."""
-    return Tensor._make(B.asarray(np.sign(_t(x)._data)), False, None)  # 0-d: an array
+    return values(np.sign, _t(x))
 
 
 def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
@@ -723,5 +724,5 @@ def astype(x: Any, dtype: Any) -> Tensor:
     if np.dtype(dtype) == x._data.dtype:
         return x
     if np.dtype(dtype).kind != "f" or x._data.dtype.kind != "f":
-        return Tensor._make(x._data.astype(dtype), False, None)
+        return values(methodcaller("astype", np.dtype(dtype)), x)
     return Astype.apply(x, dtype)

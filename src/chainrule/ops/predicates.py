@@ -4,11 +4,13 @@ boolean Tensors outside the graph, as the comparison operators give (no derivati
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from chainrule.backend import is_array, is_device_array, like
+from chainrule.autodiff.function import values
+from chainrule.backend import is_device_array, like
 from chainrule.tensor import Tensor
 
 
@@ -17,14 +19,13 @@ def _predicate(ufunc: np.ufunc) -> Callable[..., Tensor]:
         arrays = [a._data if isinstance(a, Tensor) else a for a in operands]
         dev = next((a for a in arrays if type(a) is not np.ndarray and is_device_array(a)), None)
         if dev is not None:  # host operands (arrays, lists) join a CUDA tensor there
-            arrays = [like(np.asarray(a), dev) if isinstance(a, np.ndarray | list | tuple) else a
-                      for a in arrays]
+            operands = tuple(like(np.asarray(a), dev) if isinstance(a, np.ndarray | list | tuple)
+                             else a for a in operands)
         try:
-            out = ufunc(*arrays, **kwargs)
+            return values(partial(ufunc, **kwargs) if kwargs else ufunc, *operands)
         except ValueError as e:
             shapes = " and ".join(str(np.shape(a)) for a in arrays)
             raise ValueError(f"{ufunc.__name__}: {e} (operand shapes {shapes})") from None
-        return Tensor._make(out if is_array(out) else np.asarray(out), False, None)
 
     fn.__name__ = fn.__qualname__ = ufunc.__name__
     fn.__doc__ = f"np.{ufunc.__name__} on Tensors, arrays or numbers: a bool Tensor, no graph."

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import builtins
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from chainrule import backend as B
-from chainrule.autodiff.function import Context, Function
+from chainrule.autodiff.function import Context, Function, values
 from chainrule.dtypes import to_float
 from chainrule.ops import rules as R
 from chainrule.ops.axes import AxisError
@@ -310,20 +311,22 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int | None = Non
     v = var(x, axis, keepdims, ddof, dim=dim, keepdim=keepdim, correction=correction)
     # a zero variance (one element, a constant input) has gradient 0, not 0 * inf (autograd's
     # and JAX's convention): the where sends sqrt an exact zero cotangent there
-    return where(v._data == 0, 0.0, sqrt(v))
+    return where(v == 0, 0.0, sqrt(v))
 
 
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
            keepdim: bool | None = None) -> Tensor:
     """Indices of the maxima (int64, not differentiable)."""
-    x = _t(x)
-    r = np.argmax(x._data, axis=_axis(axis, dim), keepdims=keepdims if keepdim is None else keepdim)
-    return Tensor._make(B.asarray(r).astype(np.int64, copy=False), False, None)
+    return values(partial(_indices, np.argmax, _axis(axis, dim),
+                          keepdims if keepdim is None else keepdim), _t(x))
 
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
            keepdim: bool | None = None) -> Tensor:
     """Indices of the minima (int64, not differentiable)."""
-    x = _t(x)
-    r = np.argmin(x._data, axis=_axis(axis, dim), keepdims=keepdims if keepdim is None else keepdim)
-    return Tensor._make(B.asarray(r).astype(np.int64, copy=False), False, None)
+    return values(partial(_indices, np.argmin, _axis(axis, dim),
+                          keepdims if keepdim is None else keepdim), _t(x))
+
+
+def _indices(fn: Any, axis: int | None, keepdims: bool, a: Any) -> Any:
+    return B.asarray(fn(a, axis=axis, keepdims=keepdims)).astype(np.int64, copy=False)
