@@ -170,3 +170,35 @@ def test_value_dependent_indexing_runs_eagerly_with_a_warning(loss_of: Any, why:
     for a, b in zip(got + [p._data for p in model.parameters()], want + want_params,
                     strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def cell_loop(cell_type: type) -> Build:
+    """A recurrent cell stepped over time from its default zero state (hx not given)."""
+
+    def build() -> tuple[nn.Module, Any, list]:
+        cell, head = cell_type(5, 8, bias=cell_type is not nn.GRUCell), nn.Linear(8, 2)
+        model = nn.ModuleList([cell, head])
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x: Tensor, y: Tensor) -> Tensor:
+            opt.zero_grad()
+            state = None
+            for t in range(x.shape[1]):
+                state = cell(x[:, t], state)
+            h = state[0] if isinstance(state, tuple) else state
+            loss = F.mse_loss(head(h), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        rng = np.random.default_rng(3)
+        data = [(cr.tensor(rng.standard_normal((4, 6, 5)).astype(np.float32)),
+                 cr.tensor(rng.standard_normal((4, 2)).astype(np.float32))) for _ in range(3)]
+        return model, step, data
+
+    return build
+
+
+@pytest.mark.parametrize("cell_type", [nn.LSTMCell, nn.GRUCell, nn.RNNCell])
+def test_recurrent_cells_from_their_zero_state_are_recorded(cell_type: type) -> None:
+    assert_bit_identical(cell_loop(cell_type))

@@ -85,6 +85,8 @@ def recording(rec: Recorder) -> Iterator[None]:
     if recurrent is not None:
         for name in ("_initial", "_weights"):
             patch(recurrent.RNNBase, name, lambda orig: _constants(rec, orig))
+        for name in ("_zero_state", "_weights"):
+            patch(recurrent.RNNCellBase, name, lambda orig: _constants(rec, orig))
     function.RECORDER = rec
     try:
         yield

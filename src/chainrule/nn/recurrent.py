@@ -279,7 +279,7 @@ class RNNCellBase(Module):
         full = []
         for s in states:
             if s is None:
-                full.append(B.zeros((n_b, self.hidden_size), x._data.dtype, x._data))
+                full.append(self._zero_state(n_b, x))
                 continue
             s = _as_tensor(s)
             if s.shape != want:
@@ -287,14 +287,20 @@ class RNNCellBase(Module):
                                  f"of shape {x.shape} (expected {want})")
             full.append(s if batched else ops.reshape(s, (1, self.hidden_size)))
         x = ops.reshape(x, (1, n_b, self.input_size))
+        return _scan(self.mode, x, self._weights(), tuple(full), False), batched
+
+    def _zero_state(self, n_b: int, x: Tensor) -> Any:
+        """The zero state of a batch of n_b (hx or cx not given): a constant."""
+        return B.zeros((n_b, self.hidden_size), x._data.dtype, x._data)
+
+    def _weights(self) -> list[Any]:
+        """W_ih, W_hh, b_ih, b_hh (zero constants without bias)."""
         ws: list[Any] = [self.weight_ih, self.weight_hh]
         if self.bias:
-            ws += [self.bias_ih, self.bias_hh]
-        else:
-            w = ws[1]._data
-            zeros = B.zeros(w.shape[0], w.dtype, w)
-            ws += [zeros, zeros]
-        return _scan(self.mode, x, ws, tuple(full), False), batched
+            return [*ws, self.bias_ih, self.bias_hh]
+        w = ws[1]._data
+        zeros = B.zeros(w.shape[0], w.dtype, w)
+        return [*ws, zeros, zeros]
 
     def _unstep(self, out: Tensor, row: int, batched: bool) -> Tensor:
         return out[row] if batched else ops.reshape(out[row], (self.hidden_size,))
