@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.inplace import mark_written
-from chainrule.backend import asnumpy, is_device_array, like
+from chainrule.backend import asnumpy, is_device_array, like, on_device
 from chainrule.distributed.process_group import (
     DistributedError,
     ProcessGroup,
@@ -130,7 +130,7 @@ def _array(t: Any, what: str) -> np.ndarray:
 def _contiguous(data: np.ndarray) -> tuple[np.ndarray, Callable[[], None] | None]:
     """A C-contiguous host buffer for data, and how to copy results back (None: data itself);
     a CUDA array's is a host copy."""
-    if type(data) is not np.ndarray and is_device_array(data):
+    if on_device(data):
         staged = np.ascontiguousarray(asnumpy(data))
         return staged, lambda: _copy_into(data, staged)
     if data.flags.c_contiguous:
@@ -146,7 +146,7 @@ def _send(data: Any) -> np.ndarray:
 
 def _copy_into(out: Any, values: np.ndarray) -> None:
     """out[...] = values (host values copied to out's device)."""
-    if type(out) is not np.ndarray and is_device_array(out):
+    if on_device(out):
         out[...] = like(values, out)
     else:
         np.copyto(out, values)
