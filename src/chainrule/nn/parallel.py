@@ -21,9 +21,10 @@ import numpy as np
 
 from chainrule.autodiff.hooks import queue_callback
 from chainrule.autodiff.modes import STATE
-from chainrule.backend import asnumpy, like, move_like, on_device
+from chainrule.backend import asnumpy, move_like, on_device
 from chainrule.distributed.collectives import broadcast, wait_all
 from chainrule.distributed.process_group import default_group, mpi
+from chainrule.distributed.staging import copy_back
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
 
@@ -69,10 +70,8 @@ class _Bucket:
                     not cuda and not g._data.flags.writeable):
                 p.grad = Tensor._make(move_like(seg, p._data) if cuda else seg.copy(),
                                       False, None)
-            elif cuda:
-                g._data[...] = like(seg, g._data)
             else:
-                np.copyto(g._data, seg)
+                copy_back(g._data, seg)
 
 
 def _buckets(params: list[Parameter], cap_bytes: int) -> list[_Bucket]:
