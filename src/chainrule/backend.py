@@ -18,6 +18,11 @@ def is_device_array(a: Any) -> bool:
     return type(a).__module__.startswith("cupy")
 
 
+def on_device(a: Any) -> bool:
+    """Whether a is a CuPy array (fast for ndarrays: the type test comes first)."""
+    return type(a) is not np.ndarray and is_device_array(a)
+
+
 def namespace(a: Any) -> ModuleType:
     """numpy, or cupy for a CuPy array."""
     if is_device_array(a):

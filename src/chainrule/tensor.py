@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import asarray, asnumpy, device_index, is_device_array, like
+from chainrule.backend import asarray, asnumpy, device_index, like, on_device
 from chainrule.device import CPU, device
 from chainrule.dtypes import as_array, is_float
 
@@ -101,13 +101,13 @@ class Tensor:
     @property
     def device(self) -> device:
         d = self._data
-        if type(d) is np.ndarray or not is_device_array(d):
+        if not on_device(d):
             return CPU
         return device("cuda", device_index(d))
 
     @property
     def is_cuda(self) -> bool:
-        return type(self._data) is not np.ndarray and is_device_array(self._data)
+        return on_device(self._data)
 
     @property
     def is_leaf(self) -> bool:
@@ -149,7 +149,7 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if type(self._data) is not np.ndarray and is_device_array(self._data):
+        if on_device(self._data):
             raise TypeError(_host_copy_first(self))
         if dtype is not None and np.dtype(dtype) != self._data.dtype:
             return self._data.astype(dtype)
@@ -211,7 +211,7 @@ class Tensor:
     # ----- conversion and graph -----
     def numpy(self) -> np.ndarray:
         """The ndarray (shared memory)."""
-        if type(self._data) is not np.ndarray and is_device_array(self._data):
+        if on_device(self._data):
             raise TypeError(_host_copy_first(self))
         return self._data
 

@@ -73,6 +73,18 @@ def _batch_of(inputs: tuple, tans: list) -> tuple[int, tuple]:
     return 0, ()
 
 
+def as_tangent(d: Any, shape: tuple, dtype: np.dtype) -> Any:
+    """A jvp rule's array result as an output's tangent: an array of ``shape`` (the batch axes,
+    then the output's) and ``dtype``, broadcast and cast as needed."""
+    if type(d) is not np.ndarray:
+        d = asarray(d)
+    if d.shape != shape:
+        d = np.broadcast_to(d, shape)
+    if d.dtype != dtype:
+        d = d.astype(dtype)
+    return d
+
+
 def push_tangents(cls: Any, ctx: Context, inputs: tuple, out: Tensor) -> None:
     """Compute out's tangent at every level its inputs carry, with cls's jvp rule."""
     levels: set[int] = set()
@@ -98,12 +110,7 @@ def push_tangents(cls: Any, ctx: Context, inputs: tuple, out: Tensor) -> None:
         d = cls.jvp(ctx, *tans)
         if d is ZERO:
             return
-        if type(d) is not np.ndarray:
-            d = asarray(d)
-        if d.shape != bshape + out_shape:
-            d = np.broadcast_to(d, bshape + out_shape)
-        if d.dtype != out._data.dtype:
-            d = d.astype(out._data.dtype)
+        d = as_tangent(d, bshape + out_shape, out._data.dtype)
         out._tangents = {level: d}
         if _function.RECORDER is not None:  # cr.compile records this rule call after the op
             _function.RECORDER.pending_jvp = (ctx, cls.jvp, tans, nb, d)

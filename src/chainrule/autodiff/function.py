@@ -11,7 +11,7 @@ import numpy as np
 
 from chainrule.autodiff.modes import STATE
 from chainrule.autodiff.zero import ZERO
-from chainrule.backend import asarray, is_device_array, like
+from chainrule.backend import asarray, is_device_array, like, on_device
 from chainrule.tensor import Tensor
 
 _next_seq = itertools.count().__next__
@@ -115,7 +115,7 @@ def _constant(value: Any, inputs: tuple) -> np.ndarray:
 
                 arr = arr.astype(get_default_dtype())
     for a in inputs:
-        if isinstance(a, Tensor) and type(a._data) is not np.ndarray and is_device_array(a._data):
+        if isinstance(a, Tensor) and on_device(a._data):
             return like(arr, a._data)
     return arr
 

@@ -385,7 +385,8 @@ def build(entries: list, ops: dict, meta: dict, inputs: set[int], outputs: set[i
             p.side((T.ROOT, e[1], e[2], spares))
         else:
             p.side(e, kind is T.COEF)
-            if kind in (T.CALL, T.SETNONE) and spares:
+            drops_grads = kind is T.SETNONE or (kind is T.CALL and e[3])
+            if drops_grads and spares:  # the .grads let go of are freed now, as eager's
                 p.side((T.FREE, spares))
     p.share_buffers(outputs)
     src = p.source(inputs, outputs)

@@ -62,7 +62,8 @@ def recording(rec: Recorder) -> Iterator[None]:
     from chainrule.optim import optimizer as opt_mod
 
     patch(opt_mod.Optimizer, "step", lambda orig: _recorded(rec, orig, undoable=False))
-    patch(opt_mod.Optimizer, "zero_grad", lambda orig: _recorded(rec, orig, undoable=True))
+    patch(opt_mod.Optimizer, "zero_grad",
+          lambda orig: _recorded(rec, orig, undoable=True, drops_grads=True))
     for cls in _subclasses(opt_mod.Optimizer):
         for name in ("step", "zero_grad"):
             if name in cls.__dict__:
@@ -70,7 +71,8 @@ def recording(rec: Recorder) -> Iterator[None]:
                     rec, orig, f"{c.__name__}.{n} (an optimizer with its own loop)"))
     from chainrule.nn import functional, module
 
-    patch(module.Module, "zero_grad", lambda orig: _recorded(rec, orig, undoable=True))
+    patch(module.Module, "zero_grad",
+          lambda orig: _recorded(rec, orig, undoable=True, drops_grads=True))
     patch(module.Module, "__call__", lambda orig: _module_call(rec, orig))
     patch(functional, "_class_coefficients", lambda orig: _coefficients(rec, orig))
     for name in ("batch_stats", "normalize_stats"):
@@ -121,7 +123,7 @@ def _failing(rec: Recorder, orig: Any, reason: str) -> Any:
     return wrapper
 
 
-def _recorded(rec: Recorder, orig: Any, undoable: bool) -> Any:
+def _recorded(rec: Recorder, orig: Any, undoable: bool, drops_grads: bool = False) -> Any:
     """A library method (optimizer loop, zero_grad) recorded as one call of the original."""
 
     @functools.wraps(orig)
@@ -131,7 +133,7 @@ def _recorded(rec: Recorder, orig: Any, undoable: bool) -> Any:
         if kwargs.get("closure") is not None or (args and callable(args[0])):
             _fail(rec, "optimizer.step(closure) (the closure's loss is a Python value)")
         bound = functools.partial(orig, self, *args, **kwargs)
-        rec.call(bound, (), undoable)
+        rec.call(bound, (), undoable, drops_grads)
         rec.quiet += 1
         try:
             return bound()

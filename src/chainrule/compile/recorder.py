@@ -371,9 +371,10 @@ class Recorder:
         self.side_effects = True
 
     # ----- library calls and value guards -----
-    def call(self, fn: Any, args: tuple, undoable: bool) -> None:
-        """A library call (optimizer loop, zero_grad) replayed as one entry."""
-        self.entries.append((T.CALL, fn, args))
+    def call(self, fn: Any, args: tuple, undoable: bool, drops_grads: bool) -> None:
+        """A library call (optimizer loop, zero_grad) replayed as one entry; drops_grads: it may
+        let go of .grads (zero_grad), which the replay then frees after it."""
+        self.entries.append((T.CALL, fn, args, drops_grads))
         self.side_effects = self.side_effects or not undoable
 
     def coefficients(self, fn: Any, fargs: tuple, tpos: int, out: tuple) -> None:

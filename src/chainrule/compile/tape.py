@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autodiff.forward import as_tangent
 from chainrule.autodiff.zero import ZERO
 from chainrule.tensor import Tensor
 
@@ -102,10 +103,7 @@ def side_entry(e: tuple, vals: list, seen: set[int]) -> Any:
         jvp, ctx, tslots, nb, shape, dtype, oslot = e[1:]
         ctx.batch = nb
         d = jvp(ctx, *[ZERO if s is None else vals[s] for s in tslots])
-        d = np.zeros(shape, dtype) if d is ZERO else np.asarray(d)
-        if d.shape != shape:
-            d = np.broadcast_to(d, shape)
-        vals[oslot] = d if d.dtype == dtype else d.astype(dtype)
+        vals[oslot] = np.zeros(shape, dtype) if d is ZERO else as_tangent(d, shape, dtype)
     elif kind is LEAF:  # e[1], or an argument's Tensor in slot e[4]
         set_grad(vals[e[4]] if e[1] is None else e[1], vals[e[2]], e[3], seen)
     elif kind is CALL:

@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.inplace import mark_written
-from chainrule.backend import asnumpy, is_device_array, like
+from chainrule.backend import asnumpy, is_device_array, on_device
 from chainrule.distributed.process_group import (
     DistributedError,
     ProcessGroup,
     default_group,
     mpi,
 )
+from chainrule.distributed.staging import copy_back, to_host
 from chainrule.tensor import Tensor
 
 
@@ -130,26 +131,10 @@ def _array(t: Any, what: str) -> np.ndarray:
 def _contiguous(data: np.ndarray) -> tuple[np.ndarray, Callable[[], None] | None]:
     """A C-contiguous host buffer for data, and how to copy results back (None: data itself);
     a CUDA array's is a host copy."""
-    if type(data) is not np.ndarray and is_device_array(data):
-        staged = np.ascontiguousarray(asnumpy(data))
-        return staged, lambda: _copy_into(data, staged)
-    if data.flags.c_contiguous:
+    if not on_device(data) and data.flags.c_contiguous:
         return data, None
-    buf = np.ascontiguousarray(data)
-    return buf, lambda: np.copyto(data, buf)
-
-
-def _send(data: Any) -> np.ndarray:
-    """A C-contiguous host array holding data, to send."""
-    return np.ascontiguousarray(asnumpy(data))
-
-
-def _copy_into(out: Any, values: np.ndarray) -> None:
-    """out[...] = values (host values copied to out's device)."""
-    if type(out) is not np.ndarray and is_device_array(out):
-        out[...] = like(values, out)
-    else:
-        np.copyto(out, values)
+    buf = to_host(data)
+    return buf, lambda: copy_back(data, buf)
 
 
 def _run(requests: list, finishers: list, group: ProcessGroup, async_op: bool,
@@ -204,7 +189,7 @@ def all_gather(tensor_list: list, tensor: Any, group: ProcessGroup | None = None
     if len(tensor_list) != g.size():
         raise ValueError(f"all_gather: tensor_list has {len(tensor_list)} tensors for a world "
                          f"of {g.size()}")
-    src = _send(_array(tensor, "all_gather"))
+    src = to_host(_array(tensor, "all_gather"))
     outs = [_array(t, "all_gather") for t in tensor_list]
     _same_shapes(outs, src, "all_gather")
     recv = np.empty((g.size(), *src.shape), src.dtype)
@@ -212,7 +197,7 @@ def all_gather(tensor_list: list, tensor: Any, group: ProcessGroup | None = None
 
     def scatter_back() -> None:
         for i, out in enumerate(outs):
-            _copy_into(out, recv[i])
+            copy_back(out, recv[i])
             mark_written(out)
 
     return _run([req], [scatter_back], g, async_op, "all_gather")
@@ -223,7 +208,7 @@ def all_gather_into_tensor(output_tensor: Any, input_tensor: Any,
                            async_op: bool = False) -> Work | None:
     """``output_tensor`` (world size times ``input_tensor``'s first axis) gets every rank's."""
     g = default_group(group)
-    src = _send(_array(input_tensor, "all_gather_into_tensor"))
+    src = to_host(_array(input_tensor, "all_gather_into_tensor"))
     out = _array(output_tensor, "all_gather_into_tensor")
     if out.size != src.size * g.size() or out.dtype != src.dtype:
         raise ValueError(f"all_gather_into_tensor: output {out.shape} {out.dtype} does not hold "
@@ -258,7 +243,7 @@ def reduce_scatter_tensor(output: Any, input: Any, op: str = ReduceOp.SUM,
     if src.size != out.size * g.size() or src.dtype != out.dtype:
         raise ValueError(f"reduce_scatter_tensor: input {src.shape} {src.dtype} is not "
                          f"{g.size()} x output {out.shape} {out.dtype}")
-    return _reduce_scatter(out, _send(src), op, g, async_op)
+    return _reduce_scatter(out, to_host(src), op, g, async_op)
 
 
 def _reduce_scatter(out: np.ndarray, send: np.ndarray, op: str, g: ProcessGroup,

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import Context, Function
-from chainrule.backend import asnumpy, is_device_array, move_like
+from chainrule.backend import move_like
 from chainrule.distributed.collectives import ReduceOp, mpi_op, wait_all
 from chainrule.distributed.process_group import ProcessGroup, default_group, mpi
+from chainrule.distributed.staging import to_host
 from chainrule.tensor import Tensor, as_operand
 
 __all__ = ["all_reduce"]
@@ -23,12 +24,11 @@ __all__ = ["all_reduce"]
 def _summed(a: Any, group: ProcessGroup) -> np.ndarray:
     """A new array holding the elementwise sum of ``a`` over the group's processes (on a's
     device: a CUDA array is staged through a host copy)."""
-    on_device = type(a) is not np.ndarray and is_device_array(a)
-    buf = np.array(asnumpy(a) if on_device else a, copy=True, order="C")
+    buf = to_host(a, copy=True)
     if group.size() > 1:
         req = group.comm.Iallreduce(mpi().IN_PLACE, buf, op=mpi_op(ReduceOp.SUM))
         wait_all([req], group.timeout, "all_reduce (differentiable)")
-    return move_like(buf, a) if on_device else buf
+    return move_like(buf, a)
 
 
 def _sum_over(v: Any, group: ProcessGroup) -> Any:

@@ -21,9 +21,10 @@ import numpy as np
 
 from chainrule.autodiff.hooks import queue_callback
 from chainrule.autodiff.modes import STATE
-from chainrule.backend import asnumpy, is_device_array, like, move_like
+from chainrule.backend import asnumpy, move_like, on_device
 from chainrule.distributed.collectives import broadcast, wait_all
 from chainrule.distributed.process_group import default_group, mpi
+from chainrule.distributed.staging import copy_back
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor
 
@@ -64,15 +65,13 @@ class _Bucket:
         for p, start, stop in zip(self.params, self.offsets, self.offsets[1:]):
             seg = self.buffer[start:stop].reshape(p._data.shape)
             g = p.grad
-            on_device = type(p._data) is not np.ndarray and is_device_array(p._data)
+            cuda = on_device(p._data)
             if g is None or g._data.shape != seg.shape or type(g._data) is not type(p._data) or (
-                    not on_device and not g._data.flags.writeable):
-                p.grad = Tensor._make(move_like(seg, p._data) if on_device else seg.copy(),
+                    not cuda and not g._data.flags.writeable):
+                p.grad = Tensor._make(move_like(seg, p._data) if cuda else seg.copy(),
                                       False, None)
-            elif on_device:
-                g._data[...] = like(seg, g._data)
             else:
-                np.copyto(g._data, seg)
+                copy_back(g._data, seg)
 
 
 def _buckets(params: list[Parameter], cap_bytes: int) -> list[_Bucket]:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import Context, Function
-from chainrule.backend import asarray, asnumpy, device_index, is_device_array, to_device
+from chainrule.backend import asarray, asnumpy, device_index, is_device_array, on_device, to_device
 from chainrule.device import CPU, as_device, device, is_device_like
 from chainrule.ops import elementwise as E
 from chainrule.ops import linalg as L
@@ -362,7 +362,7 @@ def share_memory_(self: Tensor) -> Tensor:
     for a CUDA tensor, as PyTorch's."""
     from chainrule.shared import share
 
-    if builtins.type(self._data) is not np.ndarray and is_device_array(self._data):
+    if on_device(self._data):
         return self
     self._data = share(self._data)
     return self
@@ -373,7 +373,7 @@ def is_shared(self: Tensor) -> Any:
     PyTorch's."""
     from chainrule.shared import is_shared as _is_shared
 
-    if builtins.type(self._data) is not np.ndarray and is_device_array(self._data):
+    if on_device(self._data):
         return True
     return _is_shared(self._data)
 
@@ -397,6 +397,6 @@ def is_contiguous(self: Tensor, memory_format: Any = None) -> Any:
 def data_ptr(self: Tensor) -> Any:
     """Address of the first element (in device memory for a CUDA tensor)."""
     d = self._data
-    if builtins.type(d) is not np.ndarray and is_device_array(d):
+    if on_device(d):
         return d.data.ptr
     return d.ctypes.data

@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import values
-from chainrule.backend import is_device_array, like
+from chainrule.backend import like, on_device
 from chainrule.tensor import Tensor
 
 
 def _predicate(ufunc: np.ufunc) -> Callable[..., Tensor]:
     def fn(*operands: Any, **kwargs: Any) -> Tensor:
         arrays = [a._data if isinstance(a, Tensor) else a for a in operands]
-        dev = next((a for a in arrays if type(a) is not np.ndarray and is_device_array(a)), None)
+        dev = next((a for a in arrays if on_device(a)), None)
         if dev is not None:  # host operands (arrays, lists) join a CUDA tensor there
             operands = tuple(like(np.asarray(a), dev) if isinstance(a, np.ndarray | list | tuple)
                              else a for a in operands)
