@@ -225,6 +225,15 @@ def _as_array(fn: Any, *arrays: Any) -> Any:
     return asarray(fn(*arrays))
 
 
+def library_call(fn: Any, *args: Any) -> Any:
+    """fn(*args) for library code working outside the ops on state the step holds (gradient
+    clipping reads and rewrites .grad): cr.compile's recorder replays it as one call, with the
+    same arguments, and its array result (or None) from the new call."""
+    if RECORDER is None:
+        return fn(*args)
+    return RECORDER.library_call(fn, args)
+
+
 def check_same_device(cls: Any, inputs: tuple) -> None:
     """Raise PyTorch's error when the Tensor inputs live on different devices (called once an op
     failed, so the happy path pays nothing)."""

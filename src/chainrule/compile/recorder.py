@@ -101,6 +101,8 @@ class Recorder:
         d = t._data
         if type(d) is not np.ndarray:
             self.fail(f"a tensor on {t.device} (the tape replays NumPy calls: CPU tensors only)")
+        if id(t) in self.grads:  # its array may be a cotangent's slot, but not its sum
+            self.fail("an op used a .grad read inside the step (not recorded yet)")
         s = self.slot_of.get(id(d))
         if s is not None:
             if t.requires_grad and t._node is None and id(d) in self.drawn:
@@ -109,8 +111,6 @@ class Recorder:
             return s
         if t._node is not None:
             self.fail("an op used a tensor computed (with a graph) outside the compiled function")
-        if id(t) in self.grads:
-            self.fail("an op used a .grad read inside the step (not recorded yet)")
         if id(d) in self.made and not self.is_constant(d):
             self.fail("an op used a tensor that library code computed outside chainrule's ops "
                       "(indices from a sort, a count, a value read into Python): not recorded")
@@ -192,6 +192,21 @@ class Recorder:
         if self.failure is None and not self.quiet:
             with contextlib.suppress(NotCompilable):
                 self.numpy_call(fn, args, out)
+
+    def library_call(self, fn: Any, args: tuple) -> Any:
+        """function.library_call while recording: fn runs as one unit (its .grad reads and
+        in-place writes are its own) and is replayed as one call on the same arguments."""
+        if self.quiet or self.failure is not None:
+            return fn(*args)
+        self.quiet += 1
+        try:
+            out = fn(*args)
+        finally:
+            self.quiet -= 1
+            self.last_write = STATE.last_write  # its writes are replayed with it
+        with contextlib.suppress(NotCompilable):
+            self.numpy_call(fn, args, out)
+        return out
 
     def unsupported(self, reason: str) -> None:
         """A computation the tape cannot replay happened (the step then runs eagerly)."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from chainrule import backend as B
+from chainrule.autodiff.function import library_call
 from chainrule.dtypes import get_default_dtype
 from chainrule.tensor import Tensor
 
@@ -28,10 +29,15 @@ def clip_grad_norm_(parameters: Params, max_norm: float, norm_type: float = 2.0,
     total_norm is the norm_type norm (inf allowed) of all gradients as one vector.
     """
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    total = library_call(_clip_norm, params, max_norm, float(norm_type), error_if_nonfinite)
+    return Tensor._make(total, False, None)
+
+
+def _clip_norm(params: list[Tensor], max_norm: float, norm_type: float,
+               error_if_nonfinite: bool) -> np.ndarray:
     grads = [_array(p.grad) for p in params if p.grad is not None]
-    norm_type = float(norm_type)
     if not grads:
-        return Tensor(np.zeros((), dtype=get_default_dtype()))
+        return np.zeros((), dtype=get_default_dtype())
     # As PyTorch: each gradient's norm in its own dtype, then the norm of those norms. Overflow
     # and inf * 0 give inf and NaN silently, as in PyTorch; error_if_nonfinite is the check.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -48,13 +54,16 @@ def clip_grad_norm_(parameters: Params, max_norm: float, norm_type: float = 2.0,
         c = float(coef)  # a Python float: the multiply keeps each gradient's dtype
         with np.errstate(invalid="ignore"):
             _rewrite_grads(params, lambda g, out: np.multiply(g, c, out=out))
-    return Tensor(total)
+    return total
 
 
 def clip_grad_value_(parameters: Params, clip_value: float) -> None:
     """Clamp every gradient element into [-clip_value, clip_value]."""
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    v = float(clip_value)
+    library_call(_clip_value, params, float(clip_value))
+
+
+def _clip_value(params: list[Tensor], v: float) -> None:
     _rewrite_grads(params, lambda g, out: np.clip(g, -v, v, out=out))
 
 
