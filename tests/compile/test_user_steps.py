@@ -228,3 +228,83 @@ def test_gradient_clipping_is_replayed_on_the_new_gradients(clip: str) -> None:
     norms, _, _ = run(build, True)
     if clip == "norm":  # some steps clip, some do not: the branch is taken on replay
         assert min(norms) < 0.6 < max(norms)
+
+
+def language_model() -> tuple[nn.Module, Any, list]:
+    """Embedding, LSTM and a head over every position; the targets are reshaped in the step."""
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(12, 6)
+            self.rnn = nn.LSTM(6, 8, batch_first=True)
+            self.head = nn.Linear(8, 12)
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.head(self.rnn(self.emb(x))[0])
+
+    model = Model()
+    opt = cr.optim.RMSprop(model.parameters(), lr=1e-2)
+
+    def step(x: Tensor, y: Tensor) -> Tensor:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x).reshape(-1, 12), y.reshape(-1), ignore_index=0)
+        loss.backward()
+        opt.step()
+        return loss
+
+    rng = np.random.default_rng(4)
+    data = [(cr.tensor(rng.integers(0, 12, (3, 5))), cr.tensor(rng.integers(1, 12, (3, 5))))
+            for _ in range(3)]
+    return model, step, data
+
+
+def accuracy_of_the_batch() -> tuple[nn.Module, Any, list]:
+    """Targets as one-hot rows turned into class indices in the step, and the batch accuracy."""
+    model = nn.Linear(6, 3)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: Tensor, y: Tensor) -> Tensor:
+        opt.zero_grad()
+        out = model(x)
+        labels = y.argmax(1)
+        loss = F.cross_entropy(out, labels)
+        loss.backward()
+        opt.step()
+        return loss + (out.argmax(1) == labels).float().mean()
+
+    return model, step, regression(6, 3)
+
+
+@pytest.mark.parametrize("build", [language_model, accuracy_of_the_batch])
+def test_targets_computed_in_the_step_are_recorded(build: Build) -> None:
+    assert_bit_identical(build)
+
+
+def test_a_computed_target_whose_normaliser_changes_reruns_eagerly() -> None:
+    """ignore_index hit in one batch only: its replay stops at the guard and runs eagerly."""
+    def build() -> tuple[nn.Module, Any, list]:
+        model, step, data = language_model()
+        y = data[1][1]._data.copy()
+        y[0, :2] = 0  # two ignored positions: another denominator
+        data[1] = (data[1][0], cr.tensor(y))
+        return model, step, data
+
+    want, want_params, _ = run(build, False)
+    got, params, compiled = run(build, True)
+    assert compiled.stats["bails"] >= 2
+    for a, b in zip(got + params, want + want_params, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_target_computed_after_a_random_draw_runs_eagerly() -> None:
+    model = nn.Sequential(nn.Dropout(0.5), nn.Linear(6, 3))
+
+    def step(x: Tensor, y: Tensor) -> Tensor:
+        out = model(x)
+        loss = F.cross_entropy(out, y.argmax(1))
+        loss.backward()
+        return loss
+
+    with pytest.warns(CompileWarning, match="after a random draw"):
+        cr.compile(step)(*regression(6, 3, n=1)[0])

@@ -194,7 +194,8 @@ def _comparison(rec: Recorder, orig: Any) -> Any:
         out = orig(self, o, fn)
         if not rec.quiet and rec.failure is None and type(out._data) is np.ndarray:
             with contextlib.suppress(NotCompilable):
-                rec.numpy_call(functools.partial(_compared, fn), (self, o), out._data)
+                rec.numpy_call(functools.partial(_compared, fn), (self, o), out._data,
+                               pure=True)
         return out
 
     return wrapper
@@ -212,7 +213,7 @@ def _inversion(rec: Recorder, orig: Any) -> Any:
         out = orig(self)
         if not rec.quiet and rec.failure is None and type(out._data) is np.ndarray:
             with contextlib.suppress(NotCompilable):
-                rec.numpy_call(_inverted, (self,), out._data)
+                rec.numpy_call(_inverted, (self,), out._data, pure=True)
         return out
 
     return wrapper

@@ -188,10 +188,10 @@ class Recorder:
 
     def engine_call(self, fn: Any, args: tuple, out: Any) -> None:
         """numpy_call for the engine's own NumPy steps outside the ops (a transform's copy to
-        row-major): never raises into the step."""
+        row-major, function.values): never raises into the step."""
         if self.failure is None and not self.quiet:
             with contextlib.suppress(NotCompilable):
-                self.numpy_call(fn, args, out)
+                self.numpy_call(fn, args, out, pure=True)
 
     def library_call(self, fn: Any, args: tuple) -> Any:
         """function.library_call while recording: fn runs as one unit (its .grad reads and
@@ -261,14 +261,15 @@ class Recorder:
         return id(arr) in self.constants or (arr.base is not None and id(arr.base) in
                                              self.constants)
 
-    def numpy_call(self, fn: Any, args: tuple, out: Any, live: dict[int, Any] | None = None
-                   ) -> None:
+    def numpy_call(self, fn: Any, args: tuple, out: Any, live: dict[int, Any] | None = None,
+                   pure: bool = False) -> None:
         """A NumPy computation of library code outside the ops (batch statistics, a dropout
         mask, a random draw), replayed as one call of fn on the new values.
 
         Tensor and recorded-array arguments are read from their slots; live maps an argument's
         position to a function giving its value at replay (the generator a draw comes from);
         the other arguments are constants. out: the array, tuple of arrays, or None returned.
+        pure: fn only computes its result (a mask, indices), changing no state.
         """
         self.check_writes()
         template = list(args)
@@ -290,6 +291,7 @@ class Recorder:
         lives = tuple((live or {}).items())
         self.entries.append((T.NP, fn, template, tuple(reads), lives, oslots,
                              type(out) is not tuple))
+        self.side_effects = self.side_effects or not pure
 
     # ----- backward -----
     def backward_start(self, root: Tensor, g: Any, tensor_mode: bool, unsupported: bool) -> None:
@@ -396,8 +398,12 @@ class Recorder:
         """A NumPy computation on an argument's values whose result is checked on replay."""
         target = fargs[tpos]
         ts = self.slot_of.get(id(target))
-        if ts is None or all(ts != s for _, s in self.arg_slots):
-            self.fail("class coefficients computed from a target that is not an argument")
+        if ts is None:
+            self.fail("class coefficients computed from a target made outside chainrule's ops")
+        if self.side_effects and all(ts != s for _, s in self.arg_slots):
+            # its guard runs where the target is computed: a bail there must undo nothing
+            self.fail("class coefficients from a target computed after a random draw or a "
+                      "state update in the step")
         q, denom = out
         self.entries.append((T.COEF, fn, fargs, tpos, ts, self._new(q), denom))
 
@@ -420,10 +426,12 @@ class Recorder:
             raise NotCompilable(self.failure[0])
         for ctx, stubs in self.stubs:
             ctx.args = stubs
-        # value guards read only arguments: check them first, so a bail comes before any draw
-        # or in-place update the eager rerun would repeat
-        entries = ([e for e in self.entries if e[0] is T.COEF]
-                   + [e for e in self.entries if e[0] is not T.COEF])
+        # value guards on arguments go first, so a bail comes before any draw or in-place update
+        # the eager rerun would repeat; one on a computed target stays where it is computed,
+        # with nothing of the kind before it (coefficients())
+        args = {s for _, s in self.arg_slots}
+        first = [e for e in self.entries if e[0] is T.COEF and e[4] in args]
+        entries = first + [e for e in self.entries if not (e[0] is T.COEF and e[4] in args)]
         inputs = {s for _, s in self.arg_slots} | {e[1] for e in self.externals} | {
             s for s, v in enumerate(self.vals) if v is not None}
         run, source = build(entries, self.ops, self.meta, inputs, set(_slots(spec)))
