@@ -15,6 +15,7 @@ import chainrule.nn as nn
 import chainrule.nn.functional as F
 from chainrule.compile import CompileWarning
 from chainrule.tensor import Tensor
+from chainrule.torch import autograd as torch_autograd
 from chainrule.torch.nn import utils as torch_utils
 
 Build = Callable[[], tuple[nn.Module, Any, list[tuple[Tensor, Tensor]]]]
@@ -308,3 +309,36 @@ def test_a_target_computed_after_a_random_draw_runs_eagerly() -> None:
 
     with pytest.warns(CompileWarning, match="after a random draw"):
         cr.compile(step)(*regression(6, 3, n=1)[0])
+
+
+class _Square(torch_autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return 2 * x * g
+
+
+LOSSES = {
+    "custom autograd.Function": lambda o, y: F.mse_loss(_Square.apply(o), y * y),
+    "constant targets": lambda o, y: F.cross_entropy(o @ o.T, cr.arange(o.shape[0])),
+    "kl_div on one_hot": lambda o, y: F.kl_div(
+        F.log_softmax(o, dim=1), F.one_hot(y.argmax(1), 3).float() * 0.9 + 0.1 / 3,
+        reduction="batchmean"),
+}
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_library_losses_and_functions_are_recorded(name: str) -> None:
+    assert_bit_identical(head_step(LOSSES[name]))
+
+
+def test_one_hot_reading_its_classes_from_the_values_runs_eagerly() -> None:
+    step = cr.compile(lambda y: F.one_hot(y).float().sum())
+    with pytest.warns(CompileWarning, match="one_hot without num_classes"):
+        assert float(step(cr.tensor(np.array([0, 2])))) == 2.0
+    assert float(step(cr.tensor(np.array([0, 4])))) == 2.0

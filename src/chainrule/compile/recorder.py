@@ -397,6 +397,10 @@ class Recorder:
     def coefficients(self, fn: Any, fargs: tuple, tpos: int, out: tuple) -> None:
         """A NumPy computation on an argument's values whose result is checked on replay."""
         target = fargs[tpos]
+        q, denom = out
+        if self.is_constant(target):  # cr.arange(n) as targets: constant coefficients too
+            self.constants[id(q)] = q
+            return
         ts = self.slot_of.get(id(target))
         if ts is None:
             self.fail("class coefficients computed from a target made outside chainrule's ops")
@@ -404,7 +408,6 @@ class Recorder:
             # its guard runs where the target is computed: a bail there must undo nothing
             self.fail("class coefficients from a target computed after a random draw or a "
                       "state update in the step")
-        q, denom = out
         self.entries.append((T.COEF, fn, fargs, tpos, ts, self._new(q), denom))
 
     def set_none(self, t: Tensor) -> None:
@@ -463,15 +466,18 @@ def _slots(spec: Any) -> list[int]:
     return []
 
 
-_STUBS: dict[tuple[np.dtype, bool], Tensor] = {}
+_STUBS: dict[tuple[tuple, np.dtype, bool], Tensor] = {}
 
 
 def _stub(a: Any) -> Any:
-    """A stand-in for a recorded input in ctx.args (rules read only requires_grad), shared."""
+    """A stand-in for a recorded input in ctx.args, shared: rules read its requires_grad, and
+    a custom autograd.Function's checks its shape and dtype (a broadcast view: no memory)."""
     if not isinstance(a, Tensor):
         return None
-    key = (a._data.dtype, a.requires_grad)
+    d = a._data
+    key = (d.shape, d.dtype, a.requires_grad)
     t = _STUBS.get(key)
     if t is None:
-        t = _STUBS[key] = Tensor._make(np.empty(0, a._data.dtype), a.requires_grad, None)
+        t = _STUBS[key] = Tensor._make(np.broadcast_to(np.empty((), d.dtype), d.shape),
+                                       a.requires_grad, None)
     return t

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 import chainrule.nn.functional as F
 from chainrule import backend as B
 from chainrule import ops
+from chainrule.autodiff import function
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor, as_operand
 
@@ -118,13 +120,21 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     if num_classes == -1:
         if idx.size == 0:
             raise ValueError("one_hot: cannot infer the number of classes from an empty tensor")
+        if function.RECORDER is not None:
+            function.RECORDER.unsupported("one_hot without num_classes (its shape is read from "
+                                          "the values)")
         num_classes = int(idx.max()) + 1
+    return function.values(partial(_one_hot, num_classes),
+                           tensor if isinstance(tensor, Tensor) else idx)
+
+
+def _one_hot(num_classes: int, idx: Any) -> Any:
     if idx.size and idx.min() < 0:
         raise ValueError(f"one_hot: class values must be non-negative, got {int(idx.min())}")
     if idx.size and idx.max() >= num_classes:
         raise ValueError(f"one_hot: class values must be smaller than num_classes "
                          f"({num_classes}), got {int(idx.max())}")
-    return Tensor((idx[..., None] == B.like(np.arange(num_classes), idx)).astype(np.int64))
+    return (idx[..., None] == B.like(np.arange(num_classes), idx)).astype(np.int64)
 
 
 # ----- losses -----
@@ -150,8 +160,7 @@ def kl_div(input: Any, target: Any, size_average: bool | None = None, reduce: bo
     if log_target:
         loss = ops.exp(t) * (t - x)
     else:
-        tv = _value(t)
-        nz = tv != 0
+        nz = t != 0  # a Tensor mask when t is one: cr.compile replays it
         xlogy = ops.where(nz, t * ops.log(ops.where(nz, t, 1.0)), 0.0)  # 0 log 0 = 0
         loss = xlogy - t * x
     if reduction == "batchmean":
@@ -267,7 +276,7 @@ def poisson_nll_loss(input: Any, target: Any, log_input: bool = True, full: bool
     _broadcast("poisson_nll_loss", x.shape, tuple(t.shape))
     loss = ops.exp(x) - t * x if log_input else x - t * ops.log(x + eps)
     if full:
-        big = _value(t) > 1
+        big = t > 1
         ts = ops.where(big, t, 2.0) if isinstance(t, Tensor) else np.where(big, t, 2.0)
         stirling = ts * ops.log(ts) - ts + 0.5 * ops.log(ts * (2 * math.pi))
         loss = loss + ops.where(big, stirling, x.dtype.type(0))
