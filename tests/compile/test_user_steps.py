@@ -342,3 +342,17 @@ def test_one_hot_reading_its_classes_from_the_values_runs_eagerly() -> None:
     with pytest.warns(CompileWarning, match="one_hot without num_classes"):
         assert float(step(cr.tensor(np.array([0, 2])))) == 2.0
     assert float(step(cr.tensor(np.array([0, 4])))) == 2.0
+
+
+def test_an_in_place_write_in_the_step_runs_eagerly_and_says_so() -> None:
+    lin = nn.Linear(4, 3)
+
+    def step(x: Tensor) -> Tensor:
+        out = lin(x).clone()
+        out[:, 0] = 0.0
+        return out.sum()
+
+    compiled = cr.compile(step)
+    x = cr.tensor(np.ones((2, 4), np.float32))
+    with pytest.warns(CompileWarning, match="in-place op on a tensor the step computed"):
+        np.testing.assert_array_equal(compiled(x)._data, step(x)._data)

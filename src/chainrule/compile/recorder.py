@@ -110,6 +110,8 @@ class Recorder:
                           "new leaf each call)")
             return s
         if t._node is not None:
+            if id(t._node) in self.nodes:  # apply_inplace's copy of the value it overwrites
+                self.fail("an in-place op on a tensor the step computed (not recorded yet)")
             self.fail("an op used a tensor computed (with a graph) outside the compiled function")
         if id(d) in self.made and not self.is_constant(d):
             self.fail("an op used a tensor that library code computed outside chainrule's ops "
