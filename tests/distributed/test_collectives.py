@@ -81,6 +81,14 @@ def test_all_gather_and_into_tensor(world):
                                                                 for r in range(n)]))
 
 
+def test_all_gather_of_0d_tensors(world):
+    rank, n = world
+    out = [cr.tensor(np.float32(-1.0)) for _ in range(n)]
+    dist.all_gather(out, cr.tensor(np.float32(rank + 0.5)))
+    assert [o.shape for o in out] == [()] * n
+    assert [float(o) for o in out] == [r + 0.5 for r in range(n)]
+
+
 def test_reduce_scatter_and_tensor(world):
     rank, n = world
     out = cr.zeros((2, 3), dtype=np.float64)
