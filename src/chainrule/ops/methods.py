@@ -11,11 +11,13 @@ from __future__ import annotations
 import builtins
 import math
 from collections import namedtuple
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from chainrule import backend as B
+from chainrule.autodiff.function import values
 from chainrule.ops import elementwise as E
 from chainrule.ops import elementwise_more as EM
 from chainrule.ops import indexing as I
@@ -370,11 +372,17 @@ def logsumexp(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any
 
 def argsort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """Indices that sort along dim."""
-    a = self._data
+    return values(partial(_sorting, dim, descending, None), self)
+
+
+def _sorting(dim: int, descending: bool, k: int | None, a: Any) -> Any:
+    """int64 indices sorting a along dim (stably), the first k of them unless k is None."""
     idx = np.argsort(-a if descending and a.dtype.kind != "b" else a, axis=dim, kind="stable")
     if descending and a.dtype.kind == "b":
         idx = np.argsort(~a, axis=dim, kind="stable")
-    return _const(idx.astype(np.int64))
+    if k is not None and idx.ndim:
+        idx = idx[(slice(None),) * (dim % idx.ndim) + (slice(0, k),)]
+    return idx.astype(np.int64)
 
 
 def sort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
@@ -388,9 +396,8 @@ def topk(self: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool
     n = self.shape[dim] if self.ndim else 1
     if not 0 <= k <= n:
         raise RuntimeError(f"topk: k ({k}) is out of range for a dimension of size {n}")
-    idx = argsort(self, dim, descending=largest)._data
-    idx = idx[(slice(None),) * (dim % idx.ndim) + (slice(0, k),)] if idx.ndim else idx
-    return ReturnTopk(gather(self, dim, idx), _const(idx))
+    idx = values(partial(_sorting, dim, largest, k), self)
+    return ReturnTopk(gather(self, dim, idx), idx)
 
 
 def argmax(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
@@ -407,12 +414,12 @@ def argmin(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = 
 
 def all(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
     """Whether all entries are true (over dim)."""
-    return _const(np.all(self._data, axis=_dim(dim, axis), keepdims=keepdim))
+    return values(partial(np.all, axis=_dim(dim, axis), keepdims=keepdim), self)
 
 
 def any(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
     """Whether any entry is true (over dim)."""
-    return _const(np.any(self._data, axis=_dim(dim, axis), keepdims=keepdim))
+    return values(partial(np.any, axis=_dim(dim, axis), keepdims=keepdim), self)
 
 
 def norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
@@ -516,9 +523,13 @@ def lerp(self: Tensor, end: Any, weight: Any) -> Tensor:
     return self + weight * (end - self)
 
 
+def _rounded(fn: Any, args: tuple, kwargs: dict, a: Any) -> Any:
+    return fn(a, *args, **kwargs).astype(a.dtype, copy=False)
+
+
 def _rounding(fn: Any) -> Any:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return _const(fn(self._data, *args, **kwargs).astype(self.dtype, copy=False))
+        return values(partial(_rounded, fn, args, kwargs), self)
 
     method.__name__ = fn.__name__
     method.__doc__ = f"{fn.__name__} of each entry (piecewise constant: no gradient)."
