@@ -225,6 +225,14 @@ def _as_array(fn: Any, *arrays: Any) -> Any:
     return asarray(fn(*arrays))
 
 
+def constant(arr: Any) -> Any:
+    """arr, which library code computed from shapes alone (a triangular mask): cr.compile's
+    recorder keeps it as a constant of the step."""
+    if RECORDER is not None and type(arr) is np.ndarray:
+        RECORDER.constants[id(arr)] = arr
+    return arr
+
+
 def library_call(fn: Any, *args: Any) -> Any:
     """fn(*args) for library code working outside the ops on state the step holds (gradient
     clipping reads and rewrites .grad): cr.compile's recorder replays it as one call, with the

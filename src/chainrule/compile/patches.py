@@ -231,15 +231,39 @@ def _tensor_init(rec: Recorder, orig: Any, pos: int) -> Any:
     def init(*args: Any, **kwargs: Any) -> Any:
         data = args[pos] if len(args) > pos else kwargs.get("data")
         out = orig(*args, **kwargs)
-        if not rec.quiet and (_holds_tensor(data) or id(data) in rec.slot_of):
-            t = args[0] if pos else None
-            drawn = t is not None and id(data) in rec.drawn  # Tensor(draw): cr.randn, ...
+        if rec.quiet:
+            return out
+        t = args[0] if pos else out
+        if _holds_tensor(data) or id(data) in rec.slot_of:
+            drawn = pos and id(data) in rec.drawn  # Tensor(draw): cr.randn, ...
             if not drawn or t._data is not data or t.requires_grad:
                 _fail(rec, "a tensor made from a recorded value outside chainrule's ops "
                       "(Tensor(t), cr.tensor(t))")
+        elif isinstance(t, Tensor) and type(t._data) is np.ndarray and _by_library():
+            rec.note_made(t._data)  # computed by library code, maybe from the step's values
         return out
 
     return init
+
+
+# where Tensors are constructed: a frame there is not the code that asked for the Tensor
+_CONSTRUCTORS = ("/chainrule/tensor.py", "/chainrule/creation.py", "/chainrule/compile/patches.py",
+                 "/chainrule/torch/_factories.py")
+
+
+def _by_library() -> bool:
+    """Whether the code that asked for the Tensor being made is chainrule's (library code that
+    may have computed its data from the step's values) rather than the user's (a constant of
+    the step)."""
+    f = sys._getframe(2)
+    while f is not None:
+        name = f.f_code.co_filename.replace("\\", "/")
+        if "/chainrule/" not in name:
+            return False
+        if not name.endswith(_CONSTRUCTORS):
+            return True
+        f = f.f_back
+    return False
 
 
 _SHAPE_FACTORIES = ("zeros", "ones", "zeros_like", "ones_like", "eye", "arange", "linspace")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from chainrule import backend as B
-from chainrule.autodiff.function import Context, Function
+from chainrule.autodiff.function import Context, Function, values
 from chainrule.dtypes import get_default_dtype, result_dtype
 from chainrule.ops import rules as R
 from chainrule.ops.axes import check_axis
@@ -266,9 +267,7 @@ def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, *,
     a, ax = _flat_or_axis("sort", a, axis)
     if a.ndim == 0:
         return getitem(a, ())
-    perm = np.argsort(a._data, axis=ax, kind="stable")
-    inverse = np.argsort(perm, axis=ax, kind="stable")
-    return TakePermutation.apply(a, perm, inverse, ax)
+    return _permuted(a, partial(np.argsort, axis=ax, kind="stable"), ax)
 
 
 def partition(a: Any, kth: Any, axis: int | None = -1, kind: Any = None,
@@ -279,6 +278,12 @@ def partition(a: Any, kth: Any, axis: int | None = -1, kind: Any = None,
     if order is not None:
         raise ValueError("partition: order= (structured arrays) is not supported")
     a, ax = _flat_or_axis("partition", a, axis)
-    perm = np.argpartition(a._data, kth, axis=ax)
-    inverse = np.argsort(perm, axis=ax, kind="stable")
-    return TakePermutation.apply(a, perm, inverse, ax)
+    return _permuted(a, partial(np.argpartition, kth=kth, axis=ax), ax)
+
+
+def _permuted(a: Tensor, order: Any, ax: int) -> Tensor:
+    """a permuted along ax by order(values) (indices as np.argsort gives), differentiably; the
+    permutation is computed from the values by function.values (cr.compile replays it)."""
+    perm = values(order, a)
+    inverse = values(partial(np.argsort, axis=ax, kind="stable"), perm)
+    return TakePermutation.apply(a, perm._data, inverse._data, ax)

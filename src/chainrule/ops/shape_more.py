@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend as B
-from chainrule.autodiff.function import Context, Function
+from chainrule.autodiff.function import Context, Function, constant
 from chainrule.ops import rules as R
 from chainrule.ops.axes import check_axis
 from chainrule.ops.elementwise import where
@@ -376,7 +376,7 @@ def _tri_mask(m: Tensor, k: int, lower: bool) -> NDArray:
         raise ValueError(f"{'tril' if lower else 'triu'}: the tensor must be at least 1-d")
     rows, cols = (m.shape[-2:] if m.ndim >= 2 else (m.shape[-1],) * 2)
     tri = np.tri(rows, cols, k if lower else k - 1, dtype=bool)
-    return tri if lower else ~tri
+    return constant(tri if lower else ~tri)
 
 
 def tril(m: Any, k: int = 0, *, diagonal: int | None = None) -> Tensor:

@@ -14,12 +14,14 @@ a ValueError (HIPS autograd has no derivative there either; JAX raises for betai
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from chainrule import backend as B
 from chainrule import ops
+from chainrule.autodiff import function
 from chainrule.autodiff.function import Context, Function, _apply1
 from chainrule.ops import rules as R
 from chainrule.ops.elementwise import Unary
@@ -448,14 +450,22 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
     a, b = as_floats(a, 1.0 if b is None else b)
     axes = _axes(axis, max(a.ndim, b.ndim))
     full = np.broadcast_shapes(a.shape, b.shape)
-    m = np.max(np.broadcast_to(values(a), full), axis=axes, keepdims=True) if a.size else 0.0
-    m = np.where(np.isfinite(m), m, 0).astype(a.dtype)  # a constant shift: no derivative
+    m = function.values(partial(_shift, full, axes), a)  # a constant shift: no derivative
     s = ops.sum(b * ops.exp(a - m), axis=axes, keepdims=True)
     out = (ops.log(ops.abs(s)) if return_sign else ops.log(s)) + m
     if not keepdims:
         keep = [n for i, n in enumerate(out.shape) if i not in axes]
         out, s = out.reshape(keep), s.reshape(keep)
     return (out, ops.sign(s)) if return_sign else out
+
+
+def _shift(full: tuple, axes: tuple, a: Any) -> Any:
+    """logsumexp's stabilising shift: the max of a broadcast to full over axes (0 where it is
+    not finite, or for no elements)."""
+    if not a.size:
+        return np.zeros((), a.dtype)
+    m = np.max(np.broadcast_to(a, full), axis=axes, keepdims=True)
+    return np.where(np.isfinite(m), m, 0).astype(a.dtype)
 
 
 def log_softmax(x: Any, axis: Any = None) -> Tensor:
