@@ -17,6 +17,7 @@ from chainrule.compile import CompileWarning
 
 def _step(spec: OpSpec, sample: Sample, w: np.ndarray) -> Any:
     fn = spec.bind(sample)
+    w = cr.tensor(w)  # a captured Tensor: read live on replay (an ndarray would send it eager)
 
     def step(*xs: cr.Tensor) -> cr.Tensor:
         y = fn(*xs)

@@ -71,8 +71,8 @@ def _apply(x: Any, fn: Callable[[Tensor], Tensor], inplace: bool, name: str) -> 
 
 def _clamp_open(x: Tensor, lo: float, hi: float) -> Tensor:
     """clamp(x, lo, hi) with gradient 1 strictly inside (lo, hi) and 0 at the bounds."""
-    v = x._data
-    return ops.where((v > lo) & (v < hi), x, np.clip(v, lo, hi).astype(v.dtype, copy=False))
+    # Tensor masks and a detached clip, not ndarrays: cr.compile replays them on new values
+    return ops.where((x > lo) & (x < hi), x, ops.clip(x, lo, hi).detach())
 
 
 # ----- functions -----
@@ -106,12 +106,12 @@ def relu6(input: Any, inplace: bool = False) -> Tensor:
 
 
 def _hardsigmoid(x: Tensor) -> Tensor:
-    v = x._data
-    y = np.clip((v + 3) / 6, 0, 1).astype(v.dtype, copy=False)
+    v = x.detach()
+    y = ops.clip((v + 3) / 6, 0, 1)
     # PyTorch's gradient is float32's 1/6 (its kernel's 1.0f / 6.0f) in every dtype
     sixth = float(np.float32(1.0) / np.float32(6.0))
-    inside = x * sixth + (y - v * sixth).astype(v.dtype, copy=False)  # value y, slope sixth
-    return ops.where((v > -3) & (v < 3), inside, y)
+    inside = x * sixth + (y - v * sixth)  # value y, slope sixth
+    return ops.where((x > -3) & (x < 3), inside, y)
 
 
 def hardsigmoid(input: Any, inplace: bool = False) -> Tensor:
@@ -120,8 +120,7 @@ def hardsigmoid(input: Any, inplace: bool = False) -> Tensor:
 
 
 def _hardswish(x: Tensor) -> Tensor:
-    v = x._data
-    return ops.where(v <= -3, v.dtype.type(0), ops.where(v < 3, x * (x + 3.0) / 6.0, x))
+    return ops.where(x <= -3, x.dtype.type(0), ops.where(x < 3, x * (x + 3.0) / 6.0, x))
 
 
 def hardswish(input: Any, inplace: bool = False) -> Tensor:
