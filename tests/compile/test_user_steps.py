@@ -361,3 +361,14 @@ def test_an_in_place_write_in_the_step_runs_eagerly_and_says_so() -> None:
     x = cr.tensor(np.ones((2, 4), np.float32))
     with pytest.warns(CompileWarning, match="in-place op on a tensor the step computed"):
         np.testing.assert_array_equal(compiled(x)._data, step(x)._data)
+
+
+def test_a_forward_returning_its_graph_runs_eagerly_so_a_backward_outside_works() -> None:
+    cr.manual_seed(0)
+    model = nn.Linear(3, 2)
+    forward = cr.compile(lambda x: model(x))
+    x = cr.tensor(np.ones((4, 3), np.float32))
+    with pytest.warns(CompileWarning, match="returns a tensor with a graph"):
+        forward(x).sum().backward()
+    forward(x).sum().backward()
+    np.testing.assert_array_equal(model.weight.grad._data, np.full((2, 3), 8.0, np.float32))

@@ -447,6 +447,9 @@ class Recorder:
         if isinstance(value, Tensor):
             leaf = self.grads.get(id(value))
             if leaf is None:
+                if value._node is not None and _backward_possible(value._node):
+                    self.fail("the step returns a tensor with a graph: a backward through it "
+                              "outside the compiled function is not recorded")
                 return ("t", self.slot(value))
             ts = self.arg_tensor(leaf)
             return ("g", leaf) if ts is None else ("G", ts)
@@ -457,6 +460,22 @@ class Recorder:
         self.fail(f"the step returned a {type(value).__name__} (only Tensors, tuples, lists, "
                   "None are replayed)")
         return None
+
+
+def _backward_possible(node: Any) -> bool:
+    """Whether no node of node's graph was freed by a backward (eager could run one through
+    it; the replay's output, without a graph, could not)."""
+    todo, seen = [node], set()
+    while todo:
+        n = todo.pop()
+        if n.args is None:
+            return False
+        for a in n.args:
+            p = a._node if isinstance(a, Tensor) else None
+            if p is not None and id(p) not in seen:
+                seen.add(id(p))
+                todo.append(p)
+    return True
 
 
 def _slots(spec: Any) -> list[int]:
