@@ -215,21 +215,40 @@ def test_engine_hook_is_off_outside_recording() -> None:
     assert isinstance(Tensor.__dict__["grad"], type(Tensor.__dict__["_data"]))
 
 
-def test_computing_with_a_grad_read_in_the_step_is_not_compilable() -> None:
+def test_computing_with_a_grad_read_in_the_step_reads_it_on_replay() -> None:
     model, _ = mlp_step("sgd", np.float32)
 
     def penalised(x: Tensor, y: Tensor) -> Tensor:
         loss = nn.functional.cross_entropy(model(x), y)
         loss.backward()
-        return (model[0].weight.grad * 2.0).sum()  # a .grad is not a recorded value
+        return (model[0].weight.grad * 2.0).sum()  # .grad accumulates over the calls
 
     compiled = cr.compile(penalised)
     data = batches(3, np.float32)
-    with pytest.warns(CompileWarning, match=r"\.grad read inside the step"):
-        got = [compiled(x, y)._data for x, y in data]  # .grad accumulates over the calls
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        got = [compiled(x, y)._data for x, y in data]
+    assert compiled.stats["replays"] == 2
     model, _ = mlp_step("sgd", np.float32)
     for (x, y), g in zip(data, got, strict=True):
         np.testing.assert_array_equal(g, penalised(x, y)._data)
+
+
+def test_a_backward_into_a_leaf_the_step_made_runs_eagerly() -> None:
+    """x.clone().requires_grad_() is a new leaf each call: its .grad is not the recorded one."""
+    model, _ = mlp_step("sgd", np.float32)
+
+    def input_gradient(x: Tensor, y: Tensor) -> Tensor:
+        x = x.clone().requires_grad_()
+        nn.functional.cross_entropy(model(x), y).backward()
+        return x.grad
+
+    compiled = cr.compile(input_gradient)
+    data = batches(3, np.float32)
+    with pytest.warns(CompileWarning, match="made a leaf"):
+        got = [compiled(x, y)._data for x, y in data]
+    for (x, y), g in zip(data, got, strict=True):
+        np.testing.assert_array_equal(g, input_gradient(x, y)._data)
 
 
 def test_copying_an_argument_outside_ops_is_not_compilable() -> None:

@@ -197,6 +197,8 @@ class _Program:
             reads, writes = [e[1]], (e[2],)
         elif kind is T.COEF:
             reads, writes = [e[4]], (e[5],)
+        elif kind is T.GRAD:
+            reads, writes = [] if e[2] is None else [e[2]], (e[3],)
         elif kind is T.JVP:
             reads, writes = [s for s in e[3] if s is not None], (e[7],)
         self.lines.append(("side", f"side({self.name(e, 'E')}, V, seen)", bail, reads, writes))
@@ -384,7 +386,7 @@ def build(entries: list, ops: dict, meta: dict, inputs: set[int], outputs: set[i
         elif kind is T.ROOT:
             p.side((T.ROOT, e[1], e[2], spares))
         else:
-            p.side(e, kind is T.COEF)
+            p.side(e, kind in (T.COEF, T.GRAD))
             drops_grads = kind is T.SETNONE or (kind is T.CALL and e[3])
             if drops_grads and spares:  # the .grads let go of are freed now, as eager's
                 p.side((T.FREE, spares))

@@ -152,7 +152,7 @@ def _grad_property(rec: Recorder, slot: Any) -> property:
         if value is not None and not rec.quiet and not rec.in_backward:
             if "/chainrule/" in sys._getframe(1).f_code.co_filename.replace("\\", "/"):
                 _fail(rec, "library code read .grad (clip_grad_norm_, ...): not recorded yet")
-            rec.grads[id(value)] = t  # returning it is replayed; computing with it is not
+            rec.grad_read(t, value)
         return value
 
     def set_(t: Tensor, value: Any) -> None:

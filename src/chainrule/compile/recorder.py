@@ -101,8 +101,6 @@ class Recorder:
         d = t._data
         if type(d) is not np.ndarray:
             self.fail(f"a tensor on {t.device} (the tape replays NumPy calls: CPU tensors only)")
-        if id(t) in self.grads:  # its array may be a cotangent's slot, but not its sum
-            self.fail("an op used a .grad read inside the step (not recorded yet)")
         s = self.slot_of.get(id(d))
         if s is not None:
             if t.requires_grad and t._node is None and id(d) in self.drawn:
@@ -382,7 +380,14 @@ class Recorder:
         """The backward pass ends: record each leaf's accumulation into .grad."""
         if not self._end_backward():
             return
+        externals = {id(e[0]) for e in self.externals}
         for leaf in leaves:  # an argument's .grad is the new call's argument's, on replay
+            if id(leaf) not in externals and id(leaf) not in self.arg_ids:
+                # made a leaf by the step (x.clone().requires_grad_()): a new Tensor each call
+                with contextlib.suppress(NotCompilable):
+                    self.fail("a backward into a tensor the step made a leaf "
+                              "(requires_grad_ on a computed tensor): not recorded yet")
+                return
             spare = [Tensor._make(np.empty(0, leaf._data.dtype), False, None)]
             ts = self.arg_tensor(leaf)
             self.entries.append((T.LEAF, leaf if ts is None else None,
@@ -411,6 +416,16 @@ class Recorder:
             self.fail("class coefficients from a target computed after a random draw or a "
                       "state update in the step")
         self.entries.append((T.COEF, fn, fargs, tpos, ts, self._new(q), denom))
+
+    def grad_read(self, t: Tensor, grad: Tensor) -> None:
+        """The step read t.grad (not None): a replay reads it then, as it is at that point
+        (an accumulated sum, a clipped one), into a slot of its own."""
+        if type(grad._data) is not np.ndarray:
+            return
+        ts = self.arg_tensor(t)
+        self.grads[id(grad)] = t  # returning it is replayed as the parameter's .grad
+        # a slot of its own: the array may also be a cotangent's, which its sum is not
+        self.entries.append((T.GRAD, t if ts is None else None, ts, self._new(grad._data)))
 
     def set_none(self, t: Tensor) -> None:
         """``t.grad = None`` written by the step itself."""

@@ -23,7 +23,7 @@ from chainrule.autodiff.zero import ZERO
 from chainrule.tensor import Tensor
 
 # entry kinds
-FWD1, FWD2, FWD, VJP, ROOT, LEAF, CALL, SETNONE, COEF, NP, JVP, FREE = range(12)
+FWD1, FWD2, FWD, VJP, ROOT, LEAF, CALL, SETNONE, COEF, NP, JVP, FREE, GRAD = range(13)
 
 BAIL = object()  # a replay found a value guard that no longer holds: run the step eagerly
 
@@ -106,6 +106,11 @@ def side_entry(e: tuple, vals: list, seen: set[int]) -> Any:
         vals[oslot] = np.zeros(shape, dtype) if d is ZERO else as_tangent(d, shape, dtype)
     elif kind is LEAF:  # e[1], or an argument's Tensor in slot e[4]
         set_grad(vals[e[4]] if e[1] is None else e[1], vals[e[2]], e[3], seen)
+    elif kind is GRAD:  # the step read a .grad: its array as it is now (None: run eagerly)
+        g = (vals[e[2]] if e[1] is None else e[1]).grad
+        if g is None:
+            return BAIL
+        vals[e[3]] = g._data
     elif kind is CALL:
         e[1](*e[2])
     elif kind is SETNONE:
