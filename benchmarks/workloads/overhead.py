@@ -93,11 +93,21 @@ def chainrule_step(reps: int, backward: bool) -> Step:
 
 
 def compiled_step(reps: int, backward: bool) -> Step:
-    """chainrule under cr.compile: the eager step recorded once, its rule calls replayed after."""
+    """chainrule under cr.compile: the eager step recorded once, its rule calls replayed after.
+    The forward alone runs under no_grad: a replay returns no graph, and a step returning one
+    stays eager (a backward outside could need it)."""
     import chainrule as cr
 
     x = cr.tensor(inputs()[0])
-    return partial(cr.compile(chainrule_step(reps, backward)), x)
+    step = chainrule_step(reps, backward)
+    if not backward:
+        eager = step
+
+        def step(x: cr.Tensor) -> object:
+            with cr.no_grad():
+                return eager(x)
+
+    return partial(cr.compile(step), x)
 
 
 def cases(quick: bool) -> list[Case]:
