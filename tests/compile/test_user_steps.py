@@ -372,3 +372,48 @@ def test_a_forward_returning_its_graph_runs_eagerly_so_a_backward_outside_works(
         forward(x).sum().backward()
     forward(x).sum().backward()
     np.testing.assert_array_equal(model.weight.grad._data, np.full((2, 3), 8.0, np.float32))
+
+
+_X = np.random.default_rng(5).standard_normal((20, 3))
+_Y = _X @ np.array([1.0, -2.0, 0.5]) + 0.1
+
+
+def _least_squares(w: Tensor) -> Tensor:
+    return cr.mean((cr.matmul(_X, w) - _Y) ** 2)  # NumPy arrays the step captures
+
+
+def test_numpy_arrays_the_step_captures_are_its_constants() -> None:
+    """As jax.jit's: read by reference, so an in-place update shows; not sent to eager."""
+    grad = cr.grad(_least_squares)
+    compiled = cr.compile(lambda w: cr.grad(_least_squares)(w))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for w0 in ([0.0, 0.0, 0.0], [1.0, -1.0, 2.0]):
+            w = cr.tensor(np.array(w0))
+            np.testing.assert_array_equal(compiled(w)._data, grad(w)._data)
+        _X[:] *= 2  # in place: the tape reads the same array
+        try:
+            w = cr.tensor(np.array([0.5, 0.5, 0.5]))
+            np.testing.assert_array_equal(compiled(w)._data, grad(w)._data)
+        finally:
+            _X[:] /= 2
+    assert compiled.stats == {"records": 1, "replays": 2, "bails": 0}
+
+
+@pytest.mark.parametrize("loss_of", [
+    lambda a, b, t: F.cosine_embedding_loss(a, b, t),
+    lambda a, b, t: F.hinge_embedding_loss((a - b).sum(1), t),
+    lambda a, b, t: F.margin_ranking_loss(a.sum(1), b.sum(1), t),
+])
+def test_losses_masking_by_a_target_argument_match_eager(loss_of: Any) -> None:
+    """Library code computing masks from the target's values: replayed, or eager with a
+    warning, never the recorded mask."""
+    rng = np.random.default_rng(6)
+    a = cr.tensor(rng.standard_normal((6, 4)), requires_grad=True)
+    b = cr.tensor(rng.standard_normal((6, 4)))
+    step = cr.compile(lambda a, b, t: loss_of(a, b, t))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CompileWarning)
+        for _ in range(3):
+            t = cr.tensor(rng.choice([-1.0, 1.0], 6))
+            np.testing.assert_array_equal(step(a, b, t)._data, loss_of(a, b, t)._data)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff import function
-from chainrule.compile.recorder import NotCompilable, Recorder
+from chainrule.compile.recorder import NotCompilable, Recorder, user_held
 from chainrule.tensor import Tensor
 
 _VALUE_METHODS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__",
@@ -239,7 +239,8 @@ def _tensor_init(rec: Recorder, orig: Any, pos: int) -> Any:
             if not drawn or t._data is not data or t.requires_grad:
                 _fail(rec, "a tensor made from a recorded value outside chainrule's ops "
                       "(Tensor(t), cr.tensor(t))")
-        elif isinstance(t, Tensor) and type(t._data) is np.ndarray and _by_library():
+        elif (isinstance(t, Tensor) and type(t._data) is np.ndarray and _by_library()
+              and not user_held(data)):
             rec.note_made(t._data)  # computed by library code, maybe from the step's values
         return out
 

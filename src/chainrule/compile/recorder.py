@@ -161,11 +161,11 @@ class Recorder:
             if isinstance(a, Tensor):
                 ins.append(self.slot(a))
             else:
-                ins.append(self._raw(_constant(a, inputs)))
+                ins.append(self._raw(_constant(a, inputs), user_held(a)))
         pslots: list[tuple[int, Any]] = []
         for j, p in enumerate(params):
             if isinstance(p, np.ndarray) and (id(p) in self.slot_of or p.size > 1):
-                pslots.append((j, self._raw(p)))
+                pslots.append((j, self._raw(p, user_held(p))))
             elif type(p) is tuple and any(isinstance(i, np.ndarray) for i in p):
                 pslots.append((j, self._tuple_param(p)))
         fwd = cls.forward
@@ -214,12 +214,13 @@ class Recorder:
             with contextlib.suppress(NotCompilable):
                 self.fail(reason)
 
-    def _raw(self, arr: np.ndarray) -> int:
-        """The slot of a non-Tensor input: a recorded array, or a scalar constant."""
+    def _raw(self, arr: np.ndarray, held: bool = False) -> int:
+        """The slot of a non-Tensor input: a recorded array, or a constant (a scalar, an array
+        made from shapes, one the user's code holds: held)."""
         s = self.slot_of.get(id(arr))
         if s is not None:
             return s
-        if (arr.size > 1 or id(arr) in self.made) and not self.is_constant(arr):
+        if (arr.size > 1 or id(arr) in self.made) and not held and not self.is_constant(arr):
             self.fail("an op took an ndarray computed outside chainrule's ops (a random mask, "
                       "a NumPy computation on values)")
         return self.const(arr)
@@ -475,6 +476,25 @@ class Recorder:
         self.fail(f"the step returned a {type(value).__name__} (only Tensors, tuples, lists, "
                   "None are replayed)")
         return None
+
+
+def user_held(a: Any) -> bool:
+    """Whether the innermost code outside chainrule holds the array a (or the array it views)
+    in a variable (a local, a closure's, a global, an attribute of its ``self``): the user's
+    array, a constant of the step, not one library code computed from the step's values."""
+    if not isinstance(a, np.ndarray):
+        return False
+    f = sys._getframe(2)
+    while f is not None and "/chainrule/" in f.f_code.co_filename.replace("\\", "/"):
+        f = f.f_back
+    if f is None:
+        return False
+    targets = {id(a)} if a.base is None else {id(a), id(a.base)}
+    held = [f.f_locals.values(), f.f_globals.values()]
+    owner = f.f_locals.get("self")
+    if owner is not None and hasattr(owner, "__dict__"):
+        held.append(vars(owner).values())
+    return any(id(v) in targets for vs in held for v in vs)
 
 
 def _backward_possible(node: Any) -> bool:
