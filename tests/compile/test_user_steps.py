@@ -349,18 +349,54 @@ def test_one_hot_reading_its_classes_from_the_values_runs_eagerly() -> None:
     assert float(step(cr.tensor(np.array([0, 4])))) == 2.0
 
 
-def test_an_in_place_write_in_the_step_runs_eagerly_and_says_so() -> None:
-    lin = nn.Linear(4, 3)
+class _Residual(nn.Module):
+    """torchvision's basic block: ``out += identity`` in place on a tensor with a graph."""
 
-    def step(x: Tensor) -> Tensor:
-        out = lin(x).clone()
-        out[:, 0] = 0.0
-        return out.sum()
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(6, 6), nn.Linear(6, 6)
 
-    compiled = cr.compile(step)
-    x = cr.tensor(np.ones((2, 4), np.float32))
-    with pytest.warns(CompileWarning, match="in-place op on a tensor the step computed"):
-        np.testing.assert_array_equal(compiled(x)._data, step(x)._data)
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.b(F.relu(self.a(x)))
+        out += x
+        return F.relu(out)
+
+
+def in_place(kind: str) -> Build:
+    def build() -> tuple[nn.Module, Any, list]:
+        model = nn.Sequential(_Residual(), nn.Linear(6, 3))
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x: Tensor, y: Tensor) -> Tensor:
+            if kind == "manual sgd":  # no optimizer: the update in place under no_grad
+                model.zero_grad()
+                loss = F.mse_loss(model(x), y)
+                loss.backward()
+                with cr.no_grad():
+                    for p in model.parameters():
+                        p -= 0.1 * p.grad
+                return loss
+            opt.zero_grad()
+            if kind == "setitem":
+                x = x.clone()
+                x[:, 0] = 0.0
+                x.add_(1.0)
+            out = model(x)
+            if kind == "mul_":
+                out.mul_((y > 0).float() + 0.5)
+            loss = F.mse_loss(out, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step, regression(6, 3)
+
+    return build
+
+
+@pytest.mark.parametrize("kind", ["residual +=", "setitem", "mul_", "manual sgd"])
+def test_in_place_ops_in_the_step_are_replayed(kind: str) -> None:
+    assert_bit_identical(in_place(kind))
 
 
 def test_a_forward_returning_its_graph_runs_eagerly_so_a_backward_outside_works() -> None:

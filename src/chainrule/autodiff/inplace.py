@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autodiff import function
 from chainrule.autodiff.modes import STATE
 from chainrule.backend import asarray, is_device_array, like
 from chainrule.tensor import Tensor
@@ -139,14 +140,21 @@ def apply_inplace(t: Tensor, op: str, compute: Any, *others: Any, direct: Any = 
     data = t._data
     if not data.flags.writeable:
         raise RuntimeError(f"{op}: the tensor's memory is read-only (a broadcast view?)")
+    rec = function.RECORDER  # cr.compile records the copy and the write as replayed calls
+    if rec is not None:
+        rec.check_writes()
     if tracked:
         old = Tensor._make(data.copy(), t.requires_grad, t._node)
+        if rec is not None:
+            rec.inplace(np.copy, (t,), old._data)
         old._tangents = t._tangents
         args = tuple(old if o is t else o for o in others)
         new = compute(old, *args)
         if new.shape != data.shape:
             new = _fit(new, data.shape, op)
         _write(data, new._data, op)
+        if rec is not None:
+            rec.inplace(_copy_into, (t, new), None)
         from chainrule.autodiff.function import _next_seq
 
         _remember(t, _next_seq())
@@ -163,6 +171,8 @@ def apply_inplace(t: Tensor, op: str, compute: Any, *others: Any, direct: Any = 
             raise RuntimeError(f"{op}: {e}") from None
         except ValueError as e:
             raise RuntimeError(f"{op}: {e} (tensor of shape {list(data.shape)})") from None
+        if rec is not None:
+            rec.inplace(direct, (t, *others), None)
     else:
         from chainrule.autodiff.modes import no_grad
 
@@ -171,8 +181,17 @@ def apply_inplace(t: Tensor, op: str, compute: Any, *others: Any, direct: Any = 
         out = new._data if isinstance(new, Tensor) else asarray(new)
         if out is not data:
             _write(data, out, op)
+            if rec is not None:
+                rec.inplace(_copy_into, (t, out), None)
     mark_written(data)
+    if rec is not None:
+        rec.last_write = STATE.last_write  # the write just recorded
     return t
+
+
+def _copy_into(dst: np.ndarray, src: np.ndarray) -> None:
+    """The write of apply_inplace (checked by _write when it ran eagerly)."""
+    np.copyto(dst, src, casting="unsafe")
 
 
 def _fit(new: Tensor, shape: tuple[int, ...], op: str) -> Tensor:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import _constant
+from chainrule.autodiff.inplace import HISTORY, node_at
 from chainrule.autodiff.modes import STATE
 from chainrule.autodiff.zero import ZERO
 from chainrule.compile import tape as T
@@ -193,6 +194,15 @@ class Recorder:
             with contextlib.suppress(NotCompilable):
                 self.numpy_call(fn, args, out, pure=True)
 
+    def inplace(self, fn: Any, args: tuple, out: Any) -> None:
+        """apply_inplace's NumPy steps, replayed in order: the copy of a tensor's old value it
+        computes from (fn returns it: out), or its write into the tensor's memory (out None).
+        The write is the step's own, not an unrecorded one (check_writes)."""
+        if self.failure is None and not self.quiet:
+            with contextlib.suppress(NotCompilable):
+                self.numpy_call(fn, args, out, pure=out is not None)
+        self.last_write = STATE.last_write
+
     def library_call(self, fn: Any, args: tuple) -> Any:
         """function.library_call while recording: fn runs as one unit (its .grad reads and
         in-place writes are its own) and is replayed as one call on the same arguments."""
@@ -333,10 +343,18 @@ class Recorder:
             gins = (gins,)
         routes = []
         metas = []
+        rebound = bool(HISTORY)
         for i, (a, gi) in enumerate(zip(args, gins)):
-            if gi is None or not isinstance(a, Tensor) or not a.requires_grad:
+            if gi is None or not isinstance(a, Tensor):
                 continue
-            p = a._node
+            if rebound:  # as the engine: an in-place op rebound a's node after this node
+                p, req = node_at(a, node.seq)
+                if not req:
+                    continue
+            elif not a.requires_grad:
+                continue
+            else:
+                p = a._node
             key: Any = ("leaf", id(a)) if p is None else id(p)
             d = self.gslot.get(key)
             if d is None:
