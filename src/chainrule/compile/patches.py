@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff import function
-from chainrule.compile.recorder import NotCompilable, Recorder, user_held
+from chainrule.compile.origins import user_held
+from chainrule.compile.recorder import NotCompilable, Recorder
 from chainrule.tensor import Tensor
 
 _VALUE_METHODS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__", "__index__",

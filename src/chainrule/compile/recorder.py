@@ -13,7 +13,6 @@ only says why and where. :meth:`finish` hands the entries to ``lower.py`` for th
 from __future__ import annotations
 
 import contextlib
-import sys
 from typing import Any
 
 import numpy as np
@@ -24,22 +23,12 @@ from chainrule.autodiff.modes import STATE
 from chainrule.autodiff.zero import ZERO
 from chainrule.compile import tape as T
 from chainrule.compile.lower import build
+from chainrule.compile.origins import backward_possible, stub, user_held, user_line
 from chainrule.tensor import Tensor
 
 
 class NotCompilable(Exception):
     """Why a step cannot be recorded (raised only inside the recorder, never to the user)."""
-
-
-def user_line() -> tuple[str, int, str]:
-    """(file, line, 'file:line') of the innermost frame outside chainrule's package."""
-    f = sys._getframe(1)
-    while f is not None:
-        name = f.f_code.co_filename.replace("\\", "/")
-        if "/chainrule/" not in name and "/contextlib.py" not in name:
-            return f.f_code.co_filename, f.f_lineno, f"{f.f_code.co_filename}:{f.f_lineno}"
-        f = f.f_back
-    return "<unknown>", 0, "<unknown>"
 
 
 class Recorder:
@@ -180,7 +169,7 @@ class Recorder:
         self.entries.append(entry)
         self.nodes[id(ctx)] = (cls, out)
         self.ops[id(ctx)] = (cls, tuple(ins), tuple(params), out)
-        self.stubs.append((ctx, tuple(_stub(a) for a in inputs)))
+        self.stubs.append((ctx, tuple(stub(a) for a in inputs)))
         pending, self.pending_jvp = self.pending_jvp, None
         if pending is not None and pending[0] is ctx:  # its forward-mode rule call
             _, jvp, tans, nb, d = pending
@@ -481,7 +470,7 @@ class Recorder:
         if isinstance(value, Tensor):
             leaf = self.grads.get(id(value))
             if leaf is None:
-                if value._node is not None and _backward_possible(value._node):
+                if value._node is not None and backward_possible(value._node):
                     self.fail("the step returns a tensor with a graph: a backward through it "
                               "outside the compiled function is not recorded")
                 return ("t", self.slot(value))
@@ -496,41 +485,6 @@ class Recorder:
         return None
 
 
-def user_held(a: Any) -> bool:
-    """Whether the innermost code outside chainrule holds the array a (or the array it views)
-    in a variable (a local, a closure's, a global, an attribute of its ``self``): the user's
-    array, a constant of the step, not one library code computed from the step's values."""
-    if not isinstance(a, np.ndarray):
-        return False
-    f = sys._getframe(2)
-    while f is not None and "/chainrule/" in f.f_code.co_filename.replace("\\", "/"):
-        f = f.f_back
-    if f is None:
-        return False
-    targets = {id(a)} if a.base is None else {id(a), id(a.base)}
-    held = [f.f_locals.values(), f.f_globals.values()]
-    owner = f.f_locals.get("self")
-    if owner is not None and hasattr(owner, "__dict__"):
-        held.append(vars(owner).values())
-    return any(id(v) in targets for vs in held for v in vs)
-
-
-def _backward_possible(node: Any) -> bool:
-    """Whether no node of node's graph was freed by a backward (eager could run one through
-    it; the replay's output, without a graph, could not)."""
-    todo, seen = [node], set()
-    while todo:
-        n = todo.pop()
-        if n.args is None:
-            return False
-        for a in n.args:
-            p = a._node if isinstance(a, Tensor) else None
-            if p is not None and id(p) not in seen:
-                seen.add(id(p))
-                todo.append(p)
-    return True
-
-
 def _slots(spec: Any) -> list[int]:
     """The slots an output spec reads."""
     if spec[0] == "t":
@@ -538,20 +492,3 @@ def _slots(spec: Any) -> list[int]:
     if spec[0] == "s":
         return [s for item in spec[2] for s in _slots(item)]
     return []
-
-
-_STUBS: dict[tuple[tuple, np.dtype, bool], Tensor] = {}
-
-
-def _stub(a: Any) -> Any:
-    """A stand-in for a recorded input in ctx.args, shared: rules read its requires_grad, and
-    a custom autograd.Function's checks its shape and dtype (a broadcast view: no memory)."""
-    if not isinstance(a, Tensor):
-        return None
-    d = a._data
-    key = (d.shape, d.dtype, a.requires_grad)
-    t = _STUBS.get(key)
-    if t is None:
-        t = _STUBS[key] = Tensor._make(np.broadcast_to(np.empty((), d.dtype), d.shape),
-                                       a.requires_grad, None)
-    return t
