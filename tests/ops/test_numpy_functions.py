@@ -187,3 +187,15 @@ def test_comparisons_and_predicates_follow_numpy_as_bool_tensors():
                                       getattr(np, name)(x, y))
     with pytest.raises(ValueError, match=r"greater: .*operand shapes \(2,\) and \(3,\)"):
         cr.greater(cr.ones(2), cr.ones(3))
+
+
+@pytest.mark.parametrize(("axis", "keepdims"),
+                         [(None, False), (0, False), (1, True), ((0, 2), False)])
+def test_count_nonzero_matches_numpy(axis: int | tuple | None, keepdims: bool) -> None:
+    a = np.random.default_rng(0).integers(-1, 2, (3, 4, 2)).astype(np.float32)
+    got = cr.count_nonzero(a, axis=axis, keepdims=keepdims)
+    want = np.count_nonzero(a, axis=axis, keepdims=keepdims)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got._data, want)
+    if axis is not None and not keepdims:  # PyTorch's spelling: torch.count_nonzero(t, dim)
+        np.testing.assert_array_equal(cr.tensor(a).count_nonzero(dim=axis)._data, want)

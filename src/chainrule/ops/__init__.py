@@ -96,6 +96,7 @@ from chainrule.ops.products import (
 from chainrule.ops.reduction import (
     argmax,
     argmin,
+    count_nonzero,
     log_softmax,
     logsumexp,
     max,
@@ -205,6 +206,7 @@ __all__ = [
     "conjugate",
     "cos",
     "cosh",
+    "count_nonzero",
     "cross",
     "cumprod",
     "cumsum",
@@ -352,6 +354,7 @@ _TORCH_METHODS = {
         "unflatten", "flip", "gather", "scatter", "scatter_add", "index_select", "masked_fill",
         "masked_select", "where", "max", "min", "amax", "amin", "sum", "mean", "prod", "var",
         "std", "logsumexp", "argsort", "sort", "topk", "argmax", "argmin", "all", "any", "norm",
+        "count_nonzero",
         "cumsum", "add", "sub", "mul", "div", "pow", "rsqrt", "square", "reciprocal", "clamp",
         "clamp_min", "clamp_max", "addcmul", "addcdiv", "lerp", "floor", "ceil", "trunc",
         "round", "log2", "log10",

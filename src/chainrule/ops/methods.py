@@ -412,6 +412,11 @@ def argmin(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = 
     return R.argmin(self, _dim(dim, axis), keepdims=keepdim if keepdims is None else keepdims)
 
 
+def count_nonzero(self: Tensor, dim: Any = None) -> Tensor:
+    """The number of nonzero entries over dim (all when None), int64."""
+    return R.count_nonzero(self, dim)
+
+
 def all(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Tensor:
     """Whether all entries are true (over dim)."""
     return values(partial(np.all, axis=_dim(dim, axis), keepdims=keepdim), self)

@@ -328,5 +328,16 @@ def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int 
                           keepdims if keepdim is None else keepdim), _t(x))
 
 
+def count_nonzero(a: Any, axis: Any = None, *, keepdims: bool = False,
+                  dim: Any = None) -> Tensor:
+    """The number of nonzero entries (over axis, or dim as torch.count_nonzero), int64, not
+    differentiable."""
+    return values(partial(_count, _axis(axis, dim), keepdims), _t(a))
+
+
+def _count(axis: Any, keepdims: bool, a: Any) -> Any:
+    return B.asarray(np.count_nonzero(a, axis=axis, keepdims=keepdims)).astype(np.int64)
+
+
 def _indices(fn: Any, axis: int | None, keepdims: bool, a: Any) -> Any:
     return B.asarray(fn(a, axis=axis, keepdims=keepdims)).astype(np.int64, copy=False)

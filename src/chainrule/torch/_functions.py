@@ -22,8 +22,9 @@ from chainrule.tensor import Tensor
 METHOD_FUNCTIONS = (
     "abs", "absolute", "add", "addcdiv", "addcmul", "all", "allclose", "amax", "amin", "any",
     "argmax", "argmin", "argsort", "bmm", "ceil", "chunk", "clamp", "clamp_max", "clamp_min",
-    "clone", "cos", "cumsum", "detach", "div", "divide", "dot", "eq", "equal", "exp", "flip",
-    "floor", "gather", "ge", "greater", "greater_equal", "gt", "index_select", "isfinite",
+    "clone", "cos", "count_nonzero", "cumsum", "detach", "div", "divide", "dot", "eq", "equal",
+    "exp", "flip", "floor", "gather", "ge", "greater", "greater_equal", "gt", "index_select",
+    "isfinite",
     "isinf", "isnan", "le", "lerp", "less", "less_equal", "log", "log10", "log1p", "log2",
     "log_softmax", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "lt",
     "masked_fill", "masked_select", "matmul", "max", "mean", "min", "mm", "mul", "multiply",
