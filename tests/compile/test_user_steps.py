@@ -117,6 +117,8 @@ MASKED = {
     "max over a dim": lambda o, y: (o.max(1)[0] - y.max(1).values).pow(2).mean(),
     "any": lambda o, y: (o * y).sum() * (y > 1).any(1).float().mean(),
     "count_nonzero": lambda o, y: (o * y).sum() / (cr.count_nonzero(y > 0) + 1).float(),
+    "0-d arithmetic": lambda o, y: cr.sigmoid((o * y).sum() * 0.1) - cr.tanh(o.mean()).clip(
+        -0.5, 0.5),
     "smooth_l1_loss": lambda o, y: F.smooth_l1_loss(o, y),
     "huber_loss": lambda o, y: F.huber_loss(o, y, delta=0.5),
 }
@@ -443,14 +445,42 @@ def test_numpy_arrays_the_step_captures_are_its_constants() -> None:
     lambda a, b, t: F.margin_ranking_loss(a.sum(1), b.sum(1), t),
 ])
 def test_losses_masking_by_a_target_argument_match_eager(loss_of: Any) -> None:
-    """Library code computing masks from the target's values: replayed, or eager with a
-    warning, never the recorded mask."""
+    """Library code computing masks from the target's values: replayed, never the recorded
+    mask (the inputs need no gradient: a returned graph would keep the function eager)."""
     rng = np.random.default_rng(6)
-    a = cr.tensor(rng.standard_normal((6, 4)), requires_grad=True)
+    a = cr.tensor(rng.standard_normal((6, 4)))
     b = cr.tensor(rng.standard_normal((6, 4)))
     step = cr.compile(lambda a, b, t: loss_of(a, b, t))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CompileWarning)
+        warnings.simplefilter("error", CompileWarning)
         for _ in range(3):
             t = cr.tensor(rng.choice([-1.0, 1.0], 6))
             np.testing.assert_array_equal(step(a, b, t)._data, loss_of(a, b, t)._data)
+    assert step.stats["replays"] == 2
+
+
+_TARGETED = {  # loss(a, t) and how to draw t
+    "cosine_embedding, 0-d target": (
+        lambda a, t: F.cosine_embedding_loss(a[0], a[1], t),
+        lambda rng: cr.tensor(np.array(rng.choice([-1.0, 1.0])))),
+    "multi_margin": (
+        lambda a, t: F.multi_margin_loss(a, t, weight=np.array([1.0, 2.0, 0.5, 1.0])),
+        lambda rng: cr.tensor(rng.integers(0, 4, 6))),
+    "gaussian_nll, var given": (
+        lambda a, t: F.gaussian_nll_loss(a, a * 0.5, t),
+        lambda rng: cr.tensor(rng.uniform(-1e-7, 1.0, (6, 4)))),
+}
+
+
+@pytest.mark.parametrize("name", list(_TARGETED))
+def test_losses_computing_from_a_target_argument_match_eager(name: str) -> None:
+    loss_of, draw = _TARGETED[name]
+    rng = np.random.default_rng(8)
+    a = cr.tensor(rng.standard_normal((6, 4)))
+    step = cr.compile(loss_of)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for _ in range(4):
+            t = draw(rng)
+            np.testing.assert_array_equal(step(a, t)._data, loss_of(a, t)._data)
+    assert step.stats["replays"] == 3

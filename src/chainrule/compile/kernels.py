@@ -22,8 +22,8 @@ def lowering(op: tuple, meta: dict, v: Any) -> tuple[Any, Any] | None:
     name = getattr(cls, "name", "")
     if v is not None and (not v[5] or meta.get(v[3]) != meta.get(y)):
         return None  # a retained graph (its Context keeps its values), a batched cotangent
-    if y not in meta or not _float_same(meta, (*ins, y)):
-        return None
+    if y not in meta or not _float_same(meta, (*ins, y)) or meta[y][0] == ():
+        return None  # 0-d: NumPy gives a scalar where eager wraps it in an array
     if name == "getitem":
         idx = slice_index(op, meta)
         return None if idx is None else _getitem(ins[0], idx, y)

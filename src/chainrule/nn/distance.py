@@ -233,8 +233,9 @@ def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float =
     mag2 = ops.sum(x2 * x2, axis=d) + 1e-12
     cos = ops.sum(x1 * x2, axis=d) / ops.sqrt(mag * mag2)
     zero = x1.dtype.type(0)
-    loss = (ops.where(tv == 1, 1.0 - cos, zero)
-            + ops.where(tv == -1, ops.clip(cos - margin, 0.0, None), zero))
+    t = _t(target)  # Tensor masks: cr.compile replays them on a new target
+    loss = (ops.where(t == 1, 1.0 - cos, zero)
+            + ops.where(t == -1, ops.clip(cos - margin, 0.0, None), zero))
     return F._reduce(loss, reduction, "cosine_embedding_loss")
 
 
@@ -248,8 +249,9 @@ def hinge_embedding_loss(input: Any, target: Any, margin: float = 1.0,
     tv = _value(target)
     _broadcast("hinge_embedding_loss", x.shape, tv.shape)
     zero = x.dtype.type(0)
-    loss = (ops.where(tv != 1, ops.clip(margin - x, 0.0, None), zero)
-            + ops.where(tv != -1, x, zero))
+    t = _t(target)  # Tensor masks: cr.compile replays them on a new target
+    loss = (ops.where(t != 1, ops.clip(margin - x, 0.0, None), zero)
+            + ops.where(t != -1, x, zero))
     return F._reduce(loss, reduction, "hinge_embedding_loss")
 
 
@@ -309,8 +311,11 @@ def gaussian_nll_loss(input: Any, target: Any, var: Any, full: bool = False, eps
             raise ValueError(f"gaussian_nll_loss: var of shape {vshape} does not fit input of "
                              f"shape {x.shape}")
     _check_reduction("gaussian_nll_loss", reduction)
-    vv = _value(v)
-    v = v + (np.maximum(vv, eps) - vv).astype(vv.dtype, copy=False)  # clamped, var's gradient
+    if isinstance(v, Tensor):  # clamped, with var's gradient (a constant shift); ops, so
+        vv = v.detach()  # that cr.compile replays the shift on a new var
+        v = v + (ops.maximum(vv, eps) - vv)
+    else:
+        v = v + (np.maximum(v, eps) - v).astype(v.dtype, copy=False)
     d = x - t
     loss = 0.5 * (ops.log(v) + d * d / v)
     if full:

@@ -7,11 +7,13 @@ Activations and losses are built from chainrule's ops, or from the fused ops of
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from chainrule import creation, ops
+from chainrule.autodiff.function import values
 from chainrule.autodiff.modes import no_grad
 from chainrule.backend import asarray, like, move_like, zeros
 from chainrule.dtypes import as_array, get_default_dtype
@@ -487,6 +489,14 @@ def binary_cross_entropy_with_logits(x: Any, target: Any, weight: Any = None,
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
+def _one_hot_rows(n_classes: int, dtype: Any, y: Any) -> Any:
+    return (like(np.arange(n_classes), y) == y[..., None]).astype(dtype)
+
+
+def _class_weights(w: Any, y: Any) -> Any:
+    return w[y][..., None]
+
+
 def multi_margin_loss(x: Any, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,
                       reduction: str = "mean") -> Tensor:
     """Multi-class hinge: sum_{i != y} w[y] max(0, margin - x[y] + x[i])^p / C per sample."""
@@ -503,12 +513,16 @@ def multi_margin_loss(x: Any, target: Any, p: int = 1, margin: float = 1.0, weig
                          f"{x.shape[:-1]}, got {y.dtype} of shape {y.shape}")
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise IndexError(f"multi_margin_loss: target out of bounds for {n_classes} classes")
-    onehot = (like(np.arange(n_classes), y) == y[..., None]).astype(x.dtype)
+    # the target's one-hot rows and class weights through function.values: cr.compile replays
+    # them on a new target
+    t = target if isinstance(target, Tensor) else as_operand(y)
+    onehot = values(partial(_one_hot_rows, n_classes, x.dtype), t)
     x_y = ops.sum(x * onehot, axis=-1, keepdims=True)
     h = ops.relu(x + (margin - x_y))
     if p == 2:
         h = h * h
     coef = (1.0 - onehot) * (1.0 / n_classes)
     if weight is not None:
-        coef = coef * _value(weight).astype(x.dtype, copy=False)[y][..., None]
+        w = _value(weight).astype(x.dtype, copy=False)
+        coef = coef * values(partial(_class_weights, w), t)
     return _reduce(ops.sum(h * coef, axis=-1), reduction, "multi_margin_loss")
