@@ -494,7 +494,7 @@ def _one_hot_rows(n_classes: int, dtype: Any, y: Any) -> Any:
 
 
 def _class_weights(w: Any, y: Any) -> Any:
-    return w[y][..., None]
+    return like(w, y)[y][..., None]  # host weights follow a CUDA target
 
 
 def multi_margin_loss(x: Any, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,
