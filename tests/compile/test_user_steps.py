@@ -484,3 +484,55 @@ def test_losses_computing_from_a_target_argument_match_eager(name: str) -> None:
             t = draw(rng)
             np.testing.assert_array_equal(step(a, t)._data, loss_of(a, t)._data)
     assert step.stats["replays"] == 3
+
+
+def _replays_match_eager(fn: Any, calls: list[tuple], expect_eager: bool = False) -> Any:
+    """fn under cr.compile over calls, each against eager fn (and whether it must fall back)."""
+    compiled = cr.compile(fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore" if expect_eager else "error", CompileWarning)
+        for args in calls:
+            np.testing.assert_array_equal(compiled(*args)._data, fn(*args)._data)
+    assert compiled.eager == expect_eager
+    return compiled
+
+
+def test_branches_on_values_in_library_code_are_replayed() -> None:
+    """Dead attention rows, embedding padding and softplus's threshold are decided by values
+    that change between calls: masks now, not Python branches the recording would fix."""
+    rng = np.random.default_rng(9)
+    mha = nn.MultiheadAttention(4, 2, batch_first=True)
+    emb = nn.Embedding(5, 3, padding_idx=0)
+    x = cr.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32))
+
+    def attend(m: Tensor) -> Tensor:
+        with cr.no_grad():
+            return mha(x, x, x, attn_mask=m)[0]
+
+    live, dead = np.zeros((3, 3), bool), np.zeros((3, 3), bool)
+    dead[1] = True  # row 1 sees no key: weights 0, not NaN
+    _replays_match_eager(attend, [(cr.tensor(live),), (cr.tensor(dead),), (cr.tensor(live),)])
+
+    def lookup(i: Tensor) -> Tensor:
+        emb.zero_grad()
+        out = emb(i)
+        (out * out).sum().backward()
+        return emb.weight.grad
+
+    _replays_match_eager(lookup, [(cr.tensor(np.array([1, 2])),), (cr.tensor(np.array([0, 2])),)])
+
+    def soft(z: Tensor) -> Tensor:
+        return F.softplus(z, beta=2.0, threshold=5.0)
+
+    _replays_match_eager(soft, [(cr.tensor(np.array([0.5, 1.0])),),
+                                (cr.tensor(np.array([0.5, 4.0])),)])
+
+
+def test_branches_that_stay_in_python_run_eagerly() -> None:
+    """cumprod's rule for zeros and SciPy's support masks read values into NumPy."""
+    _replays_match_eager(lambda a: cr.cumprod(a, 0), [(cr.tensor(np.array([1.0, 2.0])),),
+                                                      (cr.tensor(np.array([0.0, 2.0])),)],
+                         expect_eager=True)
+    _replays_match_eager(lambda k: cr.scipy.stats.poisson.logpmf(k, 2.0),
+                         [(cr.tensor(np.array([1.0, 2.0])),), (cr.tensor(np.array([-1.0, 2.0])),)],
+                         expect_eager=True)

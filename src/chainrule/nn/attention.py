@@ -17,13 +17,14 @@ import numpy as np
 
 from chainrule import backend as B
 from chainrule import ops
+from chainrule.autodiff import function
 from chainrule.device import as_device
 from chainrule.dtypes import get_default_dtype
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module, Parameter
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, as_operand
 
 __all__ = ["MultiheadAttention", "causal_mask", "scaled_dot_product_attention"]
 
@@ -51,6 +52,10 @@ def additive_mask(name: str, mask: Any, dtype: Any, true_masks: bool) -> Tensor 
         return mask if mask.dtype == dtype else ops.astype(mask, dtype)
     m = mask._data if isinstance(mask, Tensor) else B.asarray(mask)
     if m.dtype == np.bool_:
+        if function.RECORDER is not None:  # cr.compile: Tensor ops, replayed on a new mask
+            t = mask if isinstance(mask, Tensor) else as_operand(m)
+            inf, zero = np.array(-np.inf, dtype), np.array(0.0, dtype)
+            return ops.where(t, inf, zero) if true_masks else ops.where(t, zero, inf)
         return Tensor(np.where(m if true_masks else ~m, -np.inf, 0.0).astype(dtype))
     if m.dtype.kind == "f":
         return Tensor(m.astype(dtype))
@@ -69,12 +74,19 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: floa
         if not mask.requires_grad and mask._tangents is None:  # a constant: to the scores' device
             mask = B.move_like(mask._data, s._data)
         s = s + mask
-        dead = np.isneginf(s._data).all(axis=-1, keepdims=True)
-        if dead.any():
-            s = ops.where(dead, s.dtype.type(0), s)
-            p = ops.where(dead, np.full((), dead_rows, s.dtype), ops.softmax(s, -1))
+        if function.RECORDER is not None:
+            # cr.compile: a Tensor mask applied whether or not a row is dead, replayed on new
+            # scores (with no dead row, where gives softmax's own bits, as the branch below)
+            dead_t = (s == -np.inf).all(-1, keepdim=True)
+            s = ops.where(dead_t, s.dtype.type(0), s)
+            p = ops.where(dead_t, np.full((), dead_rows, s.dtype), ops.softmax(s, -1))
         else:
-            p = ops.softmax(s, -1)
+            dead = np.isneginf(s._data).all(axis=-1, keepdims=True)
+            if dead.any():
+                s = ops.where(dead, s.dtype.type(0), s)
+                p = ops.where(dead, np.full((), dead_rows, s.dtype), ops.softmax(s, -1))
+            else:
+                p = ops.softmax(s, -1)
     else:
         p = ops.softmax(s, -1)
     if dropout_p > 0.0:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import creation, ops
+from chainrule.autodiff import function
 from chainrule.autodiff.function import values
 from chainrule.autodiff.modes import no_grad
 from chainrule.backend import asarray, like, move_like, zeros
@@ -131,6 +132,8 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
     x = _t(x)
     y = ops.softplus(x) if beta == 1 else ops.softplus(x * beta) * (1.0 / beta)
+    if function.RECORDER is not None:  # cr.compile: a Tensor mask, replayed on new values
+        return ops.where(x * beta > threshold, x, y)
     over = x._data * beta > threshold
     return ops.where(over, x, y) if over.any() else y
 
@@ -258,6 +261,9 @@ def embedding(x: Any, weight: Any, padding_idx: int | None = None,
         raise IndexError(f"embedding: index out of range for {n} embeddings "
                          f"(got values in [{idx.min()}, {idx.max()}])")
     if max_norm is not None:
+        if function.RECORDER is not None:
+            function.RECORDER.unsupported("embedding with max_norm (it renormalises the weight "
+                                          "in place, outside the ops)")
         with no_grad():
             rows = np.unique(idx)
             w = weight._data
@@ -266,10 +272,10 @@ def embedding(x: Any, weight: Any, padding_idx: int | None = None,
             scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
             w[rows[big]] *= scale[:, None]
     out = ops.getitem(weight, idx)
-    if padding_idx is not None:
-        pad = np.expand_dims(idx == padding_idx % n, -1)
-        if pad.any():
-            out = ops.where(pad, out.detach(), out)
+    if padding_idx is not None:  # a Tensor mask: cr.compile replays it on new indices
+        t = x if isinstance(x, Tensor) and x._data is idx else as_operand(idx)  # on w's device
+        pad = ops.expand_dims(t == padding_idx % n, -1)
+        out = ops.where(pad, out.detach(), out)
     return out
 
 

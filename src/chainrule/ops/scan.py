@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend as B
+from chainrule.autodiff import function
 from chainrule.autodiff.function import Context, Function, values
 from chainrule.dtypes import get_default_dtype, result_dtype
 from chainrule.ops import rules as R
@@ -131,6 +132,8 @@ def cumprod(a: Any, axis: int | None = None, dtype: Any = None, *, dim: Any = No
     if a.ndim == 0:  # NumPy's scans take a 0-d input as 1-d (axis 0 or -1)
         a = reshape(a, (1,))
     a, ax = _flat_or_axis("cumprod", a, axis if dim is None else dim)
+    if a.dtype.kind == "f" and function.RECORDER is not None:
+        function.RECORDER.unsupported("cumprod (its rule for zeros is chosen by the values)")
     if a.dtype.kind != "f" or (a._data != 0).all():
         return Cumprod.apply(a, ax)
     n = a.shape[ax]

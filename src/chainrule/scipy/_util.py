@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend as B
+from chainrule.autodiff import function
 from chainrule.dtypes import get_default_dtype
 from chainrule.tensor import Tensor
 
@@ -39,7 +40,11 @@ def as_floats(*xs: Any) -> list[Any]:
 
 
 def values(x: Tensor) -> np.ndarray:
-    """The ndarray behind a Tensor: for masks and checks that carry no derivative."""
+    """The ndarray behind a Tensor: for masks and checks that carry no derivative. Read into
+    NumPy, they are not recorded: a step cr.compile records runs eagerly instead."""
+    if function.RECORDER is not None:
+        function.RECORDER.unsupported("a SciPy function read the values into NumPy (a mask, a "
+                                      "check, a constant argument)")
     return x._data
 
 
