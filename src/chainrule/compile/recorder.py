@@ -207,6 +207,12 @@ class Recorder:
             self.numpy_call(fn, args, out)
         return out
 
+    def read_values(self, t: Tensor, reason: str) -> None:
+        """Library code read t's values into NumPy: a value of the step (a slot) cannot be
+        replayed that way; a constant (made from Python numbers) can."""
+        if id(t._data) in self.slot_of:
+            self.unsupported(reason)
+
     def unsupported(self, reason: str) -> None:
         """A computation the tape cannot replay happened (the step then runs eagerly)."""
         if self.failure is None:

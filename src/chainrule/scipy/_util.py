@@ -43,8 +43,8 @@ def values(x: Tensor) -> np.ndarray:
     """The ndarray behind a Tensor: for masks and checks that carry no derivative. Read into
     NumPy, they are not recorded: a step cr.compile records runs eagerly instead."""
     if function.RECORDER is not None:
-        function.RECORDER.unsupported("a SciPy function read the values into NumPy (a mask, a "
-                                      "check, a constant argument)")
+        function.RECORDER.read_values(x, "a SciPy function read the step's values into NumPy (a "
+                                         "mask, a check, a constant argument)")
     return x._data
 
 
