@@ -346,16 +346,7 @@ def _numpy_unit(rec: Recorder, orig: Any) -> Any:
 
     @functools.wraps(orig)
     def wrapper(*args: Any) -> Any:
-        if rec.quiet or rec.failure is not None:
-            return orig(*args)
-        rec.quiet += 1
-        try:
-            out = orig(*args)
-        finally:
-            rec.quiet -= 1
-        with contextlib.suppress(NotCompilable):
-            rec.numpy_call(orig, args, out)
-        return out
+        return rec.library_call(orig, args)
 
     return wrapper
 

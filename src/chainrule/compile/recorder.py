@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff.function import _constant
-from chainrule.autodiff.inplace import HISTORY, node_at
+from chainrule.autodiff.inplace import node_at
 from chainrule.autodiff.modes import STATE
 from chainrule.autodiff.zero import ZERO
 from chainrule.compile import tape as T
@@ -193,8 +193,9 @@ class Recorder:
         self.last_write = STATE.last_write
 
     def library_call(self, fn: Any, args: tuple) -> Any:
-        """function.library_call while recording: fn runs as one unit (its .grad reads and
-        in-place writes are its own) and is replayed as one call on the same arguments."""
+        """Library code working outside the ops (function.library_call: gradient clipping; the
+        patched units: batch statistics) while recording: fn runs as one unit (its .grad reads
+        and in-place writes are its own) and is replayed as one call on the new values."""
         if self.quiet or self.failure is not None:
             return fn(*args)
         self.quiet += 1
@@ -338,18 +339,12 @@ class Recorder:
             gins = (gins,)
         routes = []
         metas = []
-        rebound = bool(HISTORY)
         for i, (a, gi) in enumerate(zip(args, gins)):
             if gi is None or not isinstance(a, Tensor):
                 continue
-            if rebound:  # as the engine: an in-place op rebound a's node after this node
-                p, req = node_at(a, node.seq)
-                if not req:
-                    continue
-            elif not a.requires_grad:
+            p, req = node_at(a, node.seq)  # the node a had when this op used it (in-place ops)
+            if not req:
                 continue
-            else:
-                p = a._node
             key: Any = ("leaf", id(a)) if p is None else id(p)
             d = self.gslot.get(key)
             if d is None:
