@@ -215,3 +215,16 @@ def test_branches_that_stay_in_python_run_eagerly() -> None:
     replays_match_eager(lambda k: cr.scipy.stats.poisson.logpmf(k, 2.0),
                          [(cr.tensor(np.array([1.0, 2.0])),), (cr.tensor(np.array([-1.0, 2.0])),)],
                          expect_eager=True)
+
+
+def test_an_input_check_runs_on_every_replay() -> None:
+    """binary_cross_entropy refuses inputs outside [0, 1] on a replay as eager does."""
+    step = cr.compile(lambda p, t: F.binary_cross_entropy(p, t))
+    t = cr.tensor(np.array([0.0, 1.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        step(cr.tensor(np.array([0.2, 0.7])), t)
+        step(cr.tensor(np.array([0.4, 0.9])), t)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        step(cr.tensor(np.array([0.4, 1.5])), t)
+    assert step.stats["replays"] >= 1

@@ -468,12 +468,17 @@ def nll_loss(x: Any, target: Any, weight: Any = None, ignore_index: int = -100,
     return total if reduction == "sum" else total * _mean_scale(denom)
 
 
+def _check_probabilities(x: Any) -> None:
+    a = x._data if isinstance(x, Tensor) else x
+    if ((a < 0) | (a > 1)).any():
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+
+
 def binary_cross_entropy(x: Any, target: Any, weight: Any = None,
                          reduction: str = "mean") -> Tensor:
     """-w (t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
     x, target = _pair("binary_cross_entropy", x, target)
-    if ((x._data < 0) | (x._data > 1)).any():
-        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    function.library_call(_check_probabilities, x)  # cr.compile checks each replay's input too
     log_x = ops.clip(ops.log(x), -100.0, None)
     log_1mx = ops.clip(ops.log(1.0 - x), -100.0, None)
     loss = -(target * log_x + (1.0 - target) * log_1mx)
