@@ -199,3 +199,17 @@ def test_count_nonzero_matches_numpy(axis: int | tuple | None, keepdims: bool) -
     np.testing.assert_array_equal(got.cpu().numpy(), want)
     if axis is not None and not keepdims:  # PyTorch's spelling: torch.count_nonzero(t, dim)
         np.testing.assert_array_equal(cr.tensor(a).count_nonzero(dim=axis).cpu().numpy(), want)
+
+
+def test_count_nonzero_matches_torch_and_names_itself_in_errors() -> None:
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(1).integers(-1, 2, (3, 4)).astype(np.float32)
+    for dim in (None, 0, 1, (0, 1)):
+        want = torch.count_nonzero(torch.from_numpy(a), dim=dim).numpy()
+        np.testing.assert_array_equal(cr.tensor(a).count_nonzero(dim=dim).cpu().numpy(), want)
+    with pytest.raises(np.exceptions.AxisError, match="count_nonzero: axis 2"):
+        cr.count_nonzero(a, axis=2)
+    with pytest.raises(ValueError, match="count_nonzero: repeated axis"):
+        cr.count_nonzero(a, axis=(1, -1))
+    with pytest.raises(np.exceptions.AxisError, match="argmax: axis -3"):
+        cr.argmax(a, axis=-3)

@@ -12,7 +12,7 @@ from chainrule import backend as B
 from chainrule.autodiff.function import Context, Function, values
 from chainrule.dtypes import to_float
 from chainrule.ops import rules as R
-from chainrule.ops.axes import AxisError
+from chainrule.ops.axes import AxisError, check_axes, check_axis
 from chainrule.tensor import Tensor, as_operand
 
 NDArray = np.ndarray
@@ -317,22 +317,32 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int | None = Non
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
            keepdim: bool | None = None) -> Tensor:
     """Indices of the maxima (int64, not differentiable)."""
-    return values(partial(_indices, np.argmax, _axis(axis, dim),
-                          keepdims if keepdim is None else keepdim), _t(x))
+    x = _t(x)
+    ax = _axis(axis, dim)
+    if ax is not None:
+        ax = check_axis("argmax", ax, x.ndim)
+    return values(partial(_indices, np.argmax, ax, keepdims if keepdim is None else keepdim), x)
 
 
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
            keepdim: bool | None = None) -> Tensor:
     """Indices of the minima (int64, not differentiable)."""
-    return values(partial(_indices, np.argmin, _axis(axis, dim),
-                          keepdims if keepdim is None else keepdim), _t(x))
+    x = _t(x)
+    ax = _axis(axis, dim)
+    if ax is not None:
+        ax = check_axis("argmin", ax, x.ndim)
+    return values(partial(_indices, np.argmin, ax, keepdims if keepdim is None else keepdim), x)
 
 
 def count_nonzero(a: Any, axis: Any = None, *, keepdims: bool = False,
                   dim: Any = None) -> Tensor:
     """The number of nonzero entries (over axis, or dim as torch.count_nonzero), int64, not
     differentiable."""
-    return values(partial(_count, _axis(axis, dim), keepdims), _t(a))
+    a = _t(a)
+    ax = _axis(axis, dim)
+    if ax is not None:
+        ax = check_axes("count_nonzero", (ax,) if np.ndim(ax) == 0 else ax, a.ndim)
+    return values(partial(_count, ax, keepdims), a)
 
 
 def _count(axis: Any, keepdims: bool, a: Any) -> Any:
