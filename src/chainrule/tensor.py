@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.backend import asarray, asnumpy, device_index, like, on_device
+from chainrule.backend import asnumpy, device_index, like, on_device
 from chainrule.device import CPU, device
 from chainrule.dtypes import as_array, is_float
 
@@ -360,14 +360,13 @@ class Tensor:
         return F.getitem(self, index)
 
     def _compare(self, o: Any, fn: Any) -> Tensor:
-        other = o._data if isinstance(o, Tensor) else o
-        if type(other) is np.ndarray and type(self._data) is not np.ndarray:
-            other = like(other, self._data)  # an ndarray constant follows a CUDA tensor, as in ops
+        if type(o) is np.ndarray and type(self._data) is not np.ndarray:
+            o = like(o, self._data)  # an ndarray constant follows a CUDA tensor, as in ops
         try:
-            return Tensor._make(asarray(fn(self._data, other)), False, None)
+            return _values()(fn, self, o)  # a mask cr.compile replays
         except ValueError:
             raise ValueError(f"{fn.__name__}: operands could not be broadcast together with "
-                             f"shapes {self._data.shape} and {np.shape(other)}") from None
+                             f"shapes {self._data.shape} and {np.shape(o)}") from None
 
     def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
         return self._compare(o, np.equal)
@@ -388,7 +387,7 @@ class Tensor:
         return self._compare(o, np.greater_equal)
 
     def __invert__(self) -> Tensor:
-        return Tensor._make(asarray(~self._data), False, None)
+        return _values()(np.invert, self)
 
     def __and__(self, o: Any) -> Tensor:
         return self._compare(o, np.logical_and)
@@ -431,6 +430,19 @@ class Size(tuple):
 
     def __repr__(self) -> str:
         return f"torch.Size({list(self)})"
+
+
+def _values() -> Any:
+    """autodiff.function.values (which imports this module), looked up once."""
+    global _VALUES
+    if _VALUES is None:
+        from chainrule.autodiff.function import values
+
+        _VALUES = values
+    return _VALUES
+
+
+_VALUES: Any = None
 
 
 def as_operand(x: Any) -> Tensor:

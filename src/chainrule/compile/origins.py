@@ -42,6 +42,26 @@ def user_held(a: Any) -> bool:
     return any(id(v) in targets for vs in held for v in vs)
 
 
+# where Tensors are constructed: a frame there is not the code that asked for the Tensor
+_CONSTRUCTORS = ("/chainrule/tensor.py", "/chainrule/creation.py", "/chainrule/compile/patches.py",
+                 "/chainrule/torch/_factories.py")
+
+
+def by_library() -> bool:
+    """Whether the code that asked for the Tensor being made is chainrule's (library code that
+    may have computed its data from the step's values) rather than the user's (a constant of
+    the step)."""
+    f = sys._getframe(2)
+    while f is not None:
+        name = f.f_code.co_filename.replace("\\", "/")
+        if "/chainrule/" not in name:
+            return False
+        if not name.endswith(_CONSTRUCTORS):
+            return True
+        f = f.f_back
+    return False
+
+
 def backward_possible(node: Any) -> bool:
     """Whether no node of node's graph was freed by a backward (eager could run one through
     it; the replay's output, without a graph, could not)."""

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autodiff import function
-from chainrule.compile.origins import user_held
+from chainrule.compile.origins import by_library, user_held
 from chainrule.compile.recorder import NotCompilable, Recorder
 from chainrule.tensor import Tensor
 
@@ -44,8 +44,6 @@ def recording(rec: Recorder) -> Iterator[None]:
                                                               "values into Python"))
     patch(Tensor, "grad", lambda orig: _grad_property(rec, orig))
     patch(Tensor, "_make", lambda orig: _made(rec, orig))
-    patch(Tensor, "_compare", lambda orig: _comparison(rec, orig))
-    patch(Tensor, "__invert__", lambda orig: _inversion(rec, orig))
     patch(Tensor, "__init__", lambda orig: _tensor_init(rec, orig, 1))
     from chainrule import creation
 
@@ -186,44 +184,6 @@ def _made(rec: Recorder, orig: Any) -> Any:
     return classmethod(wrapper)
 
 
-def _comparison(rec: Recorder, orig: Any) -> Any:
-    """t < u, t == 0, t & u, ...: a mask computed on the new values at replay (it may feed
-    where, indexing or arithmetic)."""
-
-    @functools.wraps(orig)
-    def wrapper(self: Tensor, o: Any, fn: Any) -> Tensor:
-        out = orig(self, o, fn)
-        if not rec.quiet and rec.failure is None and type(out._data) is np.ndarray:
-            with contextlib.suppress(NotCompilable):
-                rec.numpy_call(functools.partial(_compared, fn), (self, o), out._data,
-                               pure=True)
-        return out
-
-    return wrapper
-
-
-def _compared(fn: Any, a: Any, b: Any) -> np.ndarray:
-    return np.asarray(fn(a, b))  # a 0-d comparison gives a NumPy scalar: an array, as eager's
-
-
-def _inversion(rec: Recorder, orig: Any) -> Any:
-    """~mask: as _comparison."""
-
-    @functools.wraps(orig)
-    def wrapper(self: Tensor) -> Tensor:
-        out = orig(self)
-        if not rec.quiet and rec.failure is None and type(out._data) is np.ndarray:
-            with contextlib.suppress(NotCompilable):
-                rec.numpy_call(_inverted, (self,), out._data, pure=True)
-        return out
-
-    return wrapper
-
-
-def _inverted(a: np.ndarray) -> np.ndarray:
-    return np.asarray(~a)
-
-
 def _tensor_init(rec: Recorder, orig: Any, pos: int) -> Any:
     """Tensor(data), cr.tensor(data): a copy of a recorded value made outside the ops would be a
     stale constant of the tape."""
@@ -240,32 +200,12 @@ def _tensor_init(rec: Recorder, orig: Any, pos: int) -> Any:
             if not drawn or t._data is not data or t.requires_grad:
                 _fail(rec, "a tensor made from a recorded value outside chainrule's ops "
                       "(Tensor(t), cr.tensor(t))")
-        elif (isinstance(t, Tensor) and type(t._data) is np.ndarray and _by_library()
+        elif (isinstance(t, Tensor) and type(t._data) is np.ndarray and by_library()
               and not user_held(data)):
             rec.note_made(t._data)  # computed by library code, maybe from the step's values
         return out
 
     return init
-
-
-# where Tensors are constructed: a frame there is not the code that asked for the Tensor
-_CONSTRUCTORS = ("/chainrule/tensor.py", "/chainrule/creation.py", "/chainrule/compile/patches.py",
-                 "/chainrule/torch/_factories.py")
-
-
-def _by_library() -> bool:
-    """Whether the code that asked for the Tensor being made is chainrule's (library code that
-    may have computed its data from the step's values) rather than the user's (a constant of
-    the step)."""
-    f = sys._getframe(2)
-    while f is not None:
-        name = f.f_code.co_filename.replace("\\", "/")
-        if "/chainrule/" not in name:
-            return False
-        if not name.endswith(_CONSTRUCTORS):
-            return True
-        f = f.f_back
-    return False
 
 
 _SHAPE_FACTORIES = ("zeros", "ones", "zeros_like", "ones_like", "eye", "arange", "linspace")

@@ -151,11 +151,11 @@ class Recorder:
             if isinstance(a, Tensor):
                 ins.append(self.slot(a))
             else:
-                ins.append(self._raw(_constant(a, inputs), user_held(a)))
+                ins.append(self._raw(_constant(a, inputs), a))
         pslots: list[tuple[int, Any]] = []
         for j, p in enumerate(params):
             if isinstance(p, np.ndarray) and (id(p) in self.slot_of or p.size > 1):
-                pslots.append((j, self._raw(p, user_held(p))))
+                pslots.append((j, self._raw(p, p)))
             elif type(p) is tuple and any(isinstance(i, np.ndarray) for i in p):
                 pslots.append((j, self._tuple_param(p)))
         fwd = cls.forward
@@ -220,13 +220,15 @@ class Recorder:
             with contextlib.suppress(NotCompilable):
                 self.fail(reason)
 
-    def _raw(self, arr: np.ndarray, held: bool = False) -> int:
+    def _raw(self, arr: np.ndarray, given: Any = None) -> int:
         """The slot of a non-Tensor input: a recorded array, or a constant (a scalar, an array
-        made from shapes, one the user's code holds: held)."""
+        made from shapes, or one the user's code holds: arr, or the value given that it was
+        made from)."""
         s = self.slot_of.get(id(arr))
         if s is not None:
             return s
-        if (arr.size > 1 or id(arr) in self.made) and not held and not self.is_constant(arr):
+        if ((arr.size > 1 or id(arr) in self.made) and not self.is_constant(arr)
+                and not user_held(given)):
             self.fail("an op took an ndarray computed outside chainrule's ops (a random mask, "
                       "a NumPy computation on values)")
         return self.const(arr)
