@@ -10,6 +10,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.nn as nn
+from chainrule.compile import buffers as cells
 from chainrule.compile import lower
 from chainrule.tensor import Tensor
 
@@ -88,7 +89,9 @@ def test_buffers_are_reused_when_nobody_holds_them(monkeypatch: pytest.MonkeyPat
     compiled(x)
     compiled(x)
     made = []
-    monkeypatch.setattr(lower, "_empty_like", lambda b: made.append(b) or np.empty_like(b))
+    monkeypatch.setattr(cells, "_empty_like", lambda b: made.append(b) or np.empty_like(b))
+    renew = cells._renew
+    monkeypatch.setattr(cells, "_renew", lambda c: made.append(c) or renew(c))
     for _ in range(3):
         compiled(x)
         w.grad = v.grad = None  # nobody keeps the gradients
@@ -125,3 +128,45 @@ def test_inference_function_is_lowered() -> None:
         with cr.no_grad():
             want = model(x)._data
         np.testing.assert_array_equal(compiled(x)._data, want)
+
+
+def test_arena_overlaps_only_cells_never_live_together() -> None:
+    f32 = np.dtype(np.float32)
+    rng = np.random.default_rng(0)
+    groups = []
+    for _ in range(30):
+        spans, k = [], int(rng.integers(0, 5))
+        for _ in range(int(rng.integers(1, 4))):
+            last = k + int(rng.integers(0, 6))
+            spans.append((k, last))
+            k = last + 1 + int(rng.integers(0, 4))
+        groups.append(((int(rng.integers(1, 40)), 16), f32, spans))
+    found = cells.arena(groups)
+    for c in found:
+        cells.shared(c)
+    arrays = [c[0] for c in found]
+    total = sum(a.nbytes for a in arrays)
+    assert found[0][2].nbytes < total  # cells never live at once do share memory
+    for i, (a, gi) in enumerate(zip(arrays, groups)):
+        for b, gj in zip(arrays[i + 1:], groups[i + 1:]):
+            if cells._meet(gi[2], gj[2]):
+                assert not np.shares_memory(a, b)
+
+
+def test_shared_cell_held_elsewhere_is_not_overwritten() -> None:
+    f32 = np.dtype(np.float32)
+    first, second = cells.arena([((4, 4), f32, [(0, 1)]), ((16,), f32, [(2, 3)])])
+    place = cells.shared(first).ctypes.data
+    assert cells.shared(second).ctypes.data == place  # never live at once: one place
+    a = cells.shared(first)
+    assert a.ctypes.data == place
+    a[:] = 1
+    kept = a.T[1:]  # a view someone keeps past a's last use
+    del a
+    b = cells.shared(second)
+    b[:] = 2
+    np.testing.assert_array_equal(kept, 1)  # the arena was renewed, the view kept its values
+    assert not np.shares_memory(kept, b)
+    del kept, b
+    place = cells.shared(first).ctypes.data  # nobody holds anything now: the same arena
+    assert cells.shared(second).ctypes.data == place

@@ -18,44 +18,25 @@ Once a step is recorded, its entries become straight-line code over a list of sl
   theirs. When the slices tile the parent (an LSTM's gates) the zero fill is skipped and each
   later part is written as ``0 + g``, the same bits.
 
-A buffer is reused only while the tape is its only holder (``sys.getrefcount``): a result the step
-returned, a ``.grad`` the user kept, a value a retained graph saved all keep their array, and the
-replay writes into a new one instead. Reuse never changes a value anyone can see.
+Buffers (``buffers.py``) are reused only while the tape is their only holder
+(``sys.getrefcount``): a result the step returned, a ``.grad`` the user kept, a value a retained
+graph saved all keep their array, and the replay writes into a new one instead. Reuse never
+changes a value anyone can see. Those that die within the replay share one block of memory.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from typing import Any
 
 import numpy as np
 
 from chainrule.compile import tape as T
+from chainrule.compile.buffers import arena, fresh, own_cell, shared
 from chainrule.compile.kernels import covered, lowering, quiet_exp, slice_index
 from chainrule.ops.rules import matmul_t
 
 BUFFER_BYTES = 1 << 15  # smaller results are allocated afresh: malloc beats a kwarg and a check
-
-_getrefcount = sys.getrefcount
-_empty_like = np.empty_like
-
-
-def _cell(shape: tuple, dtype: Any) -> list:
-    """A buffer's cell, its array made by fresh() at the first replay (when the recording's
-    arrays are freed and their memory can serve it): until then it holds a one-element view,
-    twice, so that fresh() sees it held and replaces it."""
-    b = np.broadcast_to(np.empty((), dtype), shape)
-    return [b, b]
-
-
-def fresh(cell: list) -> np.ndarray:
-    """The cell's buffer when only the tape holds it, else a new one put in its place."""
-    b = cell[0]
-    if _getrefcount(b) > 3:  # the cell, b, the argument
-        b = cell[0] = _empty_like(b)
-    return b
-
 
 class _Program:
     """Source lines and the names they refer to."""
@@ -63,8 +44,8 @@ class _Program:
     def __init__(self, meta: dict) -> None:
         self.meta = meta
         self.lines: list[Any] = []  # code on slots v[i], or side entries (see side())
-        self.ns: dict[str, Any] = {"fresh": fresh, "side": T.side_entry, "BAIL": T.BAIL,
-                                   "nd": np.ndarray, "asarray": np.asarray}
+        self.ns: dict[str, Any] = {"fresh": fresh, "shared": shared, "side": T.side_entry,
+                                   "BAIL": T.BAIL, "nd": np.ndarray, "asarray": np.asarray}
         for f in ("add", "subtract", "multiply", "negative", "tanh", "maximum", "greater",
                   "matmul", "abs", "exp", "divide", "greater_equal", "copyto", "empty",
                   "zeros", "where"):
@@ -93,31 +74,52 @@ class _Program:
         return f"fresh({n})"
 
     def share_buffers(self, outputs: set[int]) -> None:
-        """Give each buffer a cell, one cell serving buffers of one shape and dtype whose
-        arrays are never live at once (by the lines that can hold each: _last_holder), as a
-        compiler allocates registers. An array still held when its cell comes round again
-        (a view of it, a value a rule saved) makes fresh() allocate anew: sharing never
-        changes a value, it only bounds the memory the tape keeps."""
+        """Give each buffer a cell (buffers.py). A buffer held past the replay gets an own
+        cell; the others share: one cell serves buffers of one shape and dtype whose arrays are
+        never live at once (by the lines that can hold each: _last_holder), as a compiler
+        allocates registers, and the cells get places in one arena by the same liveness. An
+        array still held when its memory comes round again (a view of it, a value a rule saved)
+        makes the replay allocate anew: sharing never changes a value, it only bounds the
+        memory the tape keeps."""
         where = {}
         for k, line in enumerate(self.lines):
             if isinstance(line, str):
                 for n in _BUFFER.findall(line):
                     where.setdefault(n, k)
-        pool: dict[tuple, list[list]] = {}  # (shape, dtype) -> [cell, last line of its array]
+        end = len(self.lines)
+        frees = [k for k, line in enumerate(self.lines)
+                 if not isinstance(line, str) and line[5] is T.FREE]
+        pool: dict[tuple, list[list]] = {}  # (shape, dtype) -> [[names], [(first, last)]]
+        alone = []  # (key, name, spans) of buffers that become a .grad
         for n, key in sorted(self.buffers, key=lambda b: where.get(b[0], -1)):
             k = where.get(n, -1)
-            last = _last_holder(self.lines, k, outputs) if k >= 0 else len(self.lines)
-            if last >= len(self.lines):  # held past the replay (V keeps it): a cell of its own
-                self.ns[n] = _cell(*key)
+            last, to_grad = _last_holder(self.lines, k, outputs) if k >= 0 else (end, False)
+            if to_grad and last < end and frees:  # a .grad until a FREE entry lets go of it:
+                # the next one, or the first of the next replay
+                after = [f for f in frees if f > last]
+                alone.append((key, n, [(k, after[0])] if after else [(0, frees[0]), (k, end)]))
                 continue
-            for entry in pool.get(key, ()):
-                if entry[1] < k:
-                    entry[1] = last
-                    self.ns[n] = entry[0]
+            if last >= end:  # held past the replay (V keeps it): a cell of its own
+                self.ns[n] = own_cell(*key)
+                continue
+            for names, spans in pool.get(key, ()):
+                if spans[-1][1] < k:
+                    names.append(n)
+                    spans.append((k, last))
                     break
             else:
-                self.ns[n] = cell = _cell(*key)
-                pool.setdefault(key, []).append([cell, last])
+                pool.setdefault(key, []).append([[n], [(k, last)]])
+        groups = [(key, names, spans) for key, entries in pool.items()
+                  for names, spans in entries] + [(key, [n], spans) for key, n, spans in alone]
+        cells = arena([(shape, dtype, spans) for (shape, dtype), _, spans in groups])
+        sharing = set()
+        for (_, names, _), cell in zip(groups, cells):
+            for n in names:
+                self.ns[n] = cell
+                sharing.add(n)
+        self.lines = [_BUFFER.sub(lambda m: f"shared({m.group(1)})" if m.group(1) in sharing
+                                  else m.group(0), line) if isinstance(line, str) else line
+                      for line in self.lines]
 
     def out(self, slot: int, shape: Any = None, dtype: Any = None) -> str:
         """', out=fresh(cell)' for a large result of this slot's shape, else ''."""
@@ -201,7 +203,8 @@ class _Program:
             reads, writes = [] if e[2] is None else [e[2]], (e[3],)
         elif kind is T.JVP:
             reads, writes = [s for s in e[3] if s is not None], (e[7],)
-        self.lines.append(("side", f"side({self.name(e, 'E')}, V, seen)", bail, reads, writes))
+        self.lines.append(("side", f"side({self.name(e, 'E')}, V, seen)", bail, reads, writes,
+                           kind))
 
     def source(self, inputs: set[int], outputs: set[int]) -> str:
         """The function's source. Slots become local variables s<i>: the list V (the replay's
@@ -220,7 +223,7 @@ class _Program:
                     defined.add(int(m.group(1)))
                 body.append(_SLOT.sub(r"s\1", line))
                 continue
-            _, call, bail, reads, writes = line
+            call, bail, reads, writes = line[1:5]
             body += [f"V[{i}] = s{i}" for i in reads if i in defined]
             if bail:
                 body += [f"if {call} is BAIL:", "    return BAIL"]
@@ -234,43 +237,57 @@ class _Program:
         return "def run(V, seen):\n" + "".join(f"    {line}\n" for line in body)
 
 
-def _last_holder(lines: list, k: int, outputs: set[int]) -> int:
-    """The last line at which the array made at line k can be held: it goes into the name that
+def _last_holder(lines: list, k: int, outputs: set[int]) -> tuple[int, bool]:
+    """The last line at which the array made at line k can be held, and whether it may also
+    become a .grad (a LEAF entry reads it; tape.set_grad). The array goes into the name that
     line assigns, and on into every name assigned from an expression reading a holder. A slot
     lets it go after the line that last reads it, and a temporary (t, gx, g0) after its last
     read before it is reassigned: the source deletes both there (_drop_dead) when that line is
-    at the top level. Conservative: len(lines) when unsure."""
+    at the top level. len(lines) when unsure; where the guess is wrong the buffers' own check
+    (buffers.py) sees the array held and allocates anew, so a guess costs memory or time, never
+    a value."""
     end = len(lines)
     m = _ASSIGN.match(lines[k])
     if not m:
-        return end
+        return end, False
     holders = {m.group(1)}
+    to_grad = False
     last = k
     for j in range(k + 1, end):
         line = lines[j]
         if not holders:
-            return last
+            return last, to_grad
         if not isinstance(line, str):  # a side entry: the list V it reads keeps the array
             if any(f"v[{i}]" in holders for i in (*line[3], *line[4])):
-                return end
+                if line[5] is not T.LEAF:
+                    return end, False
+                to_grad = True  # it may become a .grad (tape.set_grad)
             continue
         m = _ASSIGN.match(line)
         if any(_mentions(line[m.end():] if m else line, h) for h in holders):
-            if line.startswith(" ") or line.endswith(":") or _RULE.search(line):
-                return end  # no del follows a nested line or a header; a recorded rule's
-                # Context may keep what it reads
+            if line.startswith(" ") or line.endswith(":"):
+                return end, False  # no del follows a nested line or a header
+            rule = _RULE.search(line)
+            if rule:  # the rule's Context may keep what it reads, until release(C)
+                holders.add(rule.group(1))
+            elif line.startswith("release("):
+                holders.discard(line[8:-1])
             last = j
         if m:
             name = m.group(1)
-            if any(_aliases(line[m.end():], h) for h in holders):
+            # A forward rule's result may be (a view of) what it reads; not of its Context's
+            # values. A vjp's cotangents (gs) are taken as new arrays: where one is a view of
+            # g (a reshape's), shared() sees the view held and the arena is renewed.
+            if name != "gs" and any(_aliases(line[m.end():], h) for h in holders
+                                    if h[0] != "C"):
                 holders.add(name)
             elif name in holders:
                 holders.discard(name)
                 if name.startswith("v["):  # a slot holds it while its new value is computed
                     last = max(last, j)  # (a temporary was deleted after its last use)
     if any(f"v[{i}]" in holders for i in outputs):
-        return end
-    return last
+        return end, False
+    return last, to_grad
 
 
 def _aliases(rhs: str, name: str) -> bool:
@@ -282,7 +299,7 @@ def _aliases(rhs: str, name: str) -> bool:
     n = re.escape(name)
     if re.search(rf"out={n}(?![\w\[])", rhs):
         return True
-    if rhs.startswith("np_") or re.match(rf"{n}\.sum\(", rhs):
+    if rhs.startswith(("np_", "matmul_t(")) or re.match(rf"{n}\.sum\(", rhs):
         return False
     return " if " in rhs or not re.search(r" [-+*/@] ", rhs)
 
@@ -347,7 +364,7 @@ def _drop_dead(body: list[str]) -> list[str]:
 
 _SLOT = re.compile(r"\bv\[(\d+)\]")
 _BUFFER = re.compile(r"fresh\((B\d+)\)")
-_RULE = re.compile(r"\bF\d+\(")
+_RULE = re.compile(r"\bF\d+\((C\d+)")
 _ASSIGN = re.compile(r"^\s*(v\[\d+\]|\w+) = ")
 _LOCAL = re.compile(r"\bs\d+\b")
 _TEMP = re.compile(r"\b(?:t|gx|gs|r|g\d+)\b")

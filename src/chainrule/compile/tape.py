@@ -20,6 +20,7 @@ import numpy as np
 
 from chainrule.autodiff.forward import as_tangent
 from chainrule.autodiff.zero import ZERO
+from chainrule.compile.buffers import Block
 from chainrule.tensor import Tensor
 
 # entry kinds
@@ -149,7 +150,9 @@ def set_grad(leaf: Tensor, g: np.ndarray, spare: list, seen: set[int]) -> None:
         g = g.astype(leaf._data.dtype)
     cur = leaf.grad
     if cur is None:
-        if not g.flags.owndata or not g.flags.c_contiguous or id(g) in seen:
+        # an arena's cell (buffers.py) is the tape's own till a FREE entry lets go of it
+        if ((not g.flags.owndata and type(g.base) is not Block) or not g.flags.c_contiguous
+                or id(g) in seen):
             g = np.array(g, order="C")
         seen.add(id(g))
         t = spare[0]
