@@ -170,3 +170,35 @@ def test_shared_cell_held_elsewhere_is_not_overwritten() -> None:
     del kept, b
     place = cells.shared(first).ctypes.data  # nobody holds anything now: the same arena
     assert cells.shared(second).ctypes.data == place
+
+
+@pytest.mark.parametrize("keep", ["tensor", "numpy", "view"])
+def test_gradients_kept_past_zero_grad_keep_their_values(
+        keep: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lower, "BUFFER_BYTES", 0)  # every gradient in the arena
+    runs = []
+    for compiled in (False, True):
+        model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3))
+        for p, q in zip(model.parameters(), params((6, 4), (6,), (3, 6), (3,)), strict=True):
+            p._data[...] = q._data
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x: Tensor, model: nn.Module = model, opt: cr.optim.SGD = opt) -> Tensor:
+            opt.zero_grad()
+            loss = (model(x) ** 2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = cr.compile(step) if compiled else step
+        kept = []
+        rng = np.random.default_rng(2)
+        for _ in range(4):
+            fn(cr.tensor(rng.standard_normal((5, 4)).astype(np.float32)))
+            g = model[0].weight.grad
+            kept.append(g if keep == "tensor" else g.numpy() if keep == "numpy" else g.numpy().T)
+        runs.append([np.array(g._data if keep == "tensor" else g) for g in kept])
+        if compiled:
+            assert fn.stats["replays"] == 3
+    for got, want in zip(*runs, strict=True):
+        np.testing.assert_array_equal(got, want)
