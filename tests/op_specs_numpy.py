@@ -4,6 +4,7 @@ Import op_specs (which imports this module), not this module directly."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -133,6 +134,12 @@ NUMPY_SPECS: list[OpSpec] = [
     unary("fabs", cr.fabs, np.fabs, lambda x: x.abs(), away_from_zero),
     unary("floor", cr.floor, np.floor, lambda x: x.floor()),
     unary("ceil", cr.ceil, np.ceil, lambda x: x.ceil()),
+    unary("trunc", cr.trunc, np.trunc, lambda x: x.trunc()),
+    unary("rint", cr.rint, np.rint, lambda x: x.round()),
+    unary("round_decimals", partial(cr.round, decimals=2), partial(np.round, decimals=2),
+          lambda x: x.round(decimals=2), op="round"),
+    unary("round_negative_decimals", partial(cr.around, decimals=-1),
+          partial(np.around, decimals=-1), lambda x: x.round(decimals=-1), op="round"),
     unary("sinc", cr.sinc, np.sinc, lambda x: torch.sinc(x)),
     # torch's sinc has no second derivative at 0 (-pi^2/3): compare with its series there
     unary("sinc_at_zero", cr.sinc, np.sinc, _torch_sinc, with_a_zero, op="sinc"),

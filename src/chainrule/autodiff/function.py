@@ -19,6 +19,9 @@ _next_seq = itertools.count().__next__
 # The active cr.compile recorder (chainrule/compile/), or None: _finish and the backward pass
 # report each op and rule call to it. Nothing below compile/ sets it.
 RECORDER: Any = None
+# While the ONNX exporter runs a model (onnx/): id of each array made outside the graph -> how:
+# ("values", fn, args, Tensor) for values(), ("op", Context, Tensor) for an op nothing recorded
+TRACE: dict | None = None
 
 
 class Context:
@@ -146,7 +149,8 @@ def _apply1(cls: Any, x: Tensor) -> Tensor:
     """apply for a one-input op called with a Tensor (the hot path of unary ops)."""
     ctx = Context()
     out = cls.forward(ctx, x._data)
-    if x.requires_grad or x._tangents is not None or STATE.anomaly or RECORDER is not None:
+    if x.requires_grad or x._tangents is not None or STATE.anomaly or RECORDER is not None \
+            or TRACE is not None:
         return _finish(cls, ctx, (x,), out, x.requires_grad, x._tangents is not None)
     t = _new(Tensor)
     t._data = out if type(out) is np.ndarray or is_device_array(out) else np.asarray(out)
@@ -208,17 +212,24 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
         check_finite(out, f"{_name(cls)} (forward)", ctx)
     if RECORDER is not None:
         RECORDER.op(cls, ctx, inputs, params, t)
+    if TRACE is not None and t._node is None:
+        ctx.op = cls
+        ctx.args = inputs
+        TRACE[id(out)] = ("op", ctx, t)
     return t
 
 
 def values(fn: Any, *args: Any) -> Tensor:
     """A Tensor of values outside the graph: fn on the arrays of args (Tensors, arrays, numbers),
     as argmax, a mask or a cast to an integer dtype give. cr.compile's recorder replays fn on
-    the new values."""
+    the new values; the ONNX exporter writes fn as nodes (TRACE)."""
     out = asarray(fn(*[a._data if isinstance(a, Tensor) else a for a in args]))
     if RECORDER is not None:
         RECORDER.engine_call(functools.partial(_as_array, fn), args, out)
-    return Tensor._make(out, False, None)
+    t = Tensor._make(out, False, None)
+    if TRACE is not None:
+        TRACE[id(out)] = ("values", fn, args, t)
+    return t
 
 
 def _as_array(fn: Any, *arrays: Any) -> Any:

@@ -8,10 +8,12 @@ from typing import IO, Any
 
 import numpy as np
 
+from chainrule.autodiff import function
 from chainrule.autodiff.modes import enable_grad
 from chainrule.backend import asnumpy
 from chainrule.nn.module import Module
 from chainrule.onnx._deps import UnsupportedOpError, require
+from chainrule.onnx.export_values import translate
 from chainrule.tensor import Tensor
 
 
@@ -33,6 +35,10 @@ class GraphBuilder:
         self.keys: dict[int, str] = {}  # id(parameter or buffer) -> state-dict key
         # recurrent outputs: name -> (sequence (T, B, H), final cell state or None, T)
         self.scans: dict[str, tuple[str, str | None, int]] = {}
+        # arrays function.values made while the model ran: id -> (fn, args, Tensor), and the
+        # value name each was written as (export_values.py)
+        self.traced: dict[int, tuple] = {}
+        self.traced_names: dict[int, str] = {}
 
     def fresh(self, hint: str) -> str:
         """A value name not used yet, from hint."""
@@ -44,7 +50,14 @@ class GraphBuilder:
         return name
 
     def const(self, value: Any, hint: str = "const", dtype: Any = None) -> str:
-        """An initializer holding value (an ndarray or number; a CUDA array is copied)."""
+        """An initializer holding value (an ndarray or number; a CUDA array is copied). An
+        array the model computed outside the graph (a mask) becomes the nodes computing it."""
+        made = self.traced.get(id(value))
+        if made is not None and made[0] == "values" and made[3]._data is value:
+            name = self.traced_names.get(id(value))
+            if name is None:
+                name = self.traced_names[id(value)] = translate(self, made[1], made[2], value)
+            return name
         arr = np.asarray(asnumpy(value), dtype=dtype)
         name = self.fresh(hint)
         self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(arr), name))
@@ -96,8 +109,10 @@ def _flatten_outputs(out: Any) -> list[Tensor]:
     raise TypeError(f"onnx export: model output of type {type(out).__name__} is not a Tensor")
 
 
-def _topological(outputs: list[Tensor]) -> list[tuple[Any, Tensor]]:
-    """(node, output Tensor) pairs of the recorded graph, inputs before users."""
+def _topological(outputs: list[Tensor], traced: dict[int, tuple]) -> list[tuple[Any, Tensor]]:
+    """(node, output Tensor) pairs of the recorded graph, inputs before users. The walk goes on
+    through what was computed outside it (traced: ops on values that need no gradient, masks and
+    indices from function.values), whose entries count as nodes too."""
     order: list[tuple[Any, Tensor]] = []
     seen: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(t, False) for t in reversed(outputs)]
@@ -105,7 +120,15 @@ def _topological(outputs: list[Tensor]) -> list[tuple[Any, Tensor]]:
         t, done = stack.pop()
         node = t._node
         if node is None:
-            continue
+            made = traced.get(id(t._data))
+            if made is None or made[-1] is not t:
+                continue
+            if made[0] == "values":
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    stack.extend((a, False) for a in reversed(made[2]) if isinstance(a, Tensor))
+                continue
+            node = made[1]
         if done:
             order.append((node, t))
             continue
@@ -114,7 +137,17 @@ def _topological(outputs: list[Tensor]) -> list[tuple[Any, Tensor]]:
         seen.add(id(node))
         stack.append((t, True))
         stack.extend((a, False) for a in reversed(node.args) if isinstance(a, Tensor))
+        for p in _array_params(node):  # a mask given to an op as a parameter (where's)
+            made = traced.get(id(p))
+            if made is not None:
+                stack.append((made[-1], False))
     return order
+
+
+def _array_params(node: Any) -> list[Any]:
+    """The arrays an op keeps as attributes of its node (where's condition)."""
+    d = getattr(node, "__dict__", None) or {}
+    return [v for v in d.values() if isinstance(v, np.ndarray)]
 
 
 def _dynamic(dynamic_axes: Any, name: str) -> dict[int, str]:
@@ -165,10 +198,13 @@ def export(model: Module, args: Any, f: str | os.PathLike | IO[bytes],
     inputs = _as_inputs(args)
     was_training = model.training
     model.eval()
+    traced: dict[int, tuple] = {}
+    function.TRACE = traced
     try:
         with enable_grad():
             outputs = _flatten_outputs(model(*inputs))
     finally:
+        function.TRACE = None
         model.train(was_training)
     input_names = list(input_names or [])
     input_names += [f"input_{i}" if len(inputs) > 1 else "input"
@@ -179,20 +215,24 @@ def export(model: Module, args: Any, f: str | os.PathLike | IO[bytes],
     batch = inputs[0].shape[0] if dynamic_axes and inputs and inputs[0].ndim else None
     g = GraphBuilder(opset, batch)
     g.inputs = inputs
+    g.traced = traced
     g.taken.update(output_names)
     for t, name in zip(inputs, input_names):
         g.names[id(t)] = g.fresh(name)
     g.buffers = dict(model.named_buffers())
     named = {**g.buffers, **dict(model.named_parameters())}
     g.keys = {id(t): key for key, t in named.items()}
-    for node, out in _topological(outputs):
+    for node, out in _topological(outputs, traced):
         handler = HANDLERS.get(node.op)
         if handler is None:
             op = node.op
             raise UnsupportedOpError(
                 f"onnx export: chainrule op {getattr(op, 'name', op.__name__)!r} "
                 f"({op.__module__}.{op.__qualname__}) has no ONNX translation")
-        g.names[id(node)] = handler(g, node, out)
+        g.names[id(node)] = name = handler(g, node, out)
+        if out._node is not node:  # an op computed outside the graph: found by its Tensor
+            g.names[id(out)] = name
+            g.keep.append(out)
     graph_outputs = []
     for t, name in zip(outputs, output_names):
         g.nodes.append(g.helper.make_node("Identity", [g.name(t)], [name],

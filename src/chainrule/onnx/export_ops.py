@@ -11,7 +11,7 @@ import numpy as np
 from chainrule.backend import asnumpy, is_device_array
 from chainrule.onnx._deps import UnsupportedOpError
 from chainrule.onnx.export_more import advanced_getitem, register, scan_rows
-from chainrule.ops import conv, indexing, linalg, pool, recurrent, shape
+from chainrule.ops import conv, indexing, linalg, pool, recurrent, rounding, shape
 from chainrule.ops import elementwise as ew
 from chainrule.ops import nn as nnops
 from chainrule.ops import reduction as red
@@ -48,14 +48,30 @@ def _simple(op_type: str) -> Handler:
     return handler
 
 
-for _cls, _op in [(ew.Add, "Add"), (ew.Sub, "Sub"), (ew.Mul, "Mul"), (ew.Div, "Div"),
-                  (ew.Pow, "Pow"), (ew.Maximum, "Max"), (ew.Minimum, "Min"),
-                  (ew.Neg, "Neg"), (ew.Exp, "Exp"), (ew.Log, "Log"),
+def _promoting(op_type: str) -> Handler:
+    """An arithmetic op whose Tensor operands NumPy promotes (a bool mask times a float):
+    ONNX wants one type, so the others are cast to the result's."""
+    def handler(g: Any, node: Any, out: Tensor) -> str:
+        names = _names(g, node)
+        to = out._data.dtype
+        for i, a in enumerate(node.args):
+            if isinstance(a, Tensor) and a._data.dtype != to:
+                names[i] = g.node("Cast", [names[i]], to=g.helper.np_dtype_to_tensor_dtype(to))
+        return g.node(op_type, names)
+    return handler
+
+
+for _cls, _op in [(ew.Pow, "Pow"), (ew.Neg, "Neg"), (ew.Exp, "Exp"), (ew.Log, "Log"),
                   (ew.Sqrt, "Sqrt"), (ew.Abs, "Abs"), (ew.Sin, "Sin"), (ew.Cos, "Cos"),
                   (ew.Tan, "Tan"), (ew.Tanh, "Tanh"), (ew.Sigmoid, "Sigmoid"),
                   (ew.Relu, "Relu"), (ew.Softplus, "Softplus"), (nnops.Erf, "Erf"),
-                  (linalg.MatMul, "MatMul"), (shape.Clone, "Identity")]:
+                  (linalg.MatMul, "MatMul"), (shape.Clone, "Identity"),
+                  (rounding.Rint, "Round"), (rounding.Floor, "Floor"),
+                  (rounding.Ceil, "Ceil")]:
     HANDLERS[_cls] = _simple(_op)
+for _cls, _op in [(ew.Add, "Add"), (ew.Sub, "Sub"), (ew.Mul, "Mul"), (ew.Div, "Div"),
+                  (ew.Maximum, "Max"), (ew.Minimum, "Min")]:
+    HANDLERS[_cls] = _promoting(_op)
 
 
 @handles(ew.PowScalar)

@@ -52,13 +52,37 @@ def _mod(attrs: dict, a: Any, b: Any) -> Any:
     return ops.remainder(a, b)
 
 
-@onnx_op("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or")
+@onnx_op("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or",
+         "Xor", "IsNaN", "IsInf", "Sign")
 def _compare(attrs: dict, *xs: Any) -> np.ndarray:
-    """Comparisons and logic: boolean results, with no gradient (computed on the arrays)."""
+    """Comparisons, logic, predicates and sign: results with no gradient (computed on the
+    arrays)."""
+    op = attrs["_op"]
+    if op == "IsInf" and (not attrs.get("detect_negative", 1) or not attrs.get("detect_positive",
+                                                                               1)):
+        raise UnsupportedOpError("onnx load: IsInf detecting one sign only")
     fn = {"Equal": np.equal, "Less": np.less, "Greater": np.greater,
           "LessOrEqual": np.less_equal, "GreaterOrEqual": np.greater_equal,
-          "Not": np.logical_not, "And": np.logical_and, "Or": np.logical_or}[attrs["_op"]]
+          "Not": np.logical_not, "And": np.logical_and, "Or": np.logical_or,
+          "Xor": np.logical_xor, "IsNaN": np.isnan, "IsInf": np.isinf, "Sign": np.sign}[op]
     return fn(*(static(x) for x in xs))
+
+
+@onnx_op("ArgMax", "ArgMin")
+def _arg_index(attrs: dict, x: Any) -> np.ndarray:
+    """The int64 index of the first largest (smallest) entry along an axis."""
+    if attrs.get("select_last_index", 0):
+        raise UnsupportedOpError(f"onnx load: {attrs['_op']} with select_last_index=1")
+    fn = np.argmax if attrs["_op"] == "ArgMax" else np.argmin
+    return fn(static(x), axis=attrs.get("axis", 0),
+              keepdims=bool(attrs.get("keepdims", 1))).astype(np.int64)
+
+
+@onnx_op("Round", "Floor", "Ceil")
+def _rounding(attrs: dict, x: Any) -> Any:
+    """Round (halves to even), Floor, Ceil: derivative 0."""
+    fn = {"Round": ops.rint, "Floor": ops.floor, "Ceil": ops.ceil}[attrs["_op"]]
+    return fn(x) if isinstance(x, Tensor) else fn(np.asarray(x))._data
 
 
 @onnx_op("GatherND")

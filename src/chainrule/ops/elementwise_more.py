@@ -177,34 +177,6 @@ class Rad2deg(Unary):
     derivative = staticmethod(lambda x, y: 180 / math.pi)
 
 
-class Step(Unary):
-    """A piecewise-constant op.  Derivative: 0 everywhere, as JAX (not undefined at the jumps)."""
-
-    integers = True
-
-    @classmethod
-    def vjp(cls, ctx: Context, g: Any) -> Any:
-        return R.zeros(g.shape, g)
-
-    @classmethod
-    def jvp(cls, ctx: Context, dx: Any) -> Any:
-        return R.zeros(dx.shape, dx)
-
-
-class Floor(Step):
-    """floor x.  Derivative: 0 (JAX's choice; undefined at integers)."""
-
-    name = "floor"
-    fn = staticmethod(np.floor)
-
-
-class Ceil(Step):
-    """ceil x.  Derivative: 0 (JAX's choice; undefined at integers)."""
-
-    name = "ceil"
-    fn = staticmethod(np.ceil)
-
-
 def _sinc_derivative(x: Any, y: Any) -> Any:
     """(cos(pi x) - sinc x)/x, by its Maclaurin series near 0 (exact to any order there)."""
     xv = R.value(x)
@@ -424,8 +396,6 @@ log10 = _unary_fn(Log10)
 square = _unary_fn(Square)
 reciprocal = _unary_fn(Reciprocal)
 fabs = _unary_fn(Fabs)
-floor = _unary_fn(Floor)
-ceil = _unary_fn(Ceil)
 sinc = _unary_fn(Sinc)
 deg2rad = _unary_fn(Deg2rad)
 rad2deg = _unary_fn(Rad2deg)
@@ -469,3 +439,4 @@ def conj(x: Any) -> Tensor:
 
 
 conjugate = conj
+

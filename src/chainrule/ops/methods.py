@@ -22,6 +22,7 @@ from chainrule.ops import elementwise as E
 from chainrule.ops import elementwise_more as EM
 from chainrule.ops import indexing as I
 from chainrule.ops import reduction as R
+from chainrule.ops import rounding as RD
 from chainrule.ops import scan as SC
 from chainrule.ops import shape as S
 from chainrule.ops import shape_more as SM
@@ -528,30 +529,25 @@ def lerp(self: Tensor, end: Any, weight: Any) -> Tensor:
     return self + weight * (end - self)
 
 
-def _rounded(fn: Any, args: tuple, kwargs: dict, a: Any) -> Any:
-    return fn(a, *args, **kwargs).astype(a.dtype, copy=False)
-
-
-def _rounding(fn: Any) -> Any:
-    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return values(partial(_rounded, fn, args, kwargs), self)
-
-    method.__name__ = fn.__name__
-    method.__doc__ = f"{fn.__name__} of each entry (piecewise constant: no gradient)."
-    return method
-
-
-trunc, round = _rounding(np.trunc), _rounding(np.round)
-
-
 def floor(self: Tensor) -> Tensor:
     """Round down (derivative 0, as PyTorch; integer tensors stay integers)."""
-    return EM.floor(self) if self.dtype.kind == "f" else _const(self._data.copy())
+    return RD.floor(self) if self.dtype.kind == "f" else _const(self._data.copy())
 
 
 def ceil(self: Tensor) -> Tensor:
     """Round up (derivative 0, as PyTorch; integer tensors stay integers)."""
-    return EM.ceil(self) if self.dtype.kind == "f" else _const(self._data.copy())
+    return RD.ceil(self) if self.dtype.kind == "f" else _const(self._data.copy())
+
+
+def trunc(self: Tensor) -> Tensor:
+    """Round toward zero (derivative 0, as PyTorch; integer tensors stay integers)."""
+    return RD.trunc(self) if self.dtype.kind == "f" else _const(self._data.copy())
+
+
+def round(self: Tensor, *, decimals: int = 0) -> Tensor:
+    """Round to decimals places, halves to even (derivative 0, as PyTorch; integer tensors
+    stay integers)."""
+    return RD.round(self, decimals)
 
 
 def log2(self: Tensor) -> Tensor:
