@@ -33,6 +33,12 @@ from chainrule.nn.distance import (
     triplet_margin_loss,
 )
 from chainrule.nn.dropout import dropout, dropout1d, dropout2d, dropout3d
+from chainrule.nn.normalization_more import (
+    group_norm,
+    instance_norm,
+    local_response_norm,
+    rms_norm,
+)
 from chainrule.nn.patches import fold, unfold
 from chainrule.nn.pointwise import (
     celu,
@@ -95,6 +101,9 @@ __all__ += [  # nn/distance.py
 ]
 __all__ += [  # nn/resize.py, nn/patches.py
     "fold", "interpolate", "pad", "pixel_shuffle", "pixel_unshuffle", "unfold", "upsample",
+]
+__all__ += [  # nn/normalization_more.py
+    "group_norm", "instance_norm", "local_response_norm", "rms_norm",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
