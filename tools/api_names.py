@@ -120,6 +120,7 @@ FAMILY_TITLES = {
     "scan": "scans and sorting",
     "shape": "shape",
     "shape_more": "shape",
+    "normalization_more": "normalization",
     "selection": "selection",
     "index_tricks": "index tricks",
     "indexing": "indexing",

@@ -28,7 +28,20 @@ LAYERS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "avg_pool2d": (lambda: nn.AvgPool2d(3, stride=2, padding=1), IMAGE),
     "adaptive_avg_pool2d": (lambda: nn.AdaptiveAvgPool2d((3, 2)), IMAGE),
     "batch_norm2d": (lambda: nn.BatchNorm2d(3), IMAGE),
+    "batch_norm2d no affine": (lambda: nn.BatchNorm2d(3, affine=False), IMAGE),
+    "batch_norm3d": (lambda: nn.BatchNorm3d(2), (2, 2, 3, 4, 3)),
     "layer_norm": (lambda: nn.LayerNorm(6), SEQ),
+    "layer_norm no affine": (lambda: nn.LayerNorm(6, elementwise_affine=False), SEQ),
+    "group_norm": (lambda: nn.GroupNorm(3, 6), (2, 6, 4, 3)),
+    "group_norm no affine": (lambda: nn.GroupNorm(1, 5, affine=False), SEQ),
+    "instance_norm2d running": (lambda: nn.InstanceNorm2d(3, affine=True,
+                                                          track_running_stats=True), IMAGE),
+    "instance_norm1d": (lambda: nn.InstanceNorm1d(5), SEQ),
+    "instance_norm1d eval": (lambda: nn.InstanceNorm1d(5, affine=True,
+                                                       track_running_stats=True).eval(), SEQ),
+    "local_response_norm": (lambda: nn.LocalResponseNorm(3, alpha=0.5), IMAGE),
+    "rms_norm": (lambda: nn.RMSNorm(6), SEQ),
+    "rms_norm no affine": (lambda: nn.RMSNorm((5, 6), elementwise_affine=False), SEQ),
     "dropout": (lambda: nn.Dropout(0.3), SEQ),
     "dropout2d": (lambda: nn.Dropout2d(0.5), IMAGE),
     "prelu": (lambda: nn.PReLU(3), IMAGE),
@@ -117,3 +130,22 @@ def test_compiled_layer_matches_eager_on_new_inputs(name: str) -> None:
         assert len(want) == len(got)
         for a, b in zip(want, got, strict=True):
             np.testing.assert_array_equal(b, a, err_msg=name)
+
+
+REPLAYED = ["batch_norm2d no affine", "batch_norm3d", "layer_norm no affine", "group_norm",
+            "group_norm no affine", "instance_norm2d running", "instance_norm1d",
+            "instance_norm1d eval", "local_response_norm", "rms_norm", "rms_norm no affine"]
+
+
+@pytest.mark.parametrize("name", REPLAYED)
+def test_normalization_layer_replays_instead_of_running_eagerly(name: str) -> None:
+    """Their statistics (and the ones and zeros standing in for absent affine parameters) are
+    recorded, so the step replays: no CompileWarning."""
+    make, shape = LAYERS[name]
+    rng = np.random.default_rng(4)
+    model = make().double()
+    step = cr.compile(_step(model, rng.standard_normal(shape)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CompileWarning)
+        for _ in range(3):
+            _run(model, step, rng.standard_normal(shape))

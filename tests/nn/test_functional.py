@@ -70,6 +70,22 @@ GRADCHECK = {
     "layer_norm": (lambda x, w, b: F.layer_norm(x, (4,), w, b), [_n(3, 4), _n(4), _n(4)]),
     "layer_norm_2": (lambda x, w, b: F.layer_norm(x, (2, 3), w, b),
                      [_n(2, 2, 3), _n(2, 3), _n(2, 3)]),
+    "group_norm": (lambda x, w, b: F.group_norm(x, 2, w, b), [_n(3, 4, 3), _n(4), _n(4)]),
+    "group_norm_4d": (lambda x, w, b: F.group_norm(x, 3, w, b, eps=1e-3),
+                      [_n(2, 6, 2, 2), _n(6), _n(6)]),
+    "group_norm_no_affine": (lambda x: F.group_norm(x, 1), [_n(2, 3, 2)]),
+    "instance_norm": (lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
+                      [_n(2, 3, 4), _n(3), _n(3)]),
+    "instance_norm_2d": (lambda x: F.instance_norm(x, eps=1e-3), [_n(2, 3, 2, 3)]),
+    "instance_norm_eval": (lambda x, w, b: F.instance_norm(x, RM, RV, w, b, False),
+                           [_n(2, 3, 4), _n(3), _n(3)]),
+    "local_response_norm": (lambda x: F.local_response_norm(x, 3, alpha=0.5, beta=0.7, k=1.5),
+                            [_n(2, 5, 3)]),
+    "local_response_norm_4d": (lambda x: F.local_response_norm(x, 2, alpha=0.3),
+                               [_n(2, 4, 2, 3)]),
+    "rms_norm": (lambda x, w: F.rms_norm(x, (4,), w), [_n(3, 4), _n(4)]),
+    "rms_norm_2": (lambda x, w: F.rms_norm(x, (2, 3), w, eps=1e-3), [_n(2, 2, 3), _n(2, 3)]),
+    "rms_norm_no_weight": (lambda x: F.rms_norm(x, 4), [_n(3, 4)]),
     "embedding": (lambda w: F.embedding(np.array([[1, 0], [3, 1]]), w),
                   [_n(4, 3)]),
     "normalize_l2": (F.normalize, [_n(3, 4)]),
@@ -118,7 +134,8 @@ def test_float32_stays_float32(name):
 
 FUSED = ["linear", "linear_3d", "linear_1d", "gelu", "gelu_tanh", "elu", "leaky_relu",
          "batch_norm_train", "batch_norm_eval", "layer_norm_2", "cross_entropy_options",
-         "cross_entropy_probs"]
+         "cross_entropy_probs", "group_norm", "instance_norm", "instance_norm_eval",
+         "local_response_norm", "rms_norm_2"]
 
 
 @pytest.mark.parametrize("name", FUSED)
@@ -157,6 +174,12 @@ def _torch_fns():
         "batch_norm_train": lambda x, w, b: tf.batch_norm(x, None, None, w, b, training=True),
         "batch_norm_eval": lambda x, w, b: tf.batch_norm(x, t(RM), t(RV), w, b),
         "layer_norm_2": lambda x, w, b: tf.layer_norm(x, (2, 3), w, b),
+        "group_norm": lambda x, w, b: tf.group_norm(x, 2, w, b),
+        "instance_norm": lambda x, w, b: tf.instance_norm(x, weight=w, bias=b),
+        "instance_norm_eval": lambda x, w, b: tf.instance_norm(x, t(RM), t(RV), w, b, False),
+        "local_response_norm": lambda x: tf.local_response_norm(x, 3, alpha=0.5, beta=0.7,
+                                                                k=1.5),
+        "rms_norm_2": lambda x, w: tf.rms_norm(x, (2, 3), w, eps=1e-3),
         "cross_entropy_options": lambda x: tf.cross_entropy(
             x, t(Y5_IGN), t(W5), label_smoothing=0.2, reduction="none"),
         "cross_entropy_probs": lambda x, p: tf.cross_entropy(x, p, t(W5), label_smoothing=0.1),
@@ -185,7 +208,8 @@ def test_torch_multi_margin_reference_is_torchs_loss():
 
 SECOND_ORDER = ["linear", "gelu", "elu", "batch_norm_train", "batch_norm_eval", "layer_norm_2",
                 "cross_entropy_options", "cross_entropy_probs", "normalize_l2",
-                "multi_margin_loss_p2"]
+                "multi_margin_loss_p2", "group_norm", "instance_norm", "instance_norm_eval",
+                "local_response_norm", "rms_norm_2"]
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
@@ -208,7 +232,8 @@ def test_hessian_matches_torch(name, mode, rng):
 
 
 @pytest.mark.parametrize("name", ["linear", "layer_norm_2", "batch_norm_train",
-                                  "cross_entropy_probs"])
+                                  "cross_entropy_probs", "group_norm", "instance_norm",
+                                  "instance_norm_eval", "local_response_norm", "rms_norm_2"])
 def test_vjp_and_jvp_of_every_input_match_torch(name, rng):
     torch = pytest.importorskip("torch")
     fn, inputs = GRADCHECK[name]

@@ -1,4 +1,4 @@
-"""BatchNorm1d/2d and LayerNorm against PyTorch: both modes, running statistics, gradients."""
+"""BatchNorm1d/2d/3d and LayerNorm against PyTorch: both modes, running statistics, gradients."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ BN_CASES = {
     "bn1d_2d": (nn.BatchNorm1d, "BatchNorm1d", (8, 3)),
     "bn1d_3d": (nn.BatchNorm1d, "BatchNorm1d", (4, 3, 5)),
     "bn2d": (nn.BatchNorm2d, "BatchNorm2d", (4, 3, 5, 2)),
+    "bn3d": (nn.BatchNorm3d, "BatchNorm3d", (2, 3, 2, 3, 2)),
 }
 BN_OPTIONS = {
     "default": {},
     "momentum": {"momentum": 0.3, "eps": 1e-3},
     "cumulative": {"momentum": None},
     "no_affine": {"affine": False},
+    "no_bias": {"bias": False},
     "no_running": {"track_running_stats": False},
 }
 
@@ -56,6 +58,7 @@ def test_batchnorm_train_then_eval_matches_torch(case, options, dtype, rng):
     m.eval()
     tm.eval()
     compare_module(m, tm, [1 + rng.standard_normal(shape)], dtype, rng)
+    assert repr(m) == repr(tm)
     if kw.get("track_running_stats", True):
         assert int(m.num_batches_tracked.cpu().numpy()) == 3  # eval does not count
 
@@ -73,6 +76,9 @@ def test_batchnorm_state_dict_keys_and_dtypes_as_torch():
     m2 = nn.BatchNorm1d(4, affine=False, track_running_stats=False)
     t2 = torch.nn.BatchNorm1d(4, affine=False, track_running_stats=False)
     assert list(m2.state_dict()) == list(t2.state_dict()) == []
+    m3, t3 = nn.BatchNorm3d(4, bias=False), torch.nn.BatchNorm3d(4, bias=False)
+    assert list(m3.state_dict()) == list(t3.state_dict())
+    assert [n for n, _ in m3.named_parameters()] == ["weight"]
 
 
 def test_batchnorm_eval_uses_running_statistics(rng):
@@ -92,6 +98,9 @@ def test_batchnorm_errors():
         nn.BatchNorm1d(3)(cr.zeros(2, 3, 4, 5))
     with pytest.raises(ValueError, match="expected 4D input"):
         nn.BatchNorm2d(3)(cr.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"BatchNorm3d: expected 5D input \(got 4D input of "
+                                         r"shape \(2, 3, 4, 5\)\)"):
+        nn.BatchNorm3d(3)(cr.zeros(2, 3, 4, 5))
     with pytest.raises(ValueError, match=r"running_mean of shape \(3,\) does not match 2"):
         nn.BatchNorm1d(3)(cr.zeros(4, 2))
 

@@ -43,7 +43,15 @@ from chainrule.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm, Normalize
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, Normalize
+from chainrule.nn.normalization_more import (
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LocalResponseNorm,
+    RMSNorm,
+)
 from chainrule.nn.patches import Fold, Unfold
 from chainrule.nn.pointwise import (
     CELU,
@@ -129,6 +137,10 @@ __all__ += [  # nn/resize.py, nn/patches.py
     "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
     "Unflatten", "Unfold", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d",
     "ZeroPad2d",
+]
+__all__ += [  # nn/normalization.py, nn/normalization_more.py
+    "BatchNorm3d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+    "LocalResponseNorm", "RMSNorm",
 ]
 
 

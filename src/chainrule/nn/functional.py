@@ -33,6 +33,13 @@ from chainrule.nn.distance import (
     triplet_margin_loss,
 )
 from chainrule.nn.dropout import dropout, dropout1d, dropout2d, dropout3d
+from chainrule.nn.normalization_more import (
+    affine_params,
+    group_norm,
+    instance_norm,
+    local_response_norm,
+    rms_norm,
+)
 from chainrule.nn.patches import fold, unfold
 from chainrule.nn.pointwise import (
     celu,
@@ -95,6 +102,9 @@ __all__ += [  # nn/distance.py
 ]
 __all__ += [  # nn/resize.py, nn/patches.py
     "fold", "interpolate", "pad", "pixel_shuffle", "pixel_unshuffle", "unfold", "upsample",
+]
+__all__ += [  # nn/normalization_more.py
+    "group_norm", "instance_norm", "local_response_norm", "rms_norm",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -192,8 +202,7 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None,
                              f"{c} channels of input of shape {x.shape}")
     axes = tuple(a - x.ndim for a in range(x.ndim) if a != 1)
     pshape = (c,) + (1,) * (x.ndim - 2)
-    w = weight if weight is not None else np.ones_like(x._data, shape=c)
-    b = bias if bias is not None else zeros(c, x.dtype, x._data)
+    w, b = affine_params(x, weight, bias, c)
     if training and x.size // c <= 1:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                          f"training, got input of shape {x.shape}")
@@ -236,8 +245,7 @@ def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = No
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end with "
                          f"normalized_shape {ns}")
     axes = tuple(range(-len(ns), 0))
-    w = weight if weight is not None else np.ones_like(x._data, shape=ns)
-    b = bias if bias is not None else zeros(ns, x.dtype, x._data)
+    w, b = affine_params(x, weight, bias, ns)
     mean, var = normalize_stats(x._data, axes)
     return normalize_affine(x, w, b, axes, ns, eps, mean, var, False)
 

@@ -1,5 +1,6 @@
-"""BatchNorm1d, BatchNorm2d and LayerNorm (PyTorch's parameters, buffers and update rules), and
-Normalize (l_p normalization, the modular-learning lecture's l1 / l2 normalization modules)."""
+"""BatchNorm1d/2d/3d and LayerNorm (PyTorch's parameters, buffers and update rules), the base
+InstanceNorm shares with BatchNorm, and Normalize (l_p normalization, the modular-learning
+lecture's l1 / l2 normalization modules)."""
 
 from __future__ import annotations
 
@@ -14,22 +15,19 @@ from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor, as_operand
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "Normalize"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "Normalize"]
 
 
-class _BatchNorm(Module):
-    """Per-channel normalization by batch statistics in training, running ones in eval.
-
-    Buffers running_mean, running_var and num_batches_tracked follow PyTorch:
-    r = (1 - momentum) r + momentum s (unbiased variance), or the cumulative average when
-    momentum is None.  Without track_running_stats, batch statistics are used in both modes.
-    """
+class _NormBase(Module):
+    """What BatchNorm and InstanceNorm share (PyTorch's _NormBase): per-channel weight (ones)
+    and bias (zeros) when affine, and the buffers running_mean (zeros), running_var (ones) and
+    num_batches_tracked (an int64 scalar) when track_running_stats."""
 
     _expected_ndims: tuple[int, ...] = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
-                 device: Any = None, dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         as_device(device, type(self).__name__)
         self.num_features = num_features
@@ -40,7 +38,10 @@ class _BatchNorm(Module):
         dt = get_default_dtype() if dtype is None else dtype
         if affine:
             self.weight = Parameter(np.ones(num_features, dt))
-            self.bias = Parameter(np.zeros(num_features, dt))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dt))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -65,13 +66,28 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input_dim(self, x: Tensor) -> None:
         if x.ndim not in self._expected_ndims:
             want = " or ".join(f"{n}D" for n in self._expected_ndims)
             raise ValueError(f"{type(self).__name__}: expected {want} input "
                              f"(got {x.ndim}D input of shape {x.shape})")
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """Per-channel normalization by batch statistics in training, running ones in eval.
+
+    Buffers running_mean, running_var and num_batches_tracked follow PyTorch:
+    r = (1 - momentum) r + momentum s (unbiased variance), or the cumulative average when
+    momentum is None.  Without track_running_stats, batch statistics are used in both modes.
+    """
 
     def forward(self, x: Any) -> Tensor:
         x = x if isinstance(x, Tensor) else as_operand(x)
@@ -87,10 +103,6 @@ class _BatchNorm(Module):
                             self.running_var if keep else None, self.weight, self.bias,
                             use_batch, factor, self.eps)
 
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
-
 
 class BatchNorm1d(_BatchNorm):
     """Batch normalization of (N, C) or (N, C, L) inputs over all axes but C."""
@@ -102,6 +114,12 @@ class BatchNorm2d(_BatchNorm):
     """Batch normalization of (N, C, H, W) inputs over all axes but C."""
 
     _expected_ndims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization of (N, C, D, H, W) inputs over all axes but C."""
+
+    _expected_ndims = (5,)
 
 
 class LayerNorm(Module):
