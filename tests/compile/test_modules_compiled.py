@@ -26,6 +26,10 @@ LAYERS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "max_pool2d": (lambda: nn.MaxPool2d(2), IMAGE),
     "max_pool2d overlapping": (lambda: nn.MaxPool2d(3, stride=2, padding=1), IMAGE),
     "avg_pool2d": (lambda: nn.AvgPool2d(3, stride=2, padding=1), IMAGE),
+    "avg_pool2d per-window divisors": (lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True,
+                                                            count_include_pad=False), IMAGE),
+    "max_pool2d return_indices": (lambda: _First(nn.MaxPool2d(3, 2, 1, return_indices=True)),
+                                  IMAGE),
     "adaptive_avg_pool2d": (lambda: nn.AdaptiveAvgPool2d((3, 2)), IMAGE),
     "batch_norm2d": (lambda: nn.BatchNorm2d(3), IMAGE),
     "batch_norm2d no affine": (lambda: nn.BatchNorm2d(3, affine=False), IMAGE),
@@ -65,7 +69,26 @@ LAYERS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
                                                                          batch_first=True)), SEQ),
     "transformer encoder layer": (lambda: nn.TransformerEncoderLayer(
         6, 2, dim_feedforward=8, dropout=0.1, batch_first=True), SEQ),
+    "adaptive_max_pool2d": (lambda: nn.AdaptiveMaxPool2d((3, 5)), IMAGE),
+    "adaptive_max_pool1d indices": (lambda: _First(nn.AdaptiveMaxPool1d(4, True)), SEQ),
+    "lp_pool2d": (lambda: nn.LPPool2d(2, 3, stride=2, ceil_mode=True), IMAGE),
+    "lp_pool1d": (lambda: nn.LPPool1d(1.5, 2), SEQ),
+    "max_unpool2d": (lambda: _PoolUnpool(), IMAGE),
+    "bilinear": (lambda: _Pair(nn.Bilinear(6, 3, 4)), SEQ),
+    "hardshrink": (lambda: nn.Hardshrink(0.7), SEQ),
+    "softshrink": (lambda: nn.Softshrink(0.7), SEQ),
+    "softmax2d": (lambda: nn.Softmax2d(), IMAGE),
+    "channel_shuffle": (lambda: nn.ChannelShuffle(3), (2, 6, 4, 4)),
+    "parameter list and dict": (lambda: _Containers(), SEQ),
+    "multilabel_soft_margin_loss": (lambda: _LossOf(nn.MultiLabelSoftMarginLoss(
+        cr.tensor(np.linspace(0.5, 2, 6)), reduction="none"), cr.tensor(_LABELS * 1.0)), SEQ),
+    "multilabel_margin_loss": (lambda: _LossOf(nn.MultiLabelMarginLoss(reduction="none"),
+                                               cr.tensor(_CLASSES)), (5, 6)),
 }
+
+_LABELS = (np.arange(60).reshape(2, 5, 6) % 3 == 0)
+_CLASSES = np.array([[0, 5, -1, 1, 1, 1], [2, 2, 3, 4, 5, -1], [-1, 0, 0, 0, 0, 0],
+                     [1, 0, 5, 4, 3, 2], [3, -1, 9 % 6, 0, 0, 0]])
 
 
 class _First(nn.Module):
@@ -86,6 +109,54 @@ class _SelfAttention(nn.Module):
 
     def forward(self, x: cr.Tensor) -> cr.Tensor:
         return self.mha(x, x, x)[0]
+
+
+class _PoolUnpool(nn.Module):
+    """Max pooling with indices, then unpooling to the input's size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = nn.MaxPool2d(3, stride=2, padding=1, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(3, stride=2, padding=1)
+
+    def forward(self, x: cr.Tensor) -> cr.Tensor:
+        y, idx = self.pool(x)
+        return self.unpool(y, idx, output_size=x.shape)
+
+
+class _Pair(nn.Module):
+    """A two-input layer on (x, the first half of x's features)."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: cr.Tensor) -> cr.Tensor:
+        return self.layer(x, x[..., : x.shape[-1] // 2])
+
+
+class _Containers(nn.Module):
+    """Parameters held in a ParameterList and a ParameterDict."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ws = nn.ParameterList([cr.randn(6), cr.randn(6)])
+        self.bs = nn.ParameterDict({"b": cr.randn(6)})
+
+    def forward(self, x: cr.Tensor) -> cr.Tensor:
+        return x * self.ws[0] * self.ws[1] + self.bs["b"]
+
+
+class _LossOf(nn.Module):
+    """A loss of the input against a fixed target (a captured Tensor)."""
+
+    def __init__(self, loss: nn.Module, target: cr.Tensor) -> None:
+        super().__init__()
+        self.loss = loss
+        self.target = target
+
+    def forward(self, x: cr.Tensor) -> cr.Tensor:
+        return self.loss(x, self.target)
 
 
 def _step(model: nn.Module, w: np.ndarray) -> Any:

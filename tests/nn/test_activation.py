@@ -27,6 +27,7 @@ CASES = {
     "softmax_-1": (lambda: nn.Softmax(dim=-1), ("Softmax", -1)),
     "log_softmax_1": (lambda: nn.LogSoftmax(dim=1), ("LogSoftmax", 1)),
     "log_softmax_0": (lambda: nn.LogSoftmax(dim=0), ("LogSoftmax", 0)),
+    "softmax2d": (lambda: nn.Softmax2d(), ("Softmax2d",)),
 }
 
 
@@ -156,3 +157,18 @@ def test_noisy_relu_callable_sigma_and_default_unchanged():
         nn.NoisyReLU("tanh")
     with pytest.raises(ValueError, match="non-negative"):
         nn.NoisyReLU(-1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax2d_over_channels_of_4d_input_matches_torch(dtype, rng):
+    torch = pytest.importorskip("torch")
+    compare_module(nn.Softmax2d(), torch.nn.Softmax2d(), [rng.standard_normal((2, 3, 4, 5))],
+                   dtype, rng)
+    assert repr(nn.Softmax2d()) == repr(torch.nn.Softmax2d())
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 3, 4, 5, 6)])
+def test_softmax2d_rejects_other_ranks(shape):
+    with pytest.raises(ValueError, match=f"Softmax2d: expected input to be 3D or 4D, got "
+                                         f"{len(shape)}D instead"):
+        nn.Softmax2d()(np.zeros(shape))

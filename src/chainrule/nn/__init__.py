@@ -11,11 +11,22 @@ from chainrule.nn.activation import (
     ReLU,
     Sigmoid,
     Softmax,
+    Softmax2d,
     Softplus,
     Tanh,
 )
 from chainrule.nn.attention import MultiheadAttention
-from chainrule.nn.containers import Identity, ModuleDict, ModuleList, Residual, Sequential
+from chainrule.nn.bilinear import Bilinear
+from chainrule.nn.channel_shuffle import ChannelShuffle
+from chainrule.nn.containers import (
+    Identity,
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Residual,
+    Sequential,
+)
 from chainrule.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from chainrule.nn.distance import (
     CosineEmbeddingLoss,
@@ -43,6 +54,7 @@ from chainrule.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
+from chainrule.nn.loss_multilabel import MultiLabelMarginLoss, MultiLabelSoftMarginLoss
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, Normalize
 from chainrule.nn.normalization_more import (
     GroupNorm,
@@ -73,10 +85,16 @@ from chainrule.nn.pointwise import (
 from chainrule.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
+    LPPool1d,
+    LPPool2d,
     MaxPool1d,
     MaxPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
 )
 from chainrule.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.reservoir import EchoState
@@ -99,6 +117,7 @@ from chainrule.nn.resize import (
     ZeroPad1d,
     ZeroPad2d,
 )
+from chainrule.nn.shrink import Hardshrink, Softshrink
 from chainrule.nn.sync_batchnorm import SyncBatchNorm
 from chainrule.nn.transformer import (
     Transformer,
@@ -141,6 +160,12 @@ __all__ += [  # nn/resize.py, nn/patches.py
 __all__ += [  # nn/normalization.py, nn/normalization_more.py
     "BatchNorm3d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
     "LocalResponseNorm", "RMSNorm",
+]
+__all__ += [  # nn/pooling.py, nn/bilinear.py, nn/shrink.py, nn/channel_shuffle.py,
+    # nn/containers.py, nn/loss_multilabel.py, nn/activation.py
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Bilinear", "ChannelShuffle", "Hardshrink",
+    "LPPool1d", "LPPool2d", "MaxUnpool1d", "MaxUnpool2d", "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss", "ParameterDict", "ParameterList", "Softmax2d", "Softshrink",
 ]
 
 

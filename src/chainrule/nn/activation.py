@@ -11,7 +11,7 @@ from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
 __all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "NoisyReLU", "ReLU", "Sigmoid", "Softmax",
-           "Softplus", "Tanh"]
+           "Softmax2d", "Softplus", "Tanh"]
 
 
 class ReLU(Module):
@@ -141,6 +141,16 @@ class Softmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """softmax over the channels (axis -3) of (N, C, H, W) or (C, H, W), at each position."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {x.ndim}D instead "
+                             f"(shape {tuple(x.shape)})")
+        return F.softmax(x, -3)
 
 
 class LogSoftmax(Module):

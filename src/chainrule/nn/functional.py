@@ -19,6 +19,8 @@ from chainrule.autodiff.modes import no_grad
 from chainrule.backend import asarray, like, move_like, zeros
 from chainrule.dtypes import as_array, get_default_dtype
 from chainrule.nn.attention import scaled_dot_product_attention
+from chainrule.nn.bilinear import bilinear
+from chainrule.nn.channel_shuffle import channel_shuffle
 from chainrule.nn.distance import (
     cosine_embedding_loss,
     cosine_similarity,
@@ -33,6 +35,7 @@ from chainrule.nn.distance import (
     triplet_margin_loss,
 )
 from chainrule.nn.dropout import dropout, dropout1d, dropout2d, dropout3d
+from chainrule.nn.loss_multilabel import multilabel_margin_loss, multilabel_soft_margin_loss
 from chainrule.nn.normalization_more import (
     affine_params,
     group_norm,
@@ -59,6 +62,7 @@ from chainrule.nn.pointwise import (
     threshold,
 )
 from chainrule.nn.resize import interpolate, pad, pixel_shuffle, pixel_unshuffle, upsample
+from chainrule.nn.shrink import hardshrink, softshrink
 from chainrule.ops.conv import conv1d, conv2d
 from chainrule.ops.conv_transpose import conv_transpose1d, conv_transpose2d
 from chainrule.ops.nn import (
@@ -78,6 +82,16 @@ from chainrule.ops.pool import (
     avg_pool2d,
     max_pool1d,
     max_pool2d,
+)
+from chainrule.ops.pool_more import (
+    adaptive_max_pool1d,
+    adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d,
+    adaptive_max_pool2d_with_indices,
+    lp_pool1d,
+    lp_pool2d,
+    max_unpool1d,
+    max_unpool2d,
 )
 from chainrule.tensor import Tensor, as_operand
 
@@ -105,6 +119,13 @@ __all__ += [  # nn/resize.py, nn/patches.py
 ]
 __all__ += [  # nn/normalization_more.py
     "group_norm", "instance_norm", "local_response_norm", "rms_norm",
+]
+__all__ += [  # ops/pool_more.py, nn/bilinear.py, nn/shrink.py, nn/channel_shuffle.py,
+    # nn/loss_multilabel.py
+    "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d",
+    "adaptive_max_pool2d_with_indices", "bilinear", "channel_shuffle", "hardshrink",
+    "lp_pool1d", "lp_pool2d", "max_unpool1d", "max_unpool2d", "multilabel_margin_loss",
+    "multilabel_soft_margin_loss", "softshrink",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")

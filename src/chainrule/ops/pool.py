@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend as B
+from chainrule.autodiff import function
 from chainrule.autodiff.function import Context, Function
 from chainrule.ops import rules as R
 from chainrule.ops.conv import int_tuple, pad_trailing, scratch
@@ -377,11 +378,17 @@ def max_pool(x: Any, nd: int, kernel_size: Any, stride: Any = None, padding: Any
     geom = pool_geometry(name, x.shape, nd, kernel_size, stride, padding, dilation, ceil_mode)
     if not return_indices:
         return MaxPool.apply(x, geom)
+    if function.RECORDER is not None:  # cr.compile: the maxima are found afresh on each replay
+        return (MaxPool.apply(x, geom),
+                function.values(functools.partial(max_pool_plane_index, geom), x))
     found = max_pool_forward(x._data, geom)
-    out = MaxPool.apply(x, geom, found)
-    idx = max_pool_index(found[1], geom, x.shape)
-    plane = math.prod(geom.in_size)
-    return out, Tensor((idx % plane).astype(np.int64))
+    return MaxPool.apply(x, geom, found), Tensor(max_pool_plane_index(geom, x._data, found))
+
+
+def max_pool_plane_index(geom: PoolGeometry, x: NDArray, found: Any = None) -> NDArray:
+    """Each maximum's flat position within its plane (int64), as PyTorch's return_indices."""
+    arg = (found if found is not None else max_pool_forward(x, geom))[1]
+    return (max_pool_index(arg, geom, x.shape) % math.prod(geom.in_size)).astype(np.int64)
 
 
 def _divisor(geom: PoolGeometry, padding: tuple[int, ...], count_include_pad: bool,
@@ -414,8 +421,8 @@ def avg_pool(x: Any, nd: int, kernel_size: Any, stride: Any = None, padding: Any
     x = _float_input(name, x, nd)
     geom = pool_geometry(name, x.shape, nd, kernel_size, stride, padding, 1, ceil_mode)
     scale = _divisor(geom, geom.pad_lo, count_include_pad, divisor_override, x.dtype)
-    if not isinstance(scale, float):
-        scale = B.like(scale, x._data)  # per-window divisors, on x's device
+    if not isinstance(scale, float):  # per-window divisors, on x's device, made from shapes
+        scale = function.constant(B.like(scale, x._data))
     return AvgPool.apply(x, geom, scale)
 
 
