@@ -55,6 +55,7 @@ class Rint(Step):
     halves)."""
 
     name = "rint"
+    integers = False  # NumPy's rint of integers is float64: here, the default float dtype
     fn = staticmethod(np.rint)
 
 
