@@ -141,12 +141,15 @@ def test_arena_overlaps_only_cells_never_live_together() -> None:
             spans.append((k, last))
             k = last + 1 + int(rng.integers(0, 4))
         groups.append(((int(rng.integers(1, 40)), 16), f32, spans))
-    found = cells.arena(groups)
+    found, memory = cells.arena(groups)
     for c in found:
         cells.shared(c)
     arrays = [c[0] for c in found]
     total = sum(a.nbytes for a in arrays)
-    assert found[0][2].nbytes < total  # cells never live at once do share memory
+    assert memory.nbytes < total  # cells never live at once do share memory
+    for page in memory.cells:  # each inside one page
+        for _, at, shape, dtype in page:
+            assert at + int(np.prod(shape)) * dtype.itemsize <= memory.page
     for i, (a, gi) in enumerate(zip(arrays, groups)):
         for b, gj in zip(arrays[i + 1:], groups[i + 1:]):
             if cells._meet(gi[2], gj[2]):
@@ -155,7 +158,7 @@ def test_arena_overlaps_only_cells_never_live_together() -> None:
 
 def test_shared_cell_held_elsewhere_is_not_overwritten() -> None:
     f32 = np.dtype(np.float32)
-    first, second = cells.arena([((4, 4), f32, [(0, 1)]), ((16,), f32, [(2, 3)])])
+    (first, second), _ = cells.arena([((4, 4), f32, [(0, 1)]), ((16,), f32, [(2, 3)])])
     place = cells.shared(first).ctypes.data
     assert cells.shared(second).ctypes.data == place  # never live at once: one place
     a = cells.shared(first)

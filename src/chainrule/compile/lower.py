@@ -111,7 +111,7 @@ class _Program:
                 pool.setdefault(key, []).append([[n], [(k, last)]])
         groups = [(key, names, spans) for key, entries in pool.items()
                   for names, spans in entries] + [(key, [n], spans) for key, n, spans in alone]
-        cells = arena([(shape, dtype, spans) for (shape, dtype), _, spans in groups])
+        cells, _ = arena([(shape, dtype, spans) for (shape, dtype), _, spans in groups])
         sharing = set()
         for (_, names, _), cell in zip(groups, cells):
             for n in names:

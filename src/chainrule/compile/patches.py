@@ -335,6 +335,7 @@ class _RecordingRng:
                 rec.numpy_call(functools.partial(_draw, name, **kwargs), (None, *args), out,
                                {0: self._resolve})
                 rec.drawn.add(id(out))
+                rec.track(out)
             return out
 
         return draw

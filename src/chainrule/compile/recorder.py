@@ -13,6 +13,8 @@ only says why and where. :meth:`finish` hands the entries to ``lower.py`` for th
 from __future__ import annotations
 
 import contextlib
+import functools
+import weakref
 from typing import Any
 
 import numpy as np
@@ -38,7 +40,8 @@ class Recorder:
         self.failure: tuple[str, str, int] | None = None  # (reason, file, line)
         self.vals: list[Any] = []
         self.slot_of: dict[int, int] = {}
-        self.keep: list[Any] = []  # arrays whose id is a key of slot_of stay alive while recording
+        # weak references to the arrays whose ids are keys of slot_of, made and drawn (track())
+        self.refs: dict[int, Any] = {}
         self.arg_slots: list[tuple[int, int]] = []
         self.externals: list[tuple[Tensor, int, tuple, np.dtype, bool]] = []
         self.modules: dict[int, tuple[Any, bool, tuple]] = {}
@@ -69,12 +72,19 @@ class Recorder:
                 self.arg_slots.append((i, self._new(a._data)))
 
     # ----- slots -----
+    def track(self, arr: np.ndarray) -> None:
+        """Forget arr's id in the maps keyed by ids when arr dies, so that a new array given
+        that id is not taken for it: the recording keeps no array alive, and needs the memory
+        of the eager step."""
+        i = id(arr)
+        self.refs[i] = weakref.ref(arr, functools.partial(_forget, self, i))
+
     def _new(self, value: Any = None) -> int:
         self.vals.append(None)
         s = len(self.vals) - 1
         if isinstance(value, np.ndarray):
             self.slot_of[id(value)] = s
-            self.keep.append(value)
+            self.track(value)
             self.meta[s] = (value.shape, value.dtype)
         return s
 
@@ -122,7 +132,7 @@ class Recorder:
         """Tensor._make wrapped data outside the ops (see Recorder.slot)."""
         if id(data) not in self.slot_of:
             self.made.add(id(data))
-            self.keep.append(data)  # its id stays its own while recording
+            self.track(data)
 
     def fail(self, reason: str) -> None:
         """Mark the step as not compilable (first reason wins) and stop recording."""
@@ -356,8 +366,6 @@ class Recorder:
                     self.leaf_objs.append(a)
             else:
                 routes.append((i, d, True))
-                if isinstance(gi, np.ndarray):
-                    self.keep.append(gi)
             metas.append((gi.shape, gi.dtype) if type(gi) is np.ndarray else None)
         self.backward_entries.append(len(self.entries))
         self.entries.append([T.VJP, node.op.vjp, node, self.gslot[id(node)], tuple(routes), True,
@@ -385,7 +393,7 @@ class Recorder:
             s = self.gslot.get(("leaf", id(key)) if isinstance(key, Tensor) else id(key))
             if type(value) is np.ndarray and s is not None:
                 self.slot_of[id(value)] = s
-                self.keep.append(value)
+                self.track(value)
 
     def leaves(self, leaves: dict) -> None:
         """The backward pass ends: record each leaf's accumulation into .grad."""
@@ -495,3 +503,12 @@ def _slots(spec: Any) -> list[int]:
     if spec[0] == "s":
         return [s for item in spec[2] for s in _slots(item)]
     return []
+
+
+def _forget(rec: Recorder, i: int, _ref: Any) -> None:
+    """An array rec tracks died: its id may now be another array's."""
+    if rec.refs.get(i) is _ref:
+        del rec.refs[i]
+        rec.slot_of.pop(i, None)
+        rec.made.discard(i)
+        rec.drawn.discard(i)
