@@ -68,12 +68,12 @@ def recording(rec: Recorder) -> Iterator[None]:
             if name in cls.__dict__:
                 patch(cls, name, lambda orig, c=cls, n=name: _failing(
                     rec, orig, f"{c.__name__}.{n} (an optimizer with its own loop)"))
-    from chainrule.nn import functional, module
+    from chainrule.nn import functional, loss_functions, module
 
     patch(module.Module, "zero_grad",
           lambda orig: _recorded(rec, orig, undoable=True, drops_grads=True))
     patch(module.Module, "__call__", lambda orig: _module_call(rec, orig))
-    patch(functional, "_class_coefficients", lambda orig: _coefficients(rec, orig))
+    patch(loss_functions, "_class_coefficients", lambda orig: _coefficients(rec, orig))
     for name in ("batch_stats", "normalize_stats"):
         patch(functional, name, lambda orig: _numpy_unit(rec, orig))
     dropout = sys.modules.get("chainrule.nn.dropout")

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-import chainrule.nn.functional as F
 from chainrule import backend as B
 from chainrule import ops
 from chainrule.autodiff import function
+from chainrule.nn.loss_functions import _reduce
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor, as_operand
 
@@ -166,7 +166,7 @@ def kl_div(input: Any, target: Any, size_average: bool | None = None, reduce: bo
     if reduction == "batchmean":
         total = ops.sum(loss)
         return total / x.shape[0] if x.ndim else total
-    return F._reduce(loss, reduction, "kl_div")
+    return _reduce(loss, reduction, "kl_div")
 
 
 def _check_reduction(name: str, reduction: str) -> None:
@@ -193,7 +193,7 @@ def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, margin: float
     d_neg = pairwise_distance(a, neg, p, eps)
     if swap:
         d_neg = ops.minimum(d_neg, pairwise_distance(pos, neg, p, eps))
-    return F._reduce(ops.clip(d_pos - d_neg + margin, 0.0, None), reduction,
+    return _reduce(ops.clip(d_pos - d_neg + margin, 0.0, None), reduction,
                      "triplet_margin_loss")
 
 
@@ -209,7 +209,7 @@ def margin_ranking_loss(input1: Any, input2: Any, target: Any, margin: float = 0
         raise ValueError(f"margin_ranking_loss: all inputs must have the same number of "
                          f"dimensions, got shapes input1 {x1.shape}, input2 {x2.shape}, target "
                          f"{tuple(t.shape)}")
-    return F._reduce(ops.clip(-t * (x1 - x2) + margin, 0.0, None), reduction,
+    return _reduce(ops.clip(-t * (x1 - x2) + margin, 0.0, None), reduction,
                      "margin_ranking_loss")
 
 
@@ -236,7 +236,7 @@ def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float =
     t = _t(target)  # Tensor masks: cr.compile replays them on a new target
     loss = (ops.where(t == 1, 1.0 - cos, zero)
             + ops.where(t == -1, ops.clip(cos - margin, 0.0, None), zero))
-    return F._reduce(loss, reduction, "cosine_embedding_loss")
+    return _reduce(loss, reduction, "cosine_embedding_loss")
 
 
 def hinge_embedding_loss(input: Any, target: Any, margin: float = 1.0,
@@ -252,7 +252,7 @@ def hinge_embedding_loss(input: Any, target: Any, margin: float = 1.0,
     t = _t(target)  # Tensor masks: cr.compile replays them on a new target
     loss = (ops.where(t != 1, ops.clip(margin - x, 0.0, None), zero)
             + ops.where(t != -1, x, zero))
-    return F._reduce(loss, reduction, "hinge_embedding_loss")
+    return _reduce(loss, reduction, "hinge_embedding_loss")
 
 
 def soft_margin_loss(input: Any, target: Any, size_average: bool | None = None,
@@ -263,7 +263,7 @@ def soft_margin_loss(input: Any, target: Any, size_average: bool | None = None,
     x = _t(input)
     t = _other(x, target)
     _broadcast("soft_margin_loss", x.shape, tuple(t.shape))
-    return F._reduce(ops.softplus(-t * x), reduction, "soft_margin_loss")
+    return _reduce(ops.softplus(-t * x), reduction, "soft_margin_loss")
 
 
 def poisson_nll_loss(input: Any, target: Any, log_input: bool = True, full: bool = False,
@@ -282,7 +282,7 @@ def poisson_nll_loss(input: Any, target: Any, log_input: bool = True, full: bool
         ts = ops.where(big, t, 2.0) if isinstance(t, Tensor) else np.where(big, t, 2.0)
         stirling = ts * ops.log(ts) - ts + 0.5 * ops.log(ts * (2 * math.pi))
         loss = loss + ops.where(big, stirling, x.dtype.type(0))
-    return F._reduce(loss, reduction, "poisson_nll_loss")
+    return _reduce(loss, reduction, "poisson_nll_loss")
 
 
 def gaussian_nll_loss(input: Any, target: Any, var: Any, full: bool = False, eps: float = 1e-6,
@@ -320,7 +320,7 @@ def gaussian_nll_loss(input: Any, target: Any, var: Any, full: bool = False, eps
     loss = 0.5 * (ops.log(v) + d * d / v)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
-    return F._reduce(loss, reduction, "gaussian_nll_loss")
+    return _reduce(loss, reduction, "gaussian_nll_loss")
 
 
 # ----- modules -----

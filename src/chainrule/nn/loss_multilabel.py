@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-import chainrule.nn.functional as F
 from chainrule import backend as B
 from chainrule import ops
 from chainrule.autodiff import function
 from chainrule.nn.distance import _broadcast, _check_reduction, _legacy, _Loss, _other, _t
+from chainrule.nn.loss_functions import _reduce
 from chainrule.nn.pointwise import logsigmoid
 from chainrule.tensor import Tensor, as_operand
 
@@ -38,7 +38,7 @@ def multilabel_soft_margin_loss(input: Any, target: Any, weight: Any = None,
     if weight is not None:
         loss = loss * _other(x, weight)
     per = ops.sum(loss, axis=-1) / x.shape[-1]
-    return F._reduce(per, reduction, "multilabel_soft_margin_loss")
+    return _reduce(per, reduction, "multilabel_soft_margin_loss")
 
 
 def _margin_masks(dtype: Any, y: np.ndarray) -> np.ndarray:
@@ -89,7 +89,7 @@ def multilabel_margin_loss(input: Any, target: Any, size_average: bool | None = 
     per = ops.sum(hinge * coef, axis=(1, 2))
     if x.ndim == 1:
         per = ops.reshape(per, ())
-    return F._reduce(per, reduction, "multilabel_margin_loss")
+    return _reduce(per, reduction, "multilabel_margin_loss")
 
 
 class MultiLabelSoftMarginLoss(_Loss):
