@@ -42,6 +42,7 @@ MASKS: dict[str, Callable[[Tensor], Tensor]] = {
     "argmax flat": lambda x: cr.argmax(x),
     "integer cast": lambda x: (x * 4).to(cr.int64),
     "isfinite": lambda x: cr.where(cr.isfinite(x / (x > 0)), x, 0.0),
+    "any, all": lambda x: x * (x > 1).any(dim=1, keepdim=True) + (x < 2).all(dim=1)[:, None],
 }
 
 
@@ -60,7 +61,42 @@ def test_mask_follows_the_input(name: str, rng: np.random.Generator) -> None:
         np.testing.assert_array_equal(run_cr(back, x), want)
 
 
-def test_untranslatable_values_are_an_error() -> None:
-    model = Fn(lambda x: x * x.topk(2, dim=1)[1].to(cr.float32).sum())
+@pytest.mark.parametrize("fn", [
+    lambda x: x * x.topk(2, dim=1)[1].to(cr.float32).sum(),
+    lambda x: nn.functional.max_pool1d(x[:, None], 2, return_indices=True)[1].to(cr.float32)
+    * x[:, None, :2],
+], ids=["topk indices", "max_pool indices"])
+def test_untranslatable_values_are_an_error(fn: Callable[[Tensor], Tensor]) -> None:
     with pytest.raises(cro.UnsupportedOpError, match="outside the recorded graph"):
-        cro.export(model, (cr.tensor(np.ones((2, 3), np.float32)),), io.BytesIO())
+        cro.export(Fn(fn), (cr.tensor(np.ones((2, 4), np.float32)),), io.BytesIO())
+
+
+def _run_ort(data: bytes, *xs: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return sess.run(None, {i.name: x for i, x in zip(sess.get_inputs(), xs)})[0]
+
+
+class Attention(nn.Module):
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        return nn.functional.scaled_dot_product_attention(x, x, x, attn_mask=mask)
+
+
+@pytest.mark.parametrize("kind", ["float", "bool"])
+def test_attention_mask_is_an_input(kind: str, rng: np.random.Generator) -> None:
+    """The mask follows the input at run time, rows it masks whole (dead rows) included, though
+    the example had none."""
+    x = rng.standard_normal((2, 4, 3)).astype(np.float32)
+    keep = np.ones((4, 4), bool)
+    masked = keep.copy()
+    masked[1] = False  # every key of query 1 masked
+    masked[2, :2] = False
+    as_input = (lambda m: m) if kind == "bool" else (
+        lambda m: np.where(m, 0.0, -np.inf).astype(np.float32))
+    buf = io.BytesIO()
+    cro.export(Attention(), (cr.tensor(x), cr.tensor(as_input(keep))), buf)
+    for m in (keep, masked):
+        want = Attention()(cr.tensor(x), cr.tensor(as_input(m))).numpy()
+        got = _run_ort(buf.getvalue(), x, as_input(m))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

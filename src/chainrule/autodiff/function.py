@@ -219,6 +219,13 @@ def _finish(cls: Any, ctx: Context, inputs: tuple, out: Any, record: bool, fw: b
     return t
 
 
+def traced() -> bool:
+    """Whether values library code computes from the step's values must be Tensor ops or
+    values() (a mask, a branch on them): cr.compile records them, or the ONNX exporter traces
+    them. Otherwise library code may take a faster NumPy branch."""
+    return RECORDER is not None or TRACE is not None
+
+
 def values(fn: Any, *args: Any) -> Tensor:
     """A Tensor of values outside the graph: fn on the arrays of args (Tensors, arrays, numbers),
     as argmax, a mask or a cast to an integer dtype give. cr.compile's recorder replays fn on

@@ -52,7 +52,7 @@ def additive_mask(name: str, mask: Any, dtype: Any, true_masks: bool) -> Tensor 
         return mask if mask.dtype == dtype else ops.astype(mask, dtype)
     m = mask._data if isinstance(mask, Tensor) else B.asarray(mask)
     if m.dtype == np.bool_:
-        if function.RECORDER is not None:  # cr.compile: Tensor ops, replayed on a new mask
+        if function.traced():  # cr.compile, ONNX export: Tensor ops, on each new mask
             t = mask if isinstance(mask, Tensor) else as_operand(m)
             inf, zero = np.array(-np.inf, dtype), np.array(0.0, dtype)
             return ops.where(t, inf, zero) if true_masks else ops.where(t, zero, inf)
@@ -74,9 +74,10 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: floa
         if not mask.requires_grad and mask._tangents is None:  # a constant: to the scores' device
             mask = B.move_like(mask._data, s._data)
         s = s + mask
-        if function.RECORDER is not None:
-            # cr.compile: a Tensor mask applied whether or not a row is dead, replayed on new
-            # scores (with no dead row, where gives softmax's own bits, as the branch below)
+        if function.traced():
+            # cr.compile, ONNX export: a Tensor mask applied whether or not a row is dead, on
+            # each new scores (with no dead row, where gives softmax's own bits, as the branch
+            # below)
             dead_t = (s == -np.inf).all(-1, keepdim=True)
             s = ops.where(dead_t, s.dtype.type(0), s)
             p = ops.where(dead_t, np.full((), dead_rows, s.dtype), ops.softmax(s, -1))

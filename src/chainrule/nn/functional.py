@@ -172,7 +172,7 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
     x = _t(x)
     y = ops.softplus(x) if beta == 1 else ops.softplus(x * beta) * (1.0 / beta)
-    if function.RECORDER is not None:  # cr.compile: a Tensor mask, replayed on new values
+    if function.traced():  # cr.compile, ONNX export: a Tensor mask, on new values
         return ops.where(x * beta > threshold, x, y)
     over = x._data * beta > threshold
     return ops.where(over, x, y) if over.any() else y

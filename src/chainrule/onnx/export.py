@@ -53,7 +53,9 @@ class GraphBuilder:
         """An initializer holding value (an ndarray or number; a CUDA array is copied). An
         array the model computed outside the graph (a mask) becomes the nodes computing it."""
         made = self.traced.get(id(value))
-        if made is not None and made[0] == "values" and made[3]._data is value:
+        if made is not None and made[-1]._data is value:
+            if made[0] == "op":  # an op's output passed on as an array: its node's value
+                return self.names[id(made[-1])]
             name = self.traced_names.get(id(value))
             if name is None:
                 name = self.traced_names[id(value)] = translate(self, made[1], made[2], value)
@@ -137,8 +139,10 @@ def _topological(outputs: list[Tensor], traced: dict[int, tuple]) -> list[tuple[
         seen.add(id(node))
         stack.append((t, True))
         stack.extend((a, False) for a in reversed(node.args) if isinstance(a, Tensor))
-        for p in _array_params(node):  # a mask given to an op as a parameter (where's)
-            made = traced.get(id(p))
+        # an array computed outside the graph and given to an op as an input (made a constant
+        # by the op) or as a parameter (where's condition)
+        for p in [*node.args, *_array_params(node)]:
+            made = traced.get(id(p)) if isinstance(p, np.ndarray) else None
             if made is not None:
                 stack.append((made[-1], False))
     return order

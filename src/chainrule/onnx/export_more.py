@@ -39,7 +39,8 @@ def _conv_transpose(g: Any, node: Any, out: Tensor) -> str:
 
 
 def _where(g: Any, node: Any, out: Tensor) -> str:
-    """where(c, a, b) with the condition c an export-time constant.
+    """where(c, a, b); the condition c a model input, a mask computed from the model's values
+    (export_values.py), or a constant.
 
     where(c, x.detach(), x) (or the mirror), a stop-gradient such as Embedding's padding_idx
     writes, is the identity in a forward-only graph.
@@ -49,8 +50,9 @@ def _where(g: Any, node: Any, out: Tensor) -> str:
         keep = b if a._node is None else a
         return g.name(keep)
     c = np.asarray(asnumpy(node.c), dtype=bool)
-    like = next(x._data for x in (a, b) if isinstance(x, Tensor))
-    return g.node("Where", [g.const(c, "condition"), g.name(a, like), g.name(b, like)])
+    like = next((x._data for x in (a, b) if isinstance(x, Tensor)), out._data)
+    cond = _input_name(g, node.c) or g.const(c, "condition")  # a model input, a mask, else
+    return g.node("Where", [cond, g.name(a, like), g.name(b, like)])
 
 
 def _input_name(g: Any, arr: Any) -> str | None:

@@ -49,6 +49,10 @@ def translate(g: Any, fn: Any, args: tuple, out: np.ndarray) -> str:
     if isinstance(fn, functools.partial) and fn.func is np.round and set(fn.keywords) == {
             "decimals"} and fn.keywords["decimals"] >= 0 and _dtype(args[0]).kind in "iub":
         return _name(g, args[0])  # np.round of integers: themselves
+    if isinstance(fn, functools.partial) and fn.func in (np.all, np.any) and not fn.args and \
+            set(fn.keywords) <= {"axis", "keepdims"}:
+        return _all_any(g, fn.func, fn.keywords.get("axis"), fn.keywords.get("keepdims", False),
+                        args[0])
     if isinstance(fn, functools.partial) and not fn.keywords and len(fn.args) == 3 and \
             fn.args[0] in (np.argmax, np.argmin) and getattr(fn.func, "__name__", "") == "_indices":
         return _arg_index(g, fn.args, args[0])
@@ -101,3 +105,21 @@ def _arg_index(g: Any, params: tuple, x: Any) -> str:
             out = g.node("Reshape", [out, g.ints([1] * x.ndim)])
         return out
     return g.node(op, [name], axis=int(axis), keepdims=int(bool(keepdims)))
+
+
+def _all_any(g: Any, fn: Any, axis: Any, keepdims: bool, x: Any) -> str:
+    """all / any over axes (None: every axis) as a reduction of x != 0 cast to int32."""
+    ndim = x.ndim if isinstance(x, Tensor) else np.ndim(x)
+    axes = list(range(ndim)) if axis is None else [
+        int(a) % ndim for a in (axis if isinstance(axis, tuple | list) else (axis,))]
+    name = _name(g, x)
+    if _dtype(x) != np.bool_:
+        name = g.node("Not", [g.node("Equal", [name, g.const(np.zeros((), _dtype(x)))])])
+    ints = _cast(g, name, np.int32)
+    op = "ReduceMin" if fn is np.all else "ReduceMax"
+    keep = int(bool(keepdims))
+    if g.opset >= 18:
+        out = g.node(op, [ints, g.ints(axes, "axes")], keepdims=keep)
+    else:
+        out = g.node(op, [ints], axes=axes, keepdims=keep)
+    return _cast(g, out, np.bool_)

@@ -378,7 +378,7 @@ def max_pool(x: Any, nd: int, kernel_size: Any, stride: Any = None, padding: Any
     geom = pool_geometry(name, x.shape, nd, kernel_size, stride, padding, dilation, ceil_mode)
     if not return_indices:
         return MaxPool.apply(x, geom)
-    if function.RECORDER is not None:  # cr.compile: the maxima are found afresh on each replay
+    if function.traced():  # cr.compile, ONNX export: maxima found afresh each call
         return (MaxPool.apply(x, geom),
                 function.values(functools.partial(max_pool_plane_index, geom), x))
     found = max_pool_forward(x._data, geom)
