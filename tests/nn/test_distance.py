@@ -252,8 +252,11 @@ def test_legacy_size_average_and_reduce_flags(rng):
     torch = pytest.importorskip("torch")
     x, t = rng.standard_normal(6), np.where(rng.random(6) < 0.5, -1.0, 1.0)
     for sa, red in [(False, None), (None, False), (True, True)]:
-        got = F.soft_margin_loss(cr.tensor(x), t, size_average=sa, reduce=red)
-        with pytest.warns(UserWarning, match="deprecated"):
+        with pytest.warns(UserWarning, match="deprecated") as ours:
+            got = F.soft_margin_loss(cr.tensor(x), t, size_average=sa, reduce=red)
+        with pytest.warns(UserWarning, match="deprecated") as theirs:
             want = torch.nn.functional.soft_margin_loss(torch.tensor(x), torch.tensor(t),
                                                         size_average=sa, reduce=red)
+        assert str(ours[0].message) == str(theirs[0].message)  # PyTorch's words
+        assert ours[0].filename == __file__  # it points at the caller
         close(got, want, np.float64, f"{sa}, {red}")

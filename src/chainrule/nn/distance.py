@@ -55,12 +55,16 @@ def _broadcast(name: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _legacy(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
-    """PyTorch's deprecated size_average / reduce flags, when given, override reduction."""
+    """PyTorch's deprecated size_average / reduce flags, when given, override reduction (with
+    PyTorch's warning)."""
     if size_average is None and reduce is None:
         return reduction
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
-    return "mean" if size_average and reduce else "sum" if reduce else "none"
+    out = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{out}' instead.", UserWarning, stacklevel=3)
+    return out
 
 
 def _sqrt_safe(s: Tensor) -> Tensor:
