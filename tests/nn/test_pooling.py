@@ -285,3 +285,15 @@ def test_results_are_fresh_arrays(rng):
     z = cr.tensor(rng.standard_normal((1, 1, 4, 4)), requires_grad=True)
     F.max_pool2d(z, 2, padding=1).sum().backward()
     np.testing.assert_array_equal(x.grad.cpu().numpy(), keep)
+
+
+@pytest.mark.parametrize("size", [(0, 2), 0, (3, None)])
+def test_adaptive_avg_pool_empty_output_as_torch(size, rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 3, 5, 4)).astype(np.float32)
+    got = F.adaptive_avg_pool2d(cr.tensor(x), size)
+    want = torch.nn.functional.adaptive_avg_pool2d(torch.tensor(x), size)
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="must not be negative"):
+        F.adaptive_avg_pool2d(cr.tensor(x), (-1, 2))

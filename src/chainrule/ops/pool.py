@@ -436,9 +436,9 @@ def adaptive_avg_pool(x: Any, nd: int, output_size: Any, name: str = "adaptive_a
         raise ValueError(f"{name}: output_size must be an int or a tuple of {nd}, got "
                          f"{output_size!r}")
     sizes = tuple(n if o is None else int(o) for o, n in zip(sizes, x.shape[-nd:]))
-    if min(sizes) < 1 or min(x.shape[-nd:]) < 1:
-        raise ValueError(f"{name}: output_size {sizes} and input of shape {x.shape} must be "
-                         "positive")
+    if min(sizes) < 0 or min(x.shape[-nd:]) < 1:  # an empty output, as PyTorch's
+        raise ValueError(f"{name}: output_size {sizes} must not be negative and input of "
+                         f"shape {x.shape} must not be empty")
     mats = tuple(adaptive_matrix(n, o, x.dtype) for n, o in zip(x.shape[-nd:], sizes))
     return AxisLinear.apply(x, mats)
 
