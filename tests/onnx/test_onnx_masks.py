@@ -97,6 +97,6 @@ def test_attention_mask_is_an_input(kind: str, rng: np.random.Generator) -> None
     buf = io.BytesIO()
     cro.export(Attention(), (cr.tensor(x), cr.tensor(as_input(keep))), buf)
     for m in (keep, masked):
-        want = Attention()(cr.tensor(x), cr.tensor(as_input(m))).numpy()
+        want = Attention()(cr.tensor(x), cr.tensor(as_input(m))).cpu().numpy()
         got = _run_ort(buf.getvalue(), x, as_input(m))
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

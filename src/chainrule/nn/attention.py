@@ -54,7 +54,7 @@ def additive_mask(name: str, mask: Any, dtype: Any, true_masks: bool) -> Tensor 
     if m.dtype == np.bool_:
         if function.traced():  # cr.compile, ONNX export: Tensor ops, on each new mask
             t = mask if isinstance(mask, Tensor) else as_operand(m)
-            inf, zero = np.array(-np.inf, dtype), np.array(0.0, dtype)
+            inf, zero = B.like(np.array(-np.inf, dtype), m), B.like(np.array(0.0, dtype), m)
             return ops.where(t, inf, zero) if true_masks else ops.where(t, zero, inf)
         return Tensor(np.where(m if true_masks else ~m, -np.inf, 0.0).astype(dtype))
     if m.dtype.kind == "f":

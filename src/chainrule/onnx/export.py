@@ -10,7 +10,7 @@ import numpy as np
 
 from chainrule.autodiff import function
 from chainrule.autodiff.modes import enable_grad
-from chainrule.backend import asnumpy
+from chainrule.backend import asnumpy, is_array
 from chainrule.nn.module import Module
 from chainrule.onnx._deps import UnsupportedOpError, require
 from chainrule.onnx.export_values import translate
@@ -142,8 +142,8 @@ def _topological(outputs: list[Tensor], traced: dict[int, tuple]) -> list[tuple[
         # an array computed outside the graph and given to an op as an input (made a constant
         # by the op) or as a parameter (where's condition)
         for p in [*node.args, *_array_params(node)]:
-            made = traced.get(id(p)) if isinstance(p, np.ndarray) else None
-            if made is not None:
+            made = None if isinstance(p, Tensor) else traced.get(id(p))
+            if made is not None and made[-1]._data is p:
                 stack.append((made[-1], False))
     return order
 
@@ -151,7 +151,7 @@ def _topological(outputs: list[Tensor], traced: dict[int, tuple]) -> list[tuple[
 def _array_params(node: Any) -> list[Any]:
     """The arrays an op keeps as attributes of its node (where's condition)."""
     d = getattr(node, "__dict__", None) or {}
-    return [v for v in d.values() if isinstance(v, np.ndarray)]
+    return [v for v in d.values() if is_array(v)]
 
 
 def _dynamic(dynamic_axes: Any, name: str) -> dict[int, str]:

@@ -49,9 +49,9 @@ def _where(g: Any, node: Any, out: Tensor) -> str:
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data is b._data:
         keep = b if a._node is None else a
         return g.name(keep)
-    c = np.asarray(asnumpy(node.c), dtype=bool)
     like = next((x._data for x in (a, b) if isinstance(x, Tensor)), out._data)
-    cond = _input_name(g, node.c) or g.const(c, "condition")  # a model input, a mask, else
+    # a model input, a mask computed from the model's values, else a constant
+    cond = _input_name(g, node.c) or g.const(node.c, "condition", bool)
     return g.node("Where", [cond, g.name(a, like), g.name(b, like)])
 
 
