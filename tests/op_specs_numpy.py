@@ -110,6 +110,75 @@ def _torch_scan(fn_name: str) -> Any:
     return f
 
 
+def _with_a_nan(base: Any) -> Any:
+    """base's values with a NaN in each operand of 3 or more entries (the nan reductions)."""
+
+    def domain(rng: np.random.Generator, shapes: Any, dtype: Any) -> tuple:
+        out = base(rng, shapes, dtype)
+        for a in out:
+            if a.size >= 3:
+                a.flat[rng.integers(a.size)] = np.nan
+        return out
+
+    return domain
+
+
+def _tdims(x: Any, axis: Any) -> tuple[int, ...]:
+    return tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, int) else axis
+
+
+def _torch_nan(fn_name: str, fill: float) -> Any:
+    """A torch reduction of x with its NaNs replaced by fill (gradient 0 there)."""
+
+    def f(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        x = torch.where(torch.isnan(x), torch.full_like(x, fill), x)
+        if not x.ndim:
+            return x
+        if fn_name == "prod":
+            for d in sorted((d % x.ndim for d in _tdims(x, axis)), reverse=True):
+                x = torch.prod(x, d, keepdim=keepdims)
+            return x
+        return getattr(torch, fn_name)(x, dim=_tdims(x, axis), keepdim=keepdims)
+
+    return f
+
+
+def _torch_nanmean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return torch.nanmean(x, dim=_tdims(x, axis), keepdim=keepdims) if x.ndim else x
+
+
+def _torch_nanvar(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
+    nan, dims = torch.isnan(x), _tdims(x, axis)
+    m = torch.where(nan, 0, x).sum(dim=dims, keepdim=True) / (~nan).sum(dim=dims, keepdim=True)
+    d = torch.where(nan, 0, x - m)
+    return (d * d).sum(dim=dims, keepdim=keepdims) / ((~nan).sum(dim=dims, keepdim=keepdims) - ddof)
+
+
+def _torch_nanstd(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
+    return torch.sqrt(_torch_nanvar(x, axis, keepdims, ddof))
+
+
+def _torch_ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    if not x.ndim:
+        return x - x
+    return (torch.amax(x, dim=_tdims(x, axis), keepdim=keepdims)
+            - torch.amin(x, dim=_tdims(x, axis), keepdim=keepdims))
+
+
+def _torch_cumulative_sum(x: Any, axis: Any = None, include_initial: bool = False) -> Any:
+    y = torch.cumsum(x, 0 if axis is None else axis)
+    if not include_initial:
+        return y
+    ax = 0 if axis is None else axis % x.ndim
+    return torch.cat([torch.zeros_like(y.narrow(ax, 0, 1)), y], ax)
+
+
+_NAN_REDUCE = (case((2, 3)), case((2, 3), axis=0), case((2, 3, 2), axis=(0, 2), keepdims=True),
+               case((2, 3), axis=-1, keepdims=True), case((4,)))
+_NAN_VAR = (case((2, 3)), case((2, 4), axis=1, ddof=1),
+            case((2, 3, 2), axis=(0, 2), keepdims=True, ddof=1), case((4,), ddof=1))
+
+
 _MASK = np.array([[True, False, True], [False, False, True]])
 _TRI = (case((3, 4)), case((3, 4), k=1), case((2, 3, 3), k=-1), case((4,)))
 _SPLITS = (case((5, 2), sections=3), case((2, 6), sections=[1, 4], axis=1))
@@ -300,4 +369,22 @@ NUMPY_SPECS: list[OpSpec] = [
     OpSpec("trace", cr.trace, np.trace,
            lambda x, offset=0, axis1=0, axis2=1: torch.diagonal(x, offset, axis1, axis2).sum(-1),
            (case((3, 4)), case((2, 3, 4), offset=-1, axis1=1, axis2=2))),
+    # ----- reductions (reduction.py, nan_reductions.py) -----
+    OpSpec("ptp", cr.ptp, np.ptp, _torch_ptp,
+           (case((2, 3)), case((2, 3), axis=0), case((2, 3, 2), axis=(0, 2), keepdims=True),
+            case((4,), axis=-1)), distinct),
+    OpSpec("cumulative_sum", cr.cumulative_sum, np.cumulative_sum, _torch_cumulative_sum,
+           (case((4,)), case((3, 4), axis=1), case((3, 2), axis=0, include_initial=True),
+            case((4,), include_initial=True))),
+    OpSpec("nansum", cr.nansum, np.nansum, _torch_nan("sum", 0.0), _NAN_REDUCE,
+           _with_a_nan(normal)),
+    OpSpec("nanprod", cr.nanprod, np.nanprod, _torch_nan("prod", 1.0), _NAN_REDUCE,
+           _with_a_nan(away_from_zero)),
+    OpSpec("nanmean", cr.nanmean, np.nanmean, _torch_nanmean, _NAN_REDUCE, _with_a_nan(normal)),
+    OpSpec("nanmax", cr.nanmax, np.nanmax, _torch_nan("amax", -np.inf), _NAN_REDUCE,
+           _with_a_nan(distinct)),
+    OpSpec("nanmin", cr.nanmin, np.nanmin, _torch_nan("amin", np.inf), _NAN_REDUCE,
+           _with_a_nan(distinct)),
+    OpSpec("nanvar", cr.nanvar, np.nanvar, _torch_nanvar, _NAN_VAR, _with_a_nan(normal)),
+    OpSpec("nanstd", cr.nanstd, np.nanstd, _torch_nanstd, _NAN_VAR, _with_a_nan(normal)),
 ]

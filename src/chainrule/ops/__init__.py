@@ -69,6 +69,17 @@ from chainrule.ops.elementwise_more import (
 from chainrule.ops.index_tricks import c_, r_
 from chainrule.ops.indexing import getitem, index_put, take
 from chainrule.ops.linalg import dot, einsum, matmul, outer
+from chainrule.ops.nan_reductions import (
+    nanargmax,
+    nanargmin,
+    nanmax,
+    nanmean,
+    nanmin,
+    nanprod,
+    nanstd,
+    nansum,
+    nanvar,
+)
 from chainrule.ops.predicates import (
     equal,
     greater,
@@ -92,6 +103,10 @@ from chainrule.ops.products import (
     tensordot,
 )
 from chainrule.ops.reduction import (
+    all,
+    amax,
+    amin,
+    any,
     argmax,
     argmin,
     count_nonzero,
@@ -101,6 +116,7 @@ from chainrule.ops.reduction import (
     mean,
     min,
     prod,
+    ptp,
     softmax,
     std,
     sum,
@@ -108,8 +124,10 @@ from chainrule.ops.reduction import (
 )
 from chainrule.ops.rounding import around, ceil, fix, floor, rint, round, trunc
 from chainrule.ops.scan import (
+    argsort,
     cumprod,
     cumsum,
+    cumulative_sum,
     diff,
     gradient,
     partition,
@@ -177,6 +195,10 @@ __all__ = [
     "abs",
     "absolute",
     "add",
+    "all",
+    "amax",
+    "amin",
+    "any",
     "append",
     "arccos",
     "arccosh",
@@ -187,6 +209,7 @@ __all__ = [
     "arctanh",
     "argmax",
     "argmin",
+    "argsort",
     "argwhere",
     "around",
     "array_split",
@@ -210,6 +233,7 @@ __all__ = [
     "cross",
     "cumprod",
     "cumsum",
+    "cumulative_sum",
     "deg2rad",
     "degrees",
     "diag",
@@ -274,6 +298,15 @@ __all__ = [
     "moveaxis",
     "multiply",
     "nan_to_num",
+    "nanargmax",
+    "nanargmin",
+    "nanmax",
+    "nanmean",
+    "nanmin",
+    "nanprod",
+    "nanstd",
+    "nansum",
+    "nanvar",
     "neg",
     "negative",
     "nonzero",
@@ -284,6 +317,7 @@ __all__ = [
     "permute",
     "power",
     "prod",
+    "ptp",
     "r_",
     "rad2deg",
     "radians",

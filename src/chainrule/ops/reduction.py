@@ -73,7 +73,7 @@ class Max(Function):
     @classmethod
     def forward(cls, ctx: Context, x: NDArray, axis: Any, keepdims: bool) -> NDArray:
         ctx.axes = axes = normalize_axes(cls.name, axis, x.ndim)
-        if x.size == 0 and any(x.shape[a] == 0 for a in axes):
+        if x.size == 0 and builtins.any(x.shape[a] == 0 for a in axes):
             raise ValueError(f"{cls.name}: cannot reduce a zero-size axis of a tensor of shape "
                              f"{x.shape} (the {cls.name} of nothing is undefined)")
         ctx.keepdims = keepdims
@@ -351,3 +351,43 @@ def _count(axis: Any, keepdims: bool, a: Any) -> Any:
 
 def _indices(fn: Any, axis: int | None, keepdims: bool, a: Any) -> Any:
     return B.asarray(fn(a, axis=axis, keepdims=keepdims)).astype(np.int64, copy=False)
+
+
+def all(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *,
+        dim: Any = None, keepdim: bool | None = None) -> Tensor:
+    """Whether every entry is true over axis (all axes when None), as np.all: bool, not
+    differentiable."""
+    return _logical("all", np.all, a, _axis(axis, dim), out, keepdims, keepdim)
+
+
+def any(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *,
+        dim: Any = None, keepdim: bool | None = None) -> Tensor:
+    """Whether some entry is true over axis (all axes when None), as np.any: bool, not
+    differentiable."""
+    return _logical("any", np.any, a, _axis(axis, dim), out, keepdims, keepdim)
+
+
+def _logical(name: str, fn: Any, a: Any, axis: Any, out: Any, keepdims: bool,
+             keepdim: bool | None) -> Tensor:
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported (results are new Tensors)")
+    a = _t(a)
+    axes = normalize_axes(name, axis, a.ndim) if axis is not None else None
+    return values(partial(fn, axis=axes, keepdims=keepdims if keepdim is None else keepdim), a)
+
+
+def ptp(a: Any, axis: Any = None, out: None = None, keepdims: bool = False) -> Tensor:
+    """Range (max - min) over axis, as np.ptp; the gradient goes to the max and the min."""
+    a = _t(a)
+    if out is not None:
+        raise TypeError("ptp: out= is not supported (results are new Tensors)")
+    if a.dtype.kind == "b":
+        raise TypeError("ptp: numpy boolean subtract is not supported (ptp of a bool tensor)")
+    axes = normalize_axes("ptp", axis, a.ndim)
+    if a.size == 0 and builtins.any(a.shape[i] == 0 for i in axes):
+        raise ValueError(f"ptp: cannot reduce a zero-size axis of a tensor of shape {a.shape}")
+    return Max.apply(a, axes, keepdims) - Min.apply(a, axes, keepdims)
+
+
+amax = max
+amin = min

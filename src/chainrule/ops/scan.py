@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from functools import partial
 from typing import Any
 
@@ -12,7 +13,7 @@ from chainrule.autodiff import function
 from chainrule.autodiff.function import Context, Function, values
 from chainrule.dtypes import get_default_dtype, result_dtype
 from chainrule.ops import rules as R
-from chainrule.ops.axes import check_axis
+from chainrule.ops.axes import AxisError, check_axis
 from chainrule.ops.elementwise import astype, where
 from chainrule.ops.indexing import getitem
 from chainrule.ops.reduction import prod
@@ -290,3 +291,39 @@ def _permuted(a: Tensor, order: Any, ax: int) -> Tensor:
     perm = values(order, a)
     inverse = values(partial(np.argsort, axis=ax, kind="stable"), perm)
     return TakePermutation.apply(a, perm._data, inverse._data, ax)
+
+
+def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, *,
+            stable: Any = None) -> Tensor:
+    """Indices that sort a along axis (of the flattened tensor when None), as np.argsort:
+    int64, not differentiable."""
+    a = _t(a)
+    if order is not None:
+        raise ValueError("argsort: order= (structured arrays) is not supported")
+    if axis is not None and a.ndim:
+        axis = check_axis("argsort", axis, a.ndim)
+    elif axis is not None and int(axis) not in (0, -1):
+        raise AxisError(f"argsort: axis {axis} is out of bounds for a tensor of 0 dimensions")
+    return values(partial(_argsort, axis, kind, stable), a)
+
+
+def _argsort(axis: int | None, kind: Any, stable: Any, a: Any) -> Any:
+    return np.argsort(a, axis=axis, kind=kind, stable=stable).astype(np.int64, copy=False)
+
+
+def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None, out: None = None,
+                   include_initial: bool = False) -> Tensor:
+    """NumPy 2's np.cumulative_sum: cumsum along axis (needed above 1-d), with a leading 0 when
+    include_initial."""
+    x = _t(x)
+    if out is not None:
+        raise TypeError("cumulative_sum: out= is not supported (results are new Tensors)")
+    if axis is None and x.ndim > 1:
+        raise ValueError(f"cumulative_sum: axis must be given for a tensor of {x.ndim} dimensions "
+                         f"(shape {x.shape})")
+    ax = 0 if axis is None else check_axis("cumulative_sum", axis, builtins.max(x.ndim, 1))
+    y = cumsum(x, axis, dtype)
+    if not include_initial:
+        return y
+    zero = B.zeros((*y.shape[:ax], 1, *y.shape[ax + 1:]), y.dtype, y._data)
+    return concatenate([zero, y], axis=ax)
