@@ -179,6 +179,44 @@ _NAN_VAR = (case((2, 3)), case((2, 4), axis=1, ddof=1),
             case((2, 3, 2), axis=(0, 2), keepdims=True, ddof=1), case((4,), ddof=1))
 
 
+def _torch_quantile(x: Any, q: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    q = np.asarray(q)  # (torch's q is at most 1-d: a 2-d q goes in flat and comes out reshaped)
+    y = torch.quantile(x, torch.as_tensor(q.reshape(-1) if q.ndim else q, dtype=x.dtype),
+                       dim=axis, keepdim=keepdims)
+    return y.reshape(q.shape + y.shape[1:]) if q.ndim else y
+
+
+def _torch_percentile(x: Any, q: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return _torch_quantile(x, np.true_divide(q, 100), axis, keepdims)
+
+
+def _torch_median(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return torch.quantile(x, 0.5, dim=axis, keepdim=keepdims)  # (torch.median takes the lower)
+
+
+def _torch_nanmedian(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return torch.nanquantile(x, 0.5, dim=axis, keepdim=keepdims)
+
+
+def _average(a: Any, w: Any = None, **kw: Any) -> Any:
+    return cr.average(a, weights=w, **kw)
+
+
+def _np_average(a: Any, w: Any = None, **kw: Any) -> Any:
+    return np.average(a, weights=w, **kw)
+
+
+def _torch_average(a: Any, w: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
+    if w.shape != a.shape:
+        w = w.reshape([len(w) if i == axis % a.ndim else 1 for i in range(a.ndim)])
+    dims = tuple(range(a.ndim)) if axis is None else axis
+    return (a * w).sum(dims, keepdim=keepdims) / w.expand(a.shape).sum(dims, keepdim=keepdims)
+
+
+def _torch_take_along_axis(x: Any, indices: Any = None, axis: Any = -1) -> Any:
+    return torch.take_along_dim(x, torch.as_tensor(indices), dim=axis)
+
+
 _MASK = np.array([[True, False, True], [False, False, True]])
 _TRI = (case((3, 4)), case((3, 4), k=1), case((2, 3, 3), k=-1), case((4,)))
 _SPLITS = (case((5, 2), sections=3), case((2, 6), sections=[1, 4], axis=1))
@@ -387,4 +425,26 @@ NUMPY_SPECS: list[OpSpec] = [
            _with_a_nan(distinct)),
     OpSpec("nanvar", cr.nanvar, np.nanvar, _torch_nanvar, _NAN_VAR, _with_a_nan(normal)),
     OpSpec("nanstd", cr.nanstd, np.nanstd, _torch_nanstd, _NAN_VAR, _with_a_nan(normal)),
+    # ----- order statistics (statistics.py) -----
+    OpSpec("quantile", cr.quantile, np.quantile, _torch_quantile,
+           (case((5,), q=0.3), case((3, 4), q=np.array([0.0, 0.5, 0.9, 1.0]), axis=1),
+            case((4, 3), q=0.75, axis=0, keepdims=True), case((2, 3), q=np.array([[0.2], [0.6]]))),
+           distinct),
+    OpSpec("percentile", cr.percentile, np.percentile, _torch_percentile,
+           (case((5,), q=30.0), case((3, 4), q=np.array([10.0, 50.0, 100.0]), axis=-1)),
+           distinct),
+    OpSpec("median", cr.median, np.median, _torch_median,
+           (case((5,)), case((4,)), case((3, 4), axis=1), case((4, 3), axis=0, keepdims=True)),
+           distinct),
+    OpSpec("nanmedian", cr.nanmedian, np.nanmedian, _torch_nanmedian,
+           (case((5,)), case((4,)), case((3, 4), axis=1), case((4, 3), axis=0, keepdims=True)),
+           _with_a_nan(distinct)),
+    OpSpec("average", _average, _np_average, _torch_average,
+           (case((2, 3), (2, 3)), case((2, 3), (3,), axis=1), case((3, 2), (3,), axis=0,
+                                                                     keepdims=True)),
+           _each(_normal, lambda rng, s: rng.uniform(0.5, 2.0, s)), op="average"),
+    OpSpec("take_along_axis", cr.take_along_axis, np.take_along_axis, _torch_take_along_axis,
+           (case((3, 4), indices=np.array([[0, 3, 3], [1, 1, 0], [2, 0, 1]]), axis=1),
+            case((3, 2), indices=np.array([[2, 0], [2, 1]]), axis=0),
+            case((4,), indices=np.array([3, 3, 1]), axis=None))),
 ]

@@ -173,3 +173,121 @@ def test_cumulative_sum() -> None:
         cr.cumulative_sum(a)
     with pytest.raises(np.exceptions.AxisError, match="cumulative_sum: axis 2"):
         cr.cumulative_sum(a, axis=2)
+
+
+# ----- order statistics and average (values and gradients are in the op table too) -----
+A = np.random.default_rng(0).standard_normal((3, 4, 5))
+
+
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, 2), (2, 0)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_quantiles_match_numpy_on_tuple_axes(axis, keepdims: bool) -> None:
+    for q in (0.3, np.array([0.0, 0.5, 1.0]), np.array([[0.1, 0.25], [0.75, 0.9]])):
+        for cr_fn, np_fn, scale in ((cr.quantile, np.quantile, 1), (cr.percentile,
+                                                                     np.percentile, 100)):
+            got = cr_fn(A, q * scale, axis=axis, keepdims=keepdims)
+            want = np_fn(A, q * scale, axis=axis, keepdims=keepdims)
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    for name in ("median", "nanmedian"):
+        got = getattr(cr, name)(A, axis=axis, keepdims=keepdims)
+        np.testing.assert_allclose(got.numpy(), getattr(np, name)(A, axis=axis,
+                                                                  keepdims=keepdims))
+
+
+def test_quantile_nans_ints_and_errors() -> None:
+    b = A.copy()
+    b[0, 1, :] = NAN
+    b[1, 2, 3] = NAN
+    for axis in (None, 0, -1, (0, 2)):
+        for name in ("median", "nanmedian", "quantile"):
+            args = (0.3,) if name == "quantile" else ()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                np.testing.assert_allclose(getattr(cr, name)(b, *args, axis=axis).numpy(),
+                                           getattr(np, name)(b, *args, axis=axis))
+    i = np.array([[3, 1, 2, 8]], np.int32)
+    assert cr.median(i).dtype == cr.float32
+    assert cr.quantile(i, 0.5, axis=1).dtype == cr.float32
+    np.testing.assert_allclose(cr.median(np.array([True, False, True])).numpy(), 1.0)
+    with pytest.raises(ValueError, match=r"quantile: quantiles must be in the range \[0, 1\]"):
+        cr.quantile(A, 1.5)
+    with pytest.raises(ValueError, match=r"percentile: percentiles must be in the range"):
+        cr.percentile(A, -1)
+    with pytest.raises(ValueError, match="quantile: method 'nearest' is not supported"):
+        cr.quantile(A, 0.5, method="nearest")
+    with pytest.raises(TypeError, match="quantile: numpy boolean subtract"):
+        cr.quantile(np.array([True]), 0.5)
+    with pytest.raises(IndexError, match="quantile: cannot take a quantile of an empty slice"):
+        cr.quantile(np.zeros(0), 0.5)
+    with pytest.raises(np.exceptions.AxisError, match="median: axis 3 is out of bounds"):
+        cr.median(A, axis=3)
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        assert np.isnan(cr.median(np.zeros(0)).item())
+    with pytest.warns(RuntimeWarning, match="All-NaN slice"):
+        np.testing.assert_array_equal(cr.nanmedian(np.array([[1.0, NAN], [NAN, NAN]]), 1).numpy(),
+                                      [1.0, NAN])
+
+
+def test_order_statistics_gradients_go_to_the_selected_entries() -> None:
+    t = cr.tensor([4.0, 1.0, 3.0, 2.0], requires_grad=True)
+    cr.median(t).backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [0.0, 0.0, 0.5, 0.5])
+    t = cr.tensor([4.0, 1.0, 3.0, 2.0], requires_grad=True)
+    cr.quantile(t, 0.1).backward()  # position 0.3 between 1 and 2
+    np.testing.assert_allclose(t.grad.numpy(), [0.0, 0.7, 0.0, 0.3])
+    t = cr.tensor([4.0, NAN, 3.0, 1.0, NAN], requires_grad=True)
+    cr.nanmedian(t).backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [0.0, 0.0, 1.0, 0.0, 0.0])
+
+
+def test_average_matches_numpy() -> None:
+    w = np.array([1.0, 2.0, 0.5, 1.5, 1.0])
+    for axis in (None, 0, -1, (0, 2)):
+        for keepdims in (False, True):
+            got = cr.average(A, axis, returned=True, keepdims=keepdims)
+            want = np.average(A, axis, returned=True, keepdims=keepdims)
+            for g, ww in zip(got, want, strict=True):
+                np.testing.assert_allclose(g.numpy(), ww)
+                assert g.shape == np.shape(ww)
+    got = cr.average(A, -1, w, returned=True)
+    want = np.average(A, -1, w, returned=True)
+    for g, ww in zip(got, want, strict=True):
+        np.testing.assert_allclose(g.numpy(), ww)
+    w2 = np.random.default_rng(1).uniform(0.5, 2, (5, 3))
+    np.testing.assert_allclose(cr.average(A, (2, 0), w2).numpy(), np.average(A, (2, 0), w2))
+    assert cr.average(np.array([1, 2, 4], np.int32), weights=[1, 2, 3]).dtype == cr.float32
+    with pytest.raises(TypeError, match="average: axis must be given"):
+        cr.average(A, weights=w)
+    with pytest.raises(ValueError, match="average: weights of shape"):
+        cr.average(A, 0, w)
+    with pytest.raises(ZeroDivisionError, match="average: weights sum to zero"):
+        cr.average(np.ones(2), weights=np.array([1.0, -1.0]))
+    a, wt = cr.tensor(A[0, 0], requires_grad=True), cr.tensor(w, requires_grad=True)
+    cr.average(a, weights=wt).backward()
+    np.testing.assert_allclose(a.grad.numpy(), w / w.sum())
+    np.testing.assert_allclose(wt.grad.numpy(), (A[0, 0] - np.average(A[0, 0], weights=w))
+                               / w.sum())
+
+
+def test_take_along_axis() -> None:
+    idx = np.argsort(A, axis=1)
+    np.testing.assert_array_equal(cr.take_along_axis(A, idx, 1).numpy(), np.sort(A, axis=1))
+    np.testing.assert_array_equal(cr.take_along_axis(A, cr.argsort(A, axis=1), 1).numpy(),
+                                  np.sort(A, axis=1))
+    i = np.array([[[-1]], [[0]], [[2]]])
+    np.testing.assert_array_equal(cr.take_along_axis(A, i, 2).numpy(),
+                                  np.take_along_axis(A, i, 2))
+    np.testing.assert_array_equal(cr.take_along_axis(A, np.array([5, -1]), None).numpy(),
+                                  np.take_along_axis(A, np.array([5, -1]), None))
+    t = cr.tensor(np.arange(3.0), requires_grad=True)
+    cr.take_along_axis(t, np.array([2, 2, 0]), 0).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [1.0, 0.0, 2.0])
+    with pytest.raises(ValueError, match=r"take_along_axis: indices .* same number of dimensions"):
+        cr.take_along_axis(A, np.array([0]), 0)
+    with pytest.raises(ValueError, match="take_along_axis: when axis is None"):
+        cr.take_along_axis(A, idx, None)
+    with pytest.raises(np.exceptions.AxisError, match="take_along_axis: axis 3"):
+        cr.take_along_axis(A, idx, 3)
+    with pytest.raises(IndexError, match="take_along_axis: indices must be an integer array"):
+        cr.take_along_axis(A, idx.astype(float), 1)

@@ -66,7 +66,8 @@ FLOAT_ONLY = {"conv_transpose"}
 # Reductions: a 0-d tensor takes axis 0 or -1, also as a 1-tuple, in every chainrule reduction
 # (as np.sum(x0d, axis=0) and PyTorch), where np.mean/var/std and tuple axes refuse it.
 REDUCTIONS = {"sum", "mean", "var", "std", "max", "min", "prod", "prod_with_zero", "logsumexp",
-              "ptp", "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin"}
+              "ptp", "nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin",
+              "quantile", "percentile", "median", "nanmedian", "average"}
 # The scipy rows belong to the scipy package's session and are fuzzed once they follow the dtype
 # rule (they compute integer inputs in float64 today).
 SKIP_PREFIX = "scipy."

@@ -186,6 +186,14 @@ from chainrule.ops.shape_more import (
     vsplit,
     vstack,
 )
+from chainrule.ops.statistics import (
+    average,
+    median,
+    nanmedian,
+    percentile,
+    quantile,
+    take_along_axis,
+)
 
 absolute = abs
 negative = neg
@@ -217,6 +225,7 @@ __all__ = [
     "atleast_1d",
     "atleast_2d",
     "atleast_3d",
+    "average",
     "broadcast_to",
     "c_",
     "cat",
@@ -291,6 +300,7 @@ __all__ = [
     "max",
     "maximum",
     "mean",
+    "median",
     "meshgrid",
     "min",
     "minimum",
@@ -302,6 +312,7 @@ __all__ = [
     "nanargmin",
     "nanmax",
     "nanmean",
+    "nanmedian",
     "nanmin",
     "nanprod",
     "nanstd",
@@ -314,10 +325,12 @@ __all__ = [
     "outer",
     "pad",
     "partition",
+    "percentile",
     "permute",
     "power",
     "prod",
     "ptp",
+    "quantile",
     "r_",
     "rad2deg",
     "radians",
@@ -354,6 +367,7 @@ __all__ = [
     "sum",
     "swapaxes",
     "take",
+    "take_along_axis",
     "tan",
     "tanh",
     "tensordot",
