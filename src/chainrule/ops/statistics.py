@@ -9,6 +9,7 @@ the gradient flows to the elements NumPy's formula picks or interpolates (as tor
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -160,13 +161,22 @@ def nanmedian(a: Any, axis: Any = None, out: None = None, overwrite_input: bool 
         warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=2)
         return mean(a, axis, keepdims)
     s = sort(x, axis=-1)  # NaNs last
-    count = values(lambda v: (~np.isnan(v)).sum(axis=-1, keepdims=True), x)._data
-    if (count == 0).any():
+    # the middle indices among each slice's non-NaN entries, by values (cr.compile replays them)
+    lo, hi, empty = (values(partial(_middle, k), x) for k in ("lo", "hi", "empty"))
+    if empty._data.any():
         warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=2)
-    lo, hi = np.maximum((count - 1) // 2, 0), count // 2
     res = (take_along_axis(s, lo, -1) + take_along_axis(s, hi, -1)) * 0.5
-    res = where(count == 0, np.nan, res)
+    res = where(empty, np.nan, res)
     return reshape(res, kd_shape) if keepdims else reshape(res, kept)
+
+
+def _middle(which: str, x: Any) -> Any:
+    """For each slice of x (reduced axis last, kept as length 1): the index of the lower or
+    upper middle non-NaN entry once sorted, or whether it has none."""
+    count = (~np.isnan(x)).sum(axis=-1, keepdims=True)
+    if which == "empty":
+        return count == 0
+    return np.maximum((count - 1) // 2, 0) if which == "lo" else count // 2
 
 
 def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *,
