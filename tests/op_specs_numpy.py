@@ -20,6 +20,7 @@ from op_specs import (
     distinct,
     normal,
     positive,
+    positive_base,
     unary,
     with_a_zero,
 )
@@ -34,6 +35,7 @@ except ImportError:  # only the torch tests call the torch column, and they skip
 inside_08 = _each(lambda rng, s: rng.uniform(-0.8, 0.8, s))
 above_one = _each(lambda rng, s: rng.uniform(1.2, 3.0, s))
 normal_by_away = _each(_normal, _away)
+normal_away_by = _each(_away, _normal)
 
 
 def with_nonfinite(rng: np.random.Generator, shapes: Any, dtype: Any) -> tuple:
@@ -164,6 +166,19 @@ NUMPY_SPECS: list[OpSpec] = [
     binary("hypot", cr.hypot, np.hypot, lambda a, b: torch.hypot(a, b), away_from_zero),
     binary("fmax", cr.fmax, np.fmax, lambda a, b: torch.fmax(a, b), distinct),
     binary("fmin", cr.fmin, np.fmin, lambda a, b: torch.fmin(a, b), distinct),
+    # ----- elementwise_extra -----
+    unary("cbrt", cr.cbrt, np.cbrt, lambda x: torch.sign(x) * x.abs() ** (1 / 3),
+          away_from_zero),
+    binary("copysign", cr.copysign, np.copysign, lambda a, b: torch.copysign(a, b),
+           away_from_zero),
+    binary("fmod", cr.fmod, np.fmod, lambda a, b: torch.fmod(a, b), normal_by_away),
+    binary("float_power", cr.float_power, np.float_power,
+           lambda a, b: torch.float_power(a, b), positive_base,
+           xfail={"float32": "float64 by definition, as np.float_power"}),
+    # torch's heaviside has no derivative; its where form has (0 in x1, x1 == 0 in x2)
+    binary("heaviside", cr.heaviside, np.heaviside,
+           lambda a, b: torch.where(a > 0, 1.0, torch.where(a < 0, 0.0, b)), normal_away_by),
+    unary("positive", cr.positive, np.positive, lambda x: x.positive()),
     # ----- scans and orderings -----
     OpSpec("cumsum", cr.cumsum, np.cumsum, _torch_scan("cumsum"),
            (case((2, 3)), case((2, 3), axis=1), case((2, 3, 2), axis=-3), case(()))),
@@ -197,6 +212,17 @@ NUMPY_SPECS: list[OpSpec] = [
            (case((2, 3), (2, 2)), case((3,), (2,)), case((2,), (2, 3)))),
     OpSpec("cross", cr.cross, np.cross, _torch_cross,
            (case((3,), (3,)), case((2, 3), (3,)), case((4, 3), (4, 3)))),
+    OpSpec("vecdot", cr.vecdot, np.vecdot,
+           lambda a, b, axis=-1: torch.linalg.vecdot(a, b, dim=axis),
+           (case((2, 3), (2, 3)), case((2, 3), (3,)), case((3, 2), (3, 2), axis=0),
+            case((2, 1, 3), (4, 3)))),
+    # ----- array API names -----
+    OpSpec("matrix_transpose", cr.matrix_transpose, np.matrix_transpose, lambda x: x.mT,
+           (case((2, 3)), case((2, 3, 4)))),
+    OpSpec("broadcast_arrays", lambda *xs: cr.stack(cr.broadcast_arrays(*xs)),
+           lambda *xs: np.stack(np.broadcast_arrays(*xs)),
+           lambda *xs: torch.stack(torch.broadcast_tensors(*xs)),
+           (case((2, 1), (3,)), case((), (2, 3)), case((2, 3), (2, 3)))),
     # ----- selection -----
     OpSpec("select", lambda a, b, conds, default: cr.select(conds, [a, b], default),
            lambda a, b, conds, default: np.select(conds, [a, b], default), _torch_select,

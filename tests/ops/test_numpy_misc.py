@@ -1,0 +1,196 @@
+"""NumPy's miscellaneous functions outside the op table: comparisons (isclose, allclose,
+array_equal, isin), creation (identity, logspace), the array-API aliases, and the derivative
+choices of heaviside and float_power, each against NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from reference import assert_close
+
+import chainrule as cr
+
+
+def _np(t: cr.Tensor) -> np.ndarray:
+    return t.cpu().numpy()
+
+
+# ----- comparisons -----
+@pytest.mark.parametrize("kw", [{}, {"rtol": 0.1}, {"atol": 0.5}, {"equal_nan": True}])
+def test_isclose_matches_numpy(kw: dict) -> None:
+    a = np.array([1.0, 1.05, np.nan, np.inf, 0.0, -2.0])
+    b = np.array([1.0, 1.0, np.nan, np.inf, 0.3, -2.0 + 1e-9])
+    got = cr.isclose(cr.tensor(a), b, **kw)
+    assert got.dtype == np.bool_
+    assert not got.requires_grad
+    np.testing.assert_array_equal(_np(got), np.isclose(a, b, **kw))
+    # broadcasting, float32 and ints, numbers
+    np.testing.assert_array_equal(
+        _np(cr.isclose(a.astype(np.float32)[:, None], np.arange(3), **kw)),
+        np.isclose(a.astype(np.float32)[:, None], np.arange(3), **kw))
+    assert _np(cr.isclose(1.0, 1.0 + 1e-9)).shape == ()
+
+
+def test_isclose_shape_error_names_the_function_and_shapes() -> None:
+    with pytest.raises(ValueError, match=r"isclose: .*\(2,\) and \(3,\)"):
+        cr.isclose(np.ones(2), cr.ones(3))
+
+
+def test_allclose_and_array_equal_give_python_bools() -> None:
+    a = np.array([[1.0, 2.0], [3.0, np.nan]])
+    for b, kw in [(a, {}), (a, {"equal_nan": True}), (a + 1e-7, {"equal_nan": True}),
+                  (a[0], {}), (a + 1, {"atol": 1.5, "equal_nan": True})]:
+        got = cr.allclose(cr.tensor(a), cr.tensor(b), **kw)
+        assert type(got) is bool
+        assert got == np.allclose(a, b, **kw)
+    for b, kw in [(a, {}), (a, {"equal_nan": True}), (a[0], {}), (a.T, {}),
+                  (a.astype(np.float32), {"equal_nan": True}), (a[:, :1], {})]:
+        got = cr.array_equal(cr.tensor(a), b, **kw)
+        assert type(got) is bool
+        assert got == np.array_equal(a, b, **kw)
+    assert cr.array_equal([1, 2], cr.tensor([1, 2]))
+    assert not cr.array_equal([1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match="isclose"):
+        cr.allclose(np.ones(2), np.ones(3))
+
+
+@pytest.mark.parametrize("kw", [{}, {"invert": True}, {"assume_unique": True}])
+def test_isin_matches_numpy(kw: dict) -> None:
+    e = np.array([[1, 5, 3], [2, 2, 7]])
+    t = np.array([2, 3, 9])
+    got = cr.isin(cr.tensor(e), cr.tensor(t), **kw)
+    assert got.dtype == np.bool_
+    assert got.shape == e.shape
+    np.testing.assert_array_equal(_np(got), np.isin(e, t, **kw))
+    np.testing.assert_array_equal(_np(cr.isin(e.astype(np.float32), [2.0, 7.0])),
+                                  np.isin(e.astype(np.float32), [2.0, 7.0]))
+    assert _np(cr.isin(3, t)).shape == ()
+
+
+# ----- creation -----
+def test_identity_matches_numpy_in_the_default_float_dtype() -> None:
+    got = cr.identity(3)
+    assert got.dtype == cr.get_default_dtype()
+    np.testing.assert_array_equal(_np(got), np.identity(3))
+    assert cr.identity(2, dtype=np.float64).dtype == np.float64
+    assert cr.identity(2, dtype=np.int64).dtype == np.int64
+    assert cr.identity(0).shape == (0, 0)
+
+
+@pytest.mark.parametrize(("args", "kw"), [
+    ((0.0, 3.0), {}), ((0.0, 2.0, 5), {"endpoint": False}), ((-1.0, 1.0, 4), {"base": 2.0}),
+    ((1.0, 2.0, 1), {}), ((0.0, 1.0, 0), {}),
+    ((np.array([0.0, 1.0]), np.array([2.0, 3.0]), 3), {"axis": 1}),
+])
+def test_logspace_matches_numpy(args: tuple, kw: dict) -> None:
+    got = cr.logspace(*args, **kw)
+    assert got.dtype == cr.get_default_dtype()
+    want = np.logspace(*args, **kw)
+    assert got.shape == want.shape
+    assert_close(got, want.astype(got.dtype), rtol=1e-6)
+    got64 = cr.logspace(*args, dtype=np.float64, **kw)
+    assert got64.dtype == np.float64
+    np.testing.assert_allclose(_np(got64), want, rtol=1e-14)
+
+
+def test_logspace_is_differentiable_in_tensor_ends() -> None:
+    start = np.array(0.5)
+    f = lambda s: cr.logspace(s, 2.0, 4, base=3.0, dtype=np.float64).sum()  # noqa: E731
+    assert cr.gradcheck(f, (start,))
+    want = np.log(3.0) * np.sum(np.logspace(0.5, 2.0, 4, base=3.0) * np.linspace(1, 0, 4))
+    assert_close(cr.grad(f)(start), want, rtol=1e-10)
+    out = cr.logspace(cr.tensor(0.0), cr.tensor([1.0, 2.0]), 3, axis=1)
+    assert_close(out, np.logspace(0.0, [1.0, 2.0], 3, axis=1).astype(np.float32), rtol=1e-6)
+
+
+def test_logspace_error_names_the_function() -> None:
+    with pytest.raises(ValueError, match="logspace"):
+        cr.logspace(0.0, 1.0, -1)
+
+
+# ----- elementwise derivative choices -----
+def test_heaviside_values_and_gradient_in_x2_at_zero() -> None:
+    x1 = np.array([-1.5, 0.0, 2.0, 0.0])
+    x2 = np.array([0.25, 0.5, 0.75, -1.0])
+    assert_close(cr.heaviside(x1, x2), np.heaviside(x1, x2))
+    g1, g2 = cr.grad(lambda a, b: (cr.heaviside(a, b) * np.arange(1.0, 5.0)).sum(),
+                     argnums=(0, 1))(x1, x2)
+    np.testing.assert_array_equal(_np(g1), np.zeros(4))
+    np.testing.assert_array_equal(_np(g2), [0.0, 2.0, 0.0, 4.0])
+    _, d = cr.jvp(cr.heaviside, (x1, x2), (np.ones(4), np.ones(4)))
+    np.testing.assert_array_equal(_np(d), [0.0, 1.0, 0.0, 1.0])
+    assert cr.heaviside(np.array([0, 1]), np.array([3, 4])).dtype == cr.get_default_dtype()
+
+
+def test_float_power_is_float64_and_differentiable_from_float32() -> None:
+    x = cr.tensor(np.array([1.5, 2.0], np.float32), requires_grad=True)
+    y = cr.float_power(x, 3)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(_np(y), np.float_power(np.float32([1.5, 2.0]), 3))
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    assert_close(x.grad, 3 * np.float32([1.5, 2.0]) ** 2)
+    assert cr.float_power(np.arange(3), 2).dtype == np.float64
+
+
+def test_copysign_fmod_positive_errors() -> None:
+    with pytest.raises(ValueError, match=r"copysign: shapes \(2,\) and \(3,\)"):
+        cr.copysign(np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match="fmod"):
+        cr.fmod(np.ones(2), np.ones(3))
+    with pytest.raises(TypeError, match="positive"):
+        cr.positive(np.array([True]))
+    np.testing.assert_array_equal(_np(cr.fmod(np.array([7, -7]), np.array([3, 3]))),
+                                  np.fmod([7, -7], [3, 3]))
+    p = cr.tensor([1.0, 2.0])
+    assert cr.positive(p) is not p
+
+
+def test_cbrt_of_integers_and_at_zero() -> None:
+    got = cr.cbrt(np.array([-8, 0, 27]))
+    assert got.dtype == cr.get_default_dtype()
+    np.testing.assert_array_equal(_np(got), np.cbrt(np.float32([-8, 0, 27])))
+    # infinite derivative at 0, but a zero cotangent gives zero (mask-safe)
+    g = cr.grad(lambda x: (cr.cbrt(x) * np.array([1.0, 0.0])).sum())(np.array([8.0, 0.0]))
+    np.testing.assert_array_equal(_np(g), [1 / 12, 0.0])
+
+
+# ----- array API names -----
+def test_array_api_aliases() -> None:
+    assert cr.concat is cr.concatenate
+    assert cr.permute_dims is cr.transpose
+    x = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(_np(cr.concat([x, x], axis=1)), np.concat([x, x], axis=1))
+    np.testing.assert_array_equal(_np(cr.permute_dims(x, (2, 0, 1))),
+                                  np.permute_dims(x, (2, 0, 1)))
+    np.testing.assert_array_equal(_np(cr.matrix_transpose(x)), np.matrix_transpose(x))
+    with pytest.raises(ValueError, match=r"matrix_transpose: .*\(3,\)"):
+        cr.matrix_transpose(np.ones(3))
+
+
+def test_vecdot_matches_numpy_and_its_errors() -> None:
+    a, b = np.arange(6.0).reshape(2, 3), np.array([1.0, -1.0, 2.0])
+    np.testing.assert_array_equal(_np(cr.vecdot(a, b)), np.vecdot(a, b))
+    np.testing.assert_array_equal(_np(cr.vecdot(a.T, a.T, axis=0)), np.vecdot(a.T, a.T, axis=0))
+    ints = np.arange(6, dtype=np.int32).reshape(2, 3)
+    got = cr.vecdot(ints, ints)
+    assert got.dtype == np.vecdot(ints, ints).dtype
+    np.testing.assert_array_equal(_np(got), np.vecdot(ints, ints))
+    with pytest.raises(ValueError, match="vecdot"):
+        cr.vecdot(a, np.ones(2))
+    with pytest.raises(ValueError, match="vecdot"):
+        cr.vecdot(a, 2.0)
+    with pytest.raises(np.exceptions.AxisError, match="vecdot"):
+        cr.vecdot(a, a, axis=2)
+
+
+def test_broadcast_arrays_matches_numpy() -> None:
+    a, b = np.arange(3.0), np.arange(2.0).reshape(2, 1)
+    got = cr.broadcast_arrays(a, cr.tensor(b), 5.0)
+    want = np.broadcast_arrays(a, b, 5.0)
+    assert isinstance(got, tuple)
+    assert len(got) == 3
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(_np(g), w)
+    with pytest.raises(ValueError, match=r"broadcast_arrays: shapes \(3,\) and \(2,\)"):
+        cr.broadcast_arrays(a, np.ones(2))
