@@ -194,3 +194,102 @@ def test_broadcast_arrays_matches_numpy() -> None:
         np.testing.assert_array_equal(_np(g), w)
     with pytest.raises(ValueError, match=r"broadcast_arrays: shapes \(3,\) and \(2,\)"):
         cr.broadcast_arrays(a, np.ones(2))
+
+
+# ----- products, signal, numeric, statistics: beyond the op table's rows -----
+def test_vdot_flattens_and_keeps_integers() -> None:
+    a, b = np.arange(6).reshape(2, 3), np.arange(6)[::-1]
+    got = cr.vdot(a, b)
+    assert got.dtype == np.vdot(a, b).dtype
+    assert got.item() == np.vdot(a, b)
+    with pytest.raises(ValueError, match=r"vdot: .*sizes 6 and 5"):
+        cr.vdot(a, np.ones(5))
+
+
+@pytest.mark.parametrize("fn", ["convolve", "correlate"])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_convolve_and_correlate_match_numpy_on_every_length(fn: str, mode: str) -> None:
+    rng = np.random.default_rng(0)
+    for n in range(1, 6):
+        for m in range(1, 6):
+            a, v = rng.standard_normal(n), rng.standard_normal(m)
+            assert_close(getattr(cr, fn)(a, v, mode), getattr(np, fn)(a, v, mode), rtol=1e-12)
+            ai, vi = np.arange(n, dtype=np.int32), np.arange(m, dtype=np.int32) - 2
+            got, want = getattr(cr, fn)(ai, vi, mode), getattr(np, fn)(ai, vi, mode)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(_np(got), want)
+
+
+def test_convolve_and_correlate_errors() -> None:
+    with pytest.raises(ValueError, match="convolve: mode must be one of"):
+        cr.convolve(np.ones(3), np.ones(2), mode="circular")
+    with pytest.raises(ValueError, match=r"correlate: a and v must be 1-D, got shapes \(2, 2\)"):
+        cr.correlate(np.ones((2, 2)), np.ones(2))
+    with pytest.raises(ValueError, match="convolve: a and v must not be empty"):
+        cr.convolve(np.ones(0), np.ones(2))
+    with pytest.raises(ValueError, match="correlate"):
+        cr.correlate(np.float64(1.0), np.ones(2))
+    assert_close(cr.convolve(np.array(2.0), [1.0, 3.0]), np.convolve(2.0, [1.0, 3.0]))
+
+
+def test_trapezoid_gradient_in_x_and_dtypes() -> None:
+    y = np.array([[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]])
+    x = np.array([0.0, 0.5, 2.0])
+    gx = cr.grad(lambda t: cr.trapezoid(y, t).sum())(x)
+    # d/dx_i of sum_j (x_{j+1} - x_j)(y_j + y_{j+1})/2
+    s = y.sum(0)
+    assert_close(gx, [-(s[0] + s[1]) / 2, (s[0] - s[2]) / 2, (s[1] + s[2]) / 2], rtol=1e-12)
+    got = cr.trapezoid(np.arange(5))
+    assert got.dtype == cr.get_default_dtype()
+    assert got.item() == np.trapezoid(np.arange(5))
+    with pytest.raises(ValueError, match="trapezoid"):
+        cr.trapezoid(y, np.array([0.0, 1.0, 2.0, 3.0]))
+    with pytest.raises(np.exceptions.AxisError, match="trapezoid"):
+        cr.trapezoid(y, axis=2)
+
+
+def test_interp_edges_left_right_period_and_errors() -> None:
+    xp, fp = np.array([0.0, 1.0, 1.0, 3.0]), np.array([0.0, 2.0, 5.0, 1.0])
+    x = np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 3.0, 4.0, np.nan])
+    np.testing.assert_allclose(_np(cr.interp(x, xp, fp)), np.interp(x, xp, fp))
+    np.testing.assert_allclose(_np(cr.interp(x, xp, fp, left=-7.0, right=9.0)),
+                               np.interp(x, xp, fp, left=-7.0, right=9.0))
+    xs = np.linspace(-5, 5, 23)
+    xpp, fpp = np.array([0.5, 2.0, -1.0, 3.5]), np.array([1.0, -1.0, 2.0, 0.5])
+    assert_close(cr.interp(xs, xpp, fpp, period=4.0), np.interp(xs, xpp, fpp, period=4.0),
+                 rtol=1e-12)
+    assert_close(cr.interp(xs, [1.0], [4.0], left=0.0), np.interp(xs, [1.0], [4.0], left=0.0))
+    assert cr.interp(np.arange(3), [0, 2], [0, 4]).dtype == cr.get_default_dtype()
+    # the derivative in x: the interval's slope inside, 0 outside
+    g = cr.grad(lambda t: cr.interp(t, xp, fp).sum())(np.array([-1.0, 0.5, 2.0, 4.0]))
+    np.testing.assert_allclose(_np(g), [0.0, 2.0, -2.0, 0.0])
+    with pytest.raises(ValueError, match="interp: fp and xp are not of the same length"):
+        cr.interp(x, xp, fp[:3])
+    with pytest.raises(ValueError, match="interp: array of sample points is empty"):
+        cr.interp(x, [], [])
+    with pytest.raises(ValueError, match="interp: period must be a non-zero value"):
+        cr.interp(x, xp, fp, period=0)
+    with pytest.raises(ValueError, match="interp: xp and fp must be 1-D"):
+        cr.interp(x, np.ones((2, 2)), np.ones((2, 2)))
+
+
+def test_cov_and_corrcoef_edges_and_errors() -> None:
+    m = np.array([[1.0, 2.0, 4.0], [2.0, 1.0, 0.5]])
+    assert cr.cov(np.ones((0, 3))).shape == (0, 0)
+    assert_close(cr.cov(m, dtype=np.float32), np.cov(m, dtype=np.float32), rtol=1e-6)
+    assert cr.cov(np.arange(4)).dtype == cr.get_default_dtype()
+    assert_close(cr.corrcoef(m[0]), np.corrcoef(m[0]))
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+        cr.cov(m, ddof=3)
+    with pytest.raises(TypeError, match="cov: fweights must be integer"):
+        cr.cov(m, fweights=[1.5, 1, 1])
+    with pytest.raises(RuntimeError, match="cov: incompatible numbers of samples and aweights"):
+        cr.cov(m, aweights=[1.0, 1.0])
+    with pytest.raises(ValueError, match="cov: aweights cannot be negative"):
+        cr.cov(m, aweights=[1.0, -1.0, 1.0])
+    with pytest.raises(ZeroDivisionError, match="cov: weights sum to zero"):
+        cr.cov(m, fweights=[0, 0, 0])
+    with pytest.raises(ValueError, match=r"cov: m has more than 2 dimensions"):
+        cr.cov(np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="cov: m and y have different numbers of observations"):
+        cr.cov(m, np.ones((1, 4)))

@@ -85,6 +85,7 @@ from chainrule.ops.elementwise_more import (
 from chainrule.ops.index_tricks import c_, r_
 from chainrule.ops.indexing import getitem, index_put, take
 from chainrule.ops.linalg import dot, einsum, matmul, outer
+from chainrule.ops.numeric import interp, trapezoid, vdot
 from chainrule.ops.predicates import (
     equal,
     greater,
@@ -184,6 +185,8 @@ from chainrule.ops.shape_more import (
     vsplit,
     vstack,
 )
+from chainrule.ops.signal import convolve, correlate
+from chainrule.ops.statistics import corrcoef, cov
 
 absolute = abs
 negative = neg
@@ -225,10 +228,14 @@ __all__ = [
     "concatenate",
     "conj",
     "conjugate",
+    "convolve",
     "copysign",
+    "corrcoef",
+    "correlate",
     "cos",
     "cosh",
     "count_nonzero",
+    "cov",
     "cross",
     "cumprod",
     "cumsum",
@@ -270,6 +277,7 @@ __all__ = [
     "imag",
     "index_put",
     "inner",
+    "interp",
     "isclose",
     "isfinite",
     "isin",
@@ -356,12 +364,14 @@ __all__ = [
     "tile",
     "trace",
     "transpose",
+    "trapezoid",
     "tril",
     "triu",
     "true_divide",
     "trunc",
     "unsqueeze",
     "var",
+    "vdot",
     "vecdot",
     "vsplit",
     "vstack",
