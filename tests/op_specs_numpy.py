@@ -284,6 +284,12 @@ NUMPY_SPECS: list[OpSpec] = [
     OpSpec("correlate", cr.correlate, np.correlate, _torch_correlate,
            (case((5,), (3,)), case((2,), (4,), mode="full"), case((5,), (2,), mode="same"),
             case((3,), (4,), mode="same"), case((4,), (3,), mode="valid"), case((1,), (3,)))),
+    OpSpec("bincount", lambda w, x, minlength=0: cr.bincount(x, w, minlength),
+           lambda w, x, minlength=0: np.bincount(x, w, minlength),
+           lambda w, x, minlength=0: torch.zeros(max(int(x.max()) + 1, minlength),
+                                                 dtype=w.dtype).index_add(0, torch.as_tensor(x), w),
+           (case((5,), x=np.array([0, 2, 2, 4, 1])), case((4,), x=np.array([3, 3, 0, 1]),
+                                                          minlength=6))),
     # ----- numeric and statistics -----
     OpSpec("interp", lambda x, fp, xp: cr.interp(x, _knots(xp, x, fp), fp),
            lambda x, fp, xp: np.interp(x, _knots(xp, x, fp), fp), _torch_interp,

@@ -293,3 +293,90 @@ def test_cov_and_corrcoef_edges_and_errors() -> None:
         cr.cov(np.ones((2, 2, 2)))
     with pytest.raises(ValueError, match="cov: m and y have different numbers of observations"):
         cr.cov(m, np.ones((1, 4)))
+
+
+# ----- index functions -----
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_searchsorted_matches_numpy(side: str) -> None:
+    a = np.array([1.0, 2.0, 2.0, 5.0])
+    v = np.array([[0.0, 2.0], [5.0, 9.0]])
+    got = cr.searchsorted(cr.tensor(a), cr.tensor(v), side=side)
+    assert got.dtype == np.int64
+    assert not got.requires_grad
+    np.testing.assert_array_equal(_np(got), np.searchsorted(a, v, side=side))
+    perm = np.array([3, 0, 2, 1])
+    unsorted = a[np.argsort(perm)]
+    sorter = np.argsort(unsorted)
+    np.testing.assert_array_equal(_np(cr.searchsorted(unsorted, v, side, cr.tensor(sorter))),
+                                  np.searchsorted(unsorted, v, side, sorter))
+    assert cr.searchsorted(a, 2.0).shape == ()
+    with pytest.raises(ValueError, match="searchsorted: search side"):
+        cr.searchsorted(a, v, side="middle")
+
+
+@pytest.mark.parametrize("right", [False, True])
+def test_digitize_matches_numpy(right: bool) -> None:
+    x = np.array([-1.0, 0.0, 0.5, 1.0, 2.5, 10.0])
+    for bins in (np.array([0.0, 1.0, 2.5]), np.array([2.5, 1.0, 0.0])):
+        got = cr.digitize(cr.tensor(x), bins, right=right)
+        np.testing.assert_array_equal(_np(got), np.digitize(x, bins, right=right))
+        assert got.dtype == np.digitize(x, bins).dtype
+    with pytest.raises(ValueError, match="digitize"):
+        cr.digitize(x, np.array([0.0, 2.0, 1.0]))
+
+
+def test_flatnonzero_and_unravel_index_match_numpy() -> None:
+    a = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
+    got = cr.flatnonzero(cr.tensor(a))
+    np.testing.assert_array_equal(_np(got), np.flatnonzero(a))
+    assert got.dtype == np.flatnonzero(a).dtype
+    assert cr.flatnonzero(np.zeros(3)).shape == (0,)
+    idx = np.array([[1, 7], [11, 0]])
+    for order in ("C", "F"):
+        got = cr.unravel_index(cr.tensor(idx), (3, 4), order=order)
+        want = np.unravel_index(idx, (3, 4), order=order)
+        assert isinstance(got, tuple)
+        assert len(got) == 2
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(_np(g), w)
+    (flat,) = cr.unravel_index(3, 5)
+    assert flat.item() == 3
+    with pytest.raises(ValueError, match="unravel_index"):
+        cr.unravel_index(12, (3, 4))
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"return_index": True}, {"return_inverse": True}, {"return_counts": True},
+    {"return_index": True, "return_inverse": True, "return_counts": True},
+])
+def test_unique_matches_numpy(kw: dict) -> None:
+    a = np.array([[3.0, 1.0, 3.0], [2.0, 1.0, np.nan], [3.0, 1.0, 3.0]])
+    for axis in (None, 0):
+        got = cr.unique(cr.tensor(a), axis=axis, **kw)
+        want = np.unique(a, axis=axis, **kw)
+        got, want = (got, want) if kw else ((got,), (want,))
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert g.dtype == w.dtype
+            np.testing.assert_array_equal(_np(g), w)
+    assert cr.unique(np.array([1, 1, 2])).dtype == np.int64
+
+
+def test_bincount_counts_weights_and_errors() -> None:
+    x = np.array([0, 3, 3, 1, 0, 3])
+    got = cr.bincount(cr.tensor(x), minlength=6)
+    np.testing.assert_array_equal(_np(got), np.bincount(x, minlength=6))
+    assert got.dtype == np.bincount(x).dtype
+    w = np.array([0.5, 1.0, 2.0, -1.0, 0.25, 3.0])
+    assert_close(cr.bincount(x, w), np.bincount(x, w), rtol=1e-12)
+    assert cr.bincount(x, w.astype(np.float32)).dtype == np.float32
+    wi = cr.bincount(x, np.arange(6))
+    assert wi.dtype == cr.get_default_dtype()
+    np.testing.assert_array_equal(_np(wi), np.bincount(x, np.arange(6)))
+    assert cr.bincount(np.zeros(0, np.int64)).shape == (0,)
+    with pytest.raises(ValueError, match=r"bincount: .*negative"):
+        cr.bincount(np.array([1, -1]))
+    with pytest.raises(ValueError, match=r"bincount: the weights' shape \(2,\)"):
+        cr.bincount(x, np.ones(2))
+    with pytest.raises(TypeError, match="bincount"):
+        cr.bincount(np.array([0.5, 1.0]))

@@ -82,6 +82,14 @@ from chainrule.ops.elementwise_more import (
     sinh,
     square,
 )
+from chainrule.ops.index_functions import (
+    bincount,
+    digitize,
+    flatnonzero,
+    searchsorted,
+    unique,
+    unravel_index,
+)
 from chainrule.ops.index_tricks import c_, r_
 from chainrule.ops.indexing import getitem, index_put, take
 from chainrule.ops.linalg import dot, einsum, matmul, outer
@@ -215,6 +223,7 @@ __all__ = [
     "atleast_1d",
     "atleast_2d",
     "atleast_3d",
+    "bincount",
     "broadcast_arrays",
     "broadcast_to",
     "c_",
@@ -244,6 +253,7 @@ __all__ = [
     "diag",
     "diagonal",
     "diff",
+    "digitize",
     "divide",
     "dot",
     "dsplit",
@@ -256,6 +266,7 @@ __all__ = [
     "expm1",
     "fabs",
     "fix",
+    "flatnonzero",
     "flatten",
     "flip",
     "fliplr",
@@ -338,6 +349,7 @@ __all__ = [
     "rot90",
     "round",
     "row_stack",
+    "searchsorted",
     "select",
     "sigmoid",
     "sign",
@@ -369,6 +381,8 @@ __all__ = [
     "triu",
     "true_divide",
     "trunc",
+    "unique",
+    "unravel_index",
     "unsqueeze",
     "var",
     "vdot",
