@@ -312,9 +312,10 @@ NUMPY_SPECS: list[OpSpec] = [
     OpSpec("cross", cr.cross, np.cross, _torch_cross,
            (case((3,), (3,)), case((2, 3), (3,)), case((4, 3), (4, 3)))),
     OpSpec("vecdot", cr.vecdot, np.vecdot,
-           lambda a, b, axis=-1: torch.linalg.vecdot(a, b, dim=axis),
+           lambda a, b, axis=-1, keepdims=False: torch.linalg.vecdot(a, b, dim=axis).unsqueeze(
+               axis) if keepdims else torch.linalg.vecdot(a, b, dim=axis),
            (case((2, 3), (2, 3)), case((2, 3), (3,)), case((3, 2), (3, 2), axis=0),
-            case((2, 1, 3), (4, 3)))),
+            case((2, 1, 3), (4, 3)), case((3, 2), (3, 2), axis=0, keepdims=True))),
     # ----- array API names -----
     OpSpec("matrix_transpose", cr.matrix_transpose, np.matrix_transpose, lambda x: x.mT,
            (case((2, 3)), case((2, 3, 4)))),

@@ -360,6 +360,8 @@ def test_unique_matches_numpy(kw: dict) -> None:
             assert g.dtype == w.dtype
             np.testing.assert_array_equal(_np(g), w)
     assert cr.unique(np.array([1, 1, 2])).dtype == np.int64
+    np.testing.assert_array_equal(_np(cr.unique(np.array([3, 1, 3]), sorted=False)),
+                                  np.unique(np.array([3, 1, 3]), sorted=False))
 
 
 def test_bincount_counts_weights_and_errors() -> None:
@@ -380,3 +382,15 @@ def test_bincount_counts_weights_and_errors() -> None:
         cr.bincount(x, np.ones(2))
     with pytest.raises(TypeError, match="bincount"):
         cr.bincount(np.array([0.5, 1.0]))
+
+
+def test_tensor_methods_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    a, b = np.array([1.5, -2.0, 0.0, 3.25]), np.array([-1.0, 0.5, 0.5, -2.0])
+    ta, tb = torch.tensor(a), torch.tensor(b)
+    x, y = cr.tensor(a), cr.tensor(b)
+    for name in ("copysign", "fmod", "float_power", "heaviside", "isclose"):
+        got, want = getattr(x, name)(y), getattr(ta, name)(tb)
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch."), name
+        np.testing.assert_array_equal(_np(got), want.numpy(), err_msg=name)
+    np.testing.assert_array_equal(_np(x.positive()), ta.positive().numpy())

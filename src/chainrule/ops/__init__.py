@@ -402,7 +402,7 @@ _METHODS = (
     "exp2", "expm1", "fabs", "fmax", "fmin", "hypot", "logaddexp", "logaddexp2", "remainder",
     "deg2rad", "rad2deg", "nan_to_num", "sinc", "conj", "ravel", "moveaxis", "roll", "fliplr",
     "flipud", "rot90", "tril", "triu", "diag", "diagonal", "trace", "cumprod", "diff", "kron",
-    "inner",
+    "inner", "copysign", "fmod", "float_power", "heaviside", "positive", "isclose",
 )
 
 # PyTorch-dialect methods (ops/methods*.py): argument handling over the same ops.

@@ -32,7 +32,7 @@ def matrix_transpose(x: Any) -> Tensor:
     return swapaxes(x, -1, -2)
 
 
-def vecdot(x1: Any, x2: Any, axis: int = -1) -> Tensor:
+def vecdot(x1: Any, x2: Any, axis: int = -1, *, keepdims: bool = False) -> Tensor:
     """sum(x1 * x2) along each input's axis, the other axes broadcast (np.vecdot of real
     inputs).  Derivative: the product's and the sum's rules."""
     a, b = _t(x1), _t(x2)
@@ -41,7 +41,7 @@ def vecdot(x1: Any, x2: Any, axis: int = -1) -> Tensor:
         raise ValueError(f"vecdot: the inputs must have at least one axis, got shapes {sa} "
                          f"and {sb}")
     if a.dtype.kind != "f" and b.dtype.kind != "f":  # no derivative: NumPy's own, its dtype
-        return values(partial(np.vecdot, axis=axis), a, b)
+        return values(partial(np.vecdot, axis=axis, keepdims=keepdims), a, b)
     a = moveaxis(a, check_axis("vecdot", axis, a.ndim), -1)
     b = moveaxis(b, check_axis("vecdot", axis, b.ndim), -1)
     if a.shape[-1] != b.shape[-1]:  # NumPy's core dimension: equal lengths, not broadcast
@@ -52,7 +52,8 @@ def vecdot(x1: Any, x2: Any, axis: int = -1) -> Tensor:
     except ValueError:
         raise ValueError(f"vecdot: shapes {sa} and {sb} cannot be broadcast together "
                          f"along axis {axis}") from None
-    return _sum(multiply(a, b), axis=-1)
+    out = _sum(multiply(a, b), axis=-1, keepdims=keepdims)
+    return moveaxis(out, -1, axis) if keepdims else out
 
 
 def broadcast_arrays(*args: Any) -> tuple[Tensor, ...]:

@@ -69,14 +69,14 @@ def _coordinate(indices: Any, shape: tuple, order: str, axis: int) -> Any:
 
 def unique(ar: Any, return_index: bool = False, return_inverse: bool = False,
            return_counts: bool = False, axis: int | None = None, *,
-           equal_nan: bool = True) -> Any:
+           equal_nan: bool = True, sorted: bool = True) -> Any:
     """The sorted distinct entries of ar (np.unique; along axis: the distinct slices), and as
     asked the first indices, the inverse indices and the counts: a Tensor, or a tuple of them
     as NumPy. Outside the graph (the values are constants)."""
     wanted = (True, return_index, return_inverse, return_counts)
     parts = [k for k, w in enumerate(wanted) if w]
     fn = partial(np.unique, return_index=return_index, return_inverse=return_inverse,
-                 return_counts=return_counts, axis=axis, equal_nan=equal_nan)
+                 return_counts=return_counts, axis=axis, equal_nan=equal_nan, sorted=sorted)
     if len(parts) == 1:
         return _named("unique", fn, ar)
     return tuple(_named("unique", partial(_part, fn, i), ar) for i in range(len(parts)))
