@@ -13,7 +13,7 @@ from chainrule.backend import like, on_device
 from chainrule.tensor import Tensor
 
 
-def _operands(*operands: Any) -> list[Any]:
+def on_one_device(*operands: Any) -> list[Any]:
     """The operands, Tensors kept (cr.compile replays on their new values); host operands
     (arrays, lists, numbers) join a CUDA tensor's device."""
     arrays = [a._data if isinstance(a, Tensor) else a for a in operands]
@@ -32,7 +32,7 @@ def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
     """|a - b| <= atol + rtol |b| elementwise, as np.isclose: a bool Tensor, no graph."""
     fn = partial(np.isclose, rtol=rtol, atol=atol, equal_nan=equal_nan)
     try:
-        return values(fn, *_operands(a, b))
+        return values(fn, *on_one_device(a, b))
     except ValueError as e:
         raise ValueError(f"isclose: {e} (operand shapes {_shapes(a, b)})") from None
 
@@ -45,7 +45,7 @@ def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
 
 def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> bool:
     """Whether a1 and a2 have the same shape and entries (np.array_equal): a Python bool."""
-    x, y = (a._data if isinstance(a, Tensor) else a for a in _operands(a1, a2))
+    x, y = (a._data if isinstance(a, Tensor) else a for a in on_one_device(a1, a2))
     if np.shape(x) != np.shape(y):
         return False
     if on_device(x) or on_device(y):
@@ -61,7 +61,7 @@ def isin(element: Any, test_elements: Any, assume_unique: bool = False, invert: 
     """Whether each entry of element is in test_elements (np.isin): a bool Tensor of element's
     shape, no graph."""
     fn = partial(np.isin, assume_unique=assume_unique, invert=invert, kind=kind)
-    return values(fn, *_operands(element, test_elements))
+    return values(fn, *on_one_device(element, test_elements))
 
 
 COMPARISONS = ("allclose", "array_equal", "isclose", "isin")

@@ -12,6 +12,7 @@ import numpy as np
 from chainrule import backend as B
 from chainrule.autodiff.function import values
 from chainrule.dtypes import get_default_dtype
+from chainrule.ops.comparison import on_one_device
 from chainrule.ops.elementwise import astype
 from chainrule.ops.indexing import Scatter
 from chainrule.tensor import Tensor, as_operand
@@ -37,8 +38,10 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Tens
     """Where v's entries would go in the sorted 1-D a to keep it sorted (np.searchsorted):
     int64 indices of v's shape."""
     if sorter is None:
-        return _named("searchsorted", partial(np.searchsorted, side=side), a, v)
-    return _named("searchsorted", partial(_searchsorted, side=side), a, v, sorter)
+        return _named("searchsorted", partial(np.searchsorted, side=side),
+                      *on_one_device(a, v))
+    return _named("searchsorted", partial(_searchsorted, side=side),
+                  *on_one_device(a, v, sorter))
 
 
 def _searchsorted(a: Any, v: Any, sorter: Any, side: str) -> Any:
@@ -47,7 +50,7 @@ def _searchsorted(a: Any, v: Any, sorter: Any, side: str) -> Any:
 
 def digitize(x: Any, bins: Any, right: bool = False) -> Tensor:
     """The index of the bin of each x (np.digitize; bins increasing or decreasing)."""
-    return _named("digitize", partial(np.digitize, right=right), x, bins)
+    return _named("digitize", partial(np.digitize, right=right), *on_one_device(x, bins))
 
 
 def flatnonzero(a: Any) -> Tensor:
