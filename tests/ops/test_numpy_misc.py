@@ -263,6 +263,10 @@ def test_interp_edges_left_right_period_and_errors() -> None:
     # the derivative in x: the interval's slope inside, 0 outside
     g = cr.grad(lambda t: cr.interp(t, xp, fp).sum())(np.array([-1.0, 0.5, 2.0, 4.0]))
     np.testing.assert_allclose(_np(g), [0.0, 2.0, -2.0, 0.0])
+    # and in the knots xp, both modes against finite differences, away from the knots
+    xk, fk = np.array([-0.3, 0.2, 1.4, 2.9]), np.array([0.5, -1.0, 2.0, 0.25])
+    assert cr.gradcheck(lambda t: cr.interp(np.array([-1.0, 0.1, 0.6, 2.0, 3.5]), t, fk), (xk,))
+    assert cr.gradcheck(lambda t: cr.interp(t, xk, fk, period=4.0), (np.array([0.1, 3.3, -2.5]),))
     with pytest.raises(ValueError, match="interp: fp and xp are not of the same length"):
         cr.interp(x, xp, fp[:3])
     with pytest.raises(ValueError, match="interp: array of sample points is empty"):
