@@ -20,6 +20,7 @@ from op_specs import (
     distinct,
     normal,
     positive,
+    positive_base,
     unary,
     with_a_zero,
 )
@@ -34,6 +35,7 @@ except ImportError:  # only the torch tests call the torch column, and they skip
 inside_08 = _each(lambda rng, s: rng.uniform(-0.8, 0.8, s))
 above_one = _each(lambda rng, s: rng.uniform(1.2, 3.0, s))
 normal_by_away = _each(_normal, _away)
+normal_away_by = _each(_away, _normal)
 
 
 def with_nonfinite(rng: np.random.Generator, shapes: Any, dtype: Any) -> tuple:
@@ -216,6 +218,70 @@ def _torch_average(a: Any, w: Any = None, axis: Any = None, keepdims: bool = Fal
 def _torch_take_along_axis(x: Any, indices: Any = None, axis: Any = -1) -> Any:
     return torch.take_along_dim(x, torch.as_tensor(indices), dim=axis)
 
+def _torch_correlate(a: Any, v: Any, mode: str = "valid") -> Any:
+    """np.correlate through torch's conv1d: the full correlation, then mode's window."""
+    a, v = a.reshape(-1), v.reshape(-1)  # convolve takes 0-d ones as length 1
+    n, m = a.shape[0], v.shape[0]
+    if n < m:
+        return torch.flip(_torch_correlate(v, a, mode), (0,))
+    full = torch.nn.functional.conv1d(a.reshape(1, 1, n), v.reshape(1, 1, m),
+                                      padding=m - 1).reshape(-1)
+    start, length = {"full": (0, n + m - 1), "same": (m - 1 - m // 2, n),
+                     "valid": (m - 1, n - m + 1)}[mode]
+    return full[start:start + length]
+
+
+def _torch_convolve(a: Any, v: Any, mode: str = "full") -> Any:
+    a, v = a.reshape(-1), v.reshape(-1)
+    if v.shape[0] > a.shape[0]:
+        a, v = v, a
+    return _torch_correlate(a, torch.flip(v, (0,)), mode)
+
+
+def _knots(xp: np.ndarray, *operands: Any) -> np.ndarray:
+    """interp's constant knots in the operands' float dtype (chainrule mixes no float dtypes),
+    the default float dtype where the operands are integers or bools."""
+    dt = next((a.dtype for a in operands if a.dtype.kind == "f"), cr.get_default_dtype())
+    return xp.astype(dt)
+
+
+def _torch_interp(x: Any, fp: Any, xp: Any) -> Any:
+    """np.interp in torch (no torch counterpart): the interval's line, fp's ends outside."""
+    xp = torch.as_tensor(xp, dtype=x.dtype) if not torch.is_tensor(xp) else xp
+    j = (torch.searchsorted(xp, x.detach(), right=True) - 1).clamp(0, xp.shape[0] - 2)
+    line = fp[j] + (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]) * (x - xp[j])
+    return torch.where(x < xp[0], fp[0], torch.where(x > xp[-1], fp[-1], line))
+
+
+def _torch_cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
+               ddof: Any = None, fweights: Any = None, aweights: Any = None) -> Any:
+    x = m if rowvar or m.ndim < 2 else m.T
+    if y is not None:
+        y = y if rowvar or y.ndim < 2 else y.T
+        x = torch.cat([torch.atleast_2d(x), torch.atleast_2d(y)])
+    return torch.cov(x, correction=ddof if ddof is not None else int(not bias),
+                     fweights=None if fweights is None else torch.as_tensor(fweights),
+                     aweights=None if aweights is None else torch.as_tensor(aweights))
+
+
+def _torch_corrcoef(x: Any, y: Any = None, rowvar: bool = True) -> Any:
+    x = x if rowvar or x.ndim < 2 else x.T
+    if y is not None:
+        y = y if rowvar or y.ndim < 2 else y.T
+        x = torch.cat([torch.atleast_2d(x), torch.atleast_2d(y)])
+    return torch.corrcoef(x)
+
+
+def knots_apart(rng: np.random.Generator, shapes: Any, dtype: Any) -> tuple:
+    """interp's (x, fp): x within and beyond the knots _XP, at least 0.05 from every knot."""
+    x = rng.uniform(-2.5, 2.5, shapes[0])
+    near = np.abs(x[..., None] - _XP).min(-1) < 0.05
+    x = np.where(near, x + 0.1, x)
+    return (x.astype(dtype), *(rng.standard_normal(s).astype(dtype) for s in shapes[1:]))
+
+
+_XP = np.array([-1.5, -0.4, 0.3, 1.2, 2.0])
+_FW, _AW = np.array([1, 2, 1, 3, 1]), np.array([0.5, 1.0, 0.75, 0.25, 1.0])
 
 _MASK = np.array([[True, False, True], [False, False, True]])
 _TRI = (case((3, 4)), case((3, 4), k=1), case((2, 3, 3), k=-1), case((4,)))
@@ -271,6 +337,19 @@ NUMPY_SPECS: list[OpSpec] = [
     binary("hypot", cr.hypot, np.hypot, lambda a, b: torch.hypot(a, b), away_from_zero),
     binary("fmax", cr.fmax, np.fmax, lambda a, b: torch.fmax(a, b), distinct),
     binary("fmin", cr.fmin, np.fmin, lambda a, b: torch.fmin(a, b), distinct),
+    # ----- elementwise_extra -----
+    unary("cbrt", cr.cbrt, np.cbrt, lambda x: torch.sign(x) * x.abs() ** (1 / 3),
+          away_from_zero),
+    binary("copysign", cr.copysign, np.copysign, lambda a, b: torch.copysign(a, b),
+           away_from_zero),
+    binary("fmod", cr.fmod, np.fmod, lambda a, b: torch.fmod(a, b), normal_by_away),
+    binary("float_power", cr.float_power, np.float_power,
+           lambda a, b: torch.float_power(a, b), positive_base,
+           xfail={"float32": "float64 by definition, as np.float_power"}),
+    # torch's heaviside has no derivative; its where form has (0 in x1, x1 == 0 in x2)
+    binary("heaviside", cr.heaviside, np.heaviside,
+           lambda a, b: torch.where(a > 0, 1.0, torch.where(a < 0, 0.0, b)), normal_away_by),
+    unary("positive", cr.positive, np.positive, lambda x: x.positive()),
     # ----- scans and orderings -----
     OpSpec("cumsum", cr.cumsum, np.cumsum, _torch_scan("cumsum"),
            (case((2, 3)), case((2, 3), axis=1), case((2, 3, 2), axis=-3), case(()))),
@@ -294,6 +373,40 @@ NUMPY_SPECS: list[OpSpec] = [
             case((2, 3), kth=tuple(range(6)), axis=None)),
            distinct),
     # ----- products -----
+    OpSpec("vdot", cr.vdot, np.vdot,
+           lambda a, b: torch.vdot(a.reshape(-1), b.reshape(-1)),
+           (case((3,), (3,)), case((2, 3), (6,)), case((2, 2), (2, 2)), case((), ()))),
+    OpSpec("trapezoid", lambda y, x, axis=-1: cr.trapezoid(y, x, axis=axis),
+           lambda y, x, axis=-1: np.trapezoid(y, x, axis=axis),
+           lambda y, x, axis=-1: torch.trapezoid(y, x, dim=axis),
+           (case((3, 4), (4,)), case((4, 3), (4,), axis=0), case((2, 3), (2, 3)),
+            case((5,), (5,)))),
+    OpSpec("trapezoid_dx", cr.trapezoid, np.trapezoid,
+           lambda y, dx=1.0, axis=-1: torch.trapezoid(y, dx=dx, dim=axis),
+           (case((3, 4)), case((4, 3), dx=0.5, axis=0), case((2,), dx=2.0)), op="trapezoid"),
+    OpSpec("convolve", cr.convolve, np.convolve, _torch_convolve,
+           (case((5,), (3,)), case((2,), (4,), mode="same"), case((5,), (2,), mode="valid"),
+            case((3,), (4,), mode="valid"), case((4,), (4,), mode="same"), case((), (3,)))),
+    OpSpec("correlate", cr.correlate, np.correlate, _torch_correlate,
+           (case((5,), (3,)), case((2,), (4,), mode="full"), case((5,), (2,), mode="same"),
+            case((3,), (4,), mode="same"), case((4,), (3,), mode="valid"), case((1,), (3,)))),
+    OpSpec("bincount", lambda w, x, minlength=0: cr.bincount(x, w, minlength),
+           lambda w, x, minlength=0: np.bincount(x, w, minlength),
+           lambda w, x, minlength=0: torch.zeros(max(int(x.max()) + 1, minlength),
+                                                 dtype=w.dtype).index_add(0, torch.as_tensor(x), w),
+           (case((5,), x=np.array([0, 2, 2, 4, 1])), case((4,), x=np.array([3, 3, 0, 1]),
+                                                          minlength=6))),
+    # ----- numeric and statistics -----
+    OpSpec("interp", lambda x, fp, xp: cr.interp(x, _knots(xp, x, fp), fp),
+           lambda x, fp, xp: np.interp(x, _knots(xp, x, fp), fp), _torch_interp,
+           (case((7,), (5,), xp=_XP), case((2, 3), (5,), xp=_XP), case((), (5,), xp=_XP)),
+           knots_apart),
+    OpSpec("cov", cr.cov, np.cov, _torch_cov,
+           (case((3, 5)), case((5, 3), rowvar=False), case((4,)), case((3, 5), bias=True),
+            case((3, 5), ddof=2), case((2, 5), (3, 5)), case((3, 5), fweights=_FW),
+            case((3, 5), aweights=_AW, ddof=0), case((2, 5), fweights=_FW, aweights=_AW))),
+    OpSpec("corrcoef", cr.corrcoef, np.corrcoef, _torch_corrcoef,
+           (case((3, 5)), case((5, 3), rowvar=False), case((2, 4), (4,)))),
     OpSpec("tensordot", cr.tensordot, np.tensordot,
            lambda a, b, axes=2: torch.tensordot(a, b, dims=axes),
            (case((2, 3, 4), (3, 4, 2)), case((2, 3), (3, 2), axes=1),
@@ -304,6 +417,18 @@ NUMPY_SPECS: list[OpSpec] = [
            (case((2, 3), (2, 2)), case((3,), (2,)), case((2,), (2, 3)))),
     OpSpec("cross", cr.cross, np.cross, _torch_cross,
            (case((3,), (3,)), case((2, 3), (3,)), case((4, 3), (4, 3)))),
+    OpSpec("vecdot", cr.vecdot, np.vecdot,
+           lambda a, b, axis=-1, keepdims=False: torch.linalg.vecdot(a, b, dim=axis).unsqueeze(
+               axis) if keepdims else torch.linalg.vecdot(a, b, dim=axis),
+           (case((2, 3), (2, 3)), case((2, 3), (3,)), case((3, 2), (3, 2), axis=0),
+            case((2, 1, 3), (4, 3)), case((3, 2), (3, 2), axis=0, keepdims=True))),
+    # ----- array API names -----
+    OpSpec("matrix_transpose", cr.matrix_transpose, np.matrix_transpose, lambda x: x.mT,
+           (case((2, 3)), case((2, 3, 4)))),
+    OpSpec("broadcast_arrays", lambda *xs: cr.stack(cr.broadcast_arrays(*xs)),
+           lambda *xs: np.stack(np.broadcast_arrays(*xs)),
+           lambda *xs: torch.stack(torch.broadcast_tensors(*xs)),
+           (case((2, 1), (3,)), case((), (2, 3)), case((2, 3), (2, 3)))),
     # ----- selection -----
     OpSpec("select", lambda a, b, conds, default: cr.select(conds, [a, b], default),
            lambda a, b, conds, default: np.select(conds, [a, b], default), _torch_select,

@@ -320,6 +320,29 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
     return _out(np.eye(n, m, dtype=_dt(dtype)), requires_grad, device, "eye")
 
 
+def identity(n: int, dtype: Any = None, *, like: Any = None) -> Tensor:
+    """The n x n identity matrix, as np.identity (in the default float dtype unless given)."""
+    return eye(n, dtype=dtype)
+
+
+def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: Any = 10.0,
+             dtype: Any = None, axis: int = 0) -> Tensor:
+    """base ** linspace(start, stop, num), as np.logspace (the default float dtype unless
+    given). Differentiable in Tensor ends: the power of a (differentiable) linspace."""
+    if isinstance(start, Tensor) or isinstance(stop, Tensor):
+        from chainrule.ops.elementwise import power
+        from chainrule.ops.shape_more import moveaxis
+
+        exps = linspace(start, stop, num, endpoint, dtype=dtype)
+        out = power(np.asarray(base, exps.dtype), exps)
+        return moveaxis(out, 0, axis) if axis != 0 else out
+    try:
+        arr = np.logspace(start, stop, num, endpoint, base, axis=axis)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"logspace: {e} (start {start!r}, stop {stop!r}, num {num!r})") from None
+    return _out(arr.astype(_dt(dtype), copy=False), False, None, "logspace")
+
+
 def randn(*shape: Any, size: Any = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False, generator: Any = None,
           rng: np.random.Generator | None = None, **_: Any) -> Tensor:

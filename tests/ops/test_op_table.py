@@ -29,6 +29,8 @@ from reference import (
 
 import chainrule as cr
 from chainrule import ops
+from chainrule.ops.comparison import COMPARISONS
+from chainrule.ops.index_functions import INDEX_FUNCTIONS
 from chainrule.ops.predicates import PREDICATES
 from chainrule.ops.rules import sum_to
 
@@ -275,7 +277,7 @@ def test_hessian_matches_torch(spec: OpSpec, rng: np.random.Generator) -> None:
 # ----- the table covers every op -----
 NOT_DIFFERENTIABLE = {"argmax", "argmin", "count_nonzero", "all", "any", "argsort", "nanargmax",
                       "nanargmin", "sign", "argwhere", "imag", "nonzero",
-                      *PREDICATES}
+                      *PREDICATES, *COMPARISONS, *INDEX_FUNCTIONS}
 
 
 def covered_function(name: str) -> Any:

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from chainrule.ops.array_api import (
+    broadcast_arrays,
+    concat,
+    matrix_transpose,
+    permute_dims,
+    vecdot,
+)
+from chainrule.ops.comparison import allclose, array_equal, isclose, isin
+from chainrule.ops.covariance import corrcoef, cov
 from chainrule.ops.elementwise import (
     abs,
     add,
@@ -29,6 +38,14 @@ from chainrule.ops.elementwise import (
     tan,
     tanh,
     where,
+)
+from chainrule.ops.elementwise_extra import (
+    cbrt,
+    copysign,
+    float_power,
+    fmod,
+    heaviside,
+    positive,
 )
 from chainrule.ops.elementwise_more import (
     arccos,
@@ -66,6 +83,14 @@ from chainrule.ops.elementwise_more import (
     sinh,
     square,
 )
+from chainrule.ops.index_functions import (
+    bincount,
+    digitize,
+    flatnonzero,
+    searchsorted,
+    unique,
+    unravel_index,
+)
 from chainrule.ops.index_tricks import c_, r_
 from chainrule.ops.indexing import getitem, index_put, take
 from chainrule.ops.linalg import dot, einsum, matmul, outer
@@ -80,6 +105,7 @@ from chainrule.ops.nan_reductions import (
     nansum,
     nanvar,
 )
+from chainrule.ops.numeric import interp, trapezoid, vdot
 from chainrule.ops.predicates import (
     equal,
     greater,
@@ -186,6 +212,7 @@ from chainrule.ops.shape_more import (
     vsplit,
     vstack,
 )
+from chainrule.ops.signal import convolve, correlate
 from chainrule.ops.statistics import (
     average,
     median,
@@ -204,6 +231,7 @@ __all__ = [
     "absolute",
     "add",
     "all",
+    "allclose",
     "amax",
     "amin",
     "any",
@@ -220,25 +248,35 @@ __all__ = [
     "argsort",
     "argwhere",
     "around",
+    "array_equal",
     "array_split",
     "astype",
     "atleast_1d",
     "atleast_2d",
     "atleast_3d",
     "average",
+    "bincount",
+    "broadcast_arrays",
     "broadcast_to",
     "c_",
     "cat",
+    "cbrt",
     "ceil",
     "clip",
     "clone",
     "column_stack",
+    "concat",
     "concatenate",
     "conj",
     "conjugate",
+    "convolve",
+    "copysign",
+    "corrcoef",
+    "correlate",
     "cos",
     "cosh",
     "count_nonzero",
+    "cov",
     "cross",
     "cumprod",
     "cumsum",
@@ -248,6 +286,7 @@ __all__ = [
     "diag",
     "diagonal",
     "diff",
+    "digitize",
     "divide",
     "dot",
     "dsplit",
@@ -260,25 +299,32 @@ __all__ = [
     "expm1",
     "fabs",
     "fix",
+    "flatnonzero",
     "flatten",
     "flip",
     "fliplr",
     "flipud",
+    "float_power",
     "floor",
     "floor_divide",
     "fmax",
     "fmin",
+    "fmod",
     "getitem",
     "gradient",
     "greater",
     "greater_equal",
+    "heaviside",
     "hsplit",
     "hstack",
     "hypot",
     "imag",
     "index_put",
     "inner",
+    "interp",
+    "isclose",
     "isfinite",
+    "isin",
     "isinf",
     "isnan",
     "kron",
@@ -297,6 +343,7 @@ __all__ = [
     "logical_xor",
     "logsumexp",
     "matmul",
+    "matrix_transpose",
     "max",
     "maximum",
     "mean",
@@ -327,6 +374,8 @@ __all__ = [
     "partition",
     "percentile",
     "permute",
+    "permute_dims",
+    "positive",
     "power",
     "prod",
     "ptp",
@@ -347,6 +396,7 @@ __all__ = [
     "rot90",
     "round",
     "row_stack",
+    "searchsorted",
     "select",
     "sigmoid",
     "sign",
@@ -374,12 +424,17 @@ __all__ = [
     "tile",
     "trace",
     "transpose",
+    "trapezoid",
     "tril",
     "triu",
     "true_divide",
     "trunc",
+    "unique",
+    "unravel_index",
     "unsqueeze",
     "var",
+    "vdot",
+    "vecdot",
     "vsplit",
     "vstack",
     "where",
@@ -395,7 +450,7 @@ _METHODS = (
     "exp2", "expm1", "fabs", "fmax", "fmin", "hypot", "logaddexp", "logaddexp2", "remainder",
     "deg2rad", "rad2deg", "nan_to_num", "sinc", "conj", "ravel", "moveaxis", "roll", "fliplr",
     "flipud", "rot90", "tril", "triu", "diag", "diagonal", "trace", "cumprod", "diff", "kron",
-    "inner",
+    "inner", "copysign", "fmod", "float_power", "heaviside", "positive", "isclose",
 )
 
 # PyTorch-dialect methods (ops/methods*.py): argument handling over the same ops.
