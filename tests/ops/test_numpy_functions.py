@@ -213,3 +213,20 @@ def test_count_nonzero_matches_torch_and_names_itself_in_errors() -> None:
         cr.count_nonzero(a, axis=(1, -1))
     with pytest.raises(np.exceptions.AxisError, match="argmax: axis -3"):
         cr.argmax(a, axis=-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("call", [
+    lambda x: (np.add, (x, 2.5)), lambda x: (np.add, (2.5, x)),
+    lambda x: (np.maximum, (x, 0.5)), lambda x: (np.heaviside, (x - 1.5, 0.5)),
+    lambda x: (np.where, (x > 1.5, x, 0.5)), lambda x: (np.power, (x, 2.0)),
+], ids=["add", "radd", "maximum", "heaviside", "where", "power"])
+def test_python_numbers_take_an_array_operands_dtype(call, dtype):
+    """As NumPy's weak scalars: a NumPy script's x64 + 2.5 stays float64 (and float32 stays
+    float32), whether x is an array or a Tensor."""
+    x = np.array([1.0, 2.0, 3.0], dtype)
+    fn, args = call(x)
+    want = fn(*args)
+    got = getattr(cr, fn.__name__)(*args)
+    assert got.dtype == want.dtype == dtype
+    np.testing.assert_array_equal(got.cpu().numpy(), want)

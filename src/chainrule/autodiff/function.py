@@ -103,14 +103,21 @@ class Function:
 
 def _constant(value: Any, inputs: tuple) -> np.ndarray:
     """A non-Tensor input as an array; float values take the float dtype of the Tensor inputs
-    (and their device)."""
+    (and their device), and a Python number that of an array input too, as NumPy's weak
+    scalars (``cr.add(x64, 2.5)`` is float64)."""
     given = isinstance(value, np.ndarray) or is_device_array(value)  # an array keeps its dtype
     arr = value if given else np.asarray(value)
     if arr.dtype.kind in "fiub":
         for a in inputs:
-            if isinstance(a, Tensor) and a._data.dtype.kind == "f":
-                if arr.dtype != a._data.dtype and (arr.dtype.kind == "f" or not given):
-                    arr = arr.astype(a._data.dtype)
+            if isinstance(a, Tensor):
+                d = a._data
+            elif not given and (isinstance(a, np.ndarray) or is_device_array(a)):
+                d = a
+            else:
+                continue
+            if d.dtype.kind == "f":
+                if arr.dtype != d.dtype and (arr.dtype.kind == "f" or not given):
+                    arr = arr.astype(d.dtype)
                 break
         else:
             if arr.dtype == np.float64 and not given:

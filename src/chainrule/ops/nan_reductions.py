@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend as B
 from chainrule.autodiff.function import values
 from chainrule.ops.axes import check_axis
 from chainrule.ops.elementwise import astype, sqrt, where
@@ -56,7 +57,7 @@ def _count(a: Tensor, axes: tuple[int, ...], keepdims: bool) -> Tensor:
 
 
 def _count_of(axes: tuple[int, ...], keepdims: bool, a: Any) -> Any:
-    return np.asarray((~np.isnan(a)).sum(axis=axes, keepdims=keepdims), dtype=a.dtype)
+    return B.asarray((~np.isnan(a)).sum(axis=axes, keepdims=keepdims)).astype(a.dtype)
 
 
 def nansum(a: Any, axis: Any = None, dtype: Any = None, out: None = None,
@@ -190,4 +191,4 @@ def _nanarg(name: str, fn: Any, a: Any, axis: Any, out: Any, keepdims: bool) -> 
 
 
 def _nanindices(fn: Any, axis: Any, keepdims: bool, a: Any) -> Any:
-    return np.asarray(fn(a, axis=axis, keepdims=keepdims)).astype(np.int64, copy=False)
+    return B.asarray(fn(a, axis=axis, keepdims=keepdims)).astype(np.int64, copy=False)
