@@ -18,6 +18,14 @@ from chainrule.tensor import Tensor, as_operand
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "Normalize"]
 
 
+
+def affine_parameters(m: Module, shape: tuple[int, ...], dtype: Any, affine: bool,
+                      bias: bool = True) -> None:
+    """A normalization layer's weight (ones) and bias (zeros) of shape, or None for each that
+    affine and bias leave out, as PyTorch registers them."""
+    m.register_parameter("weight", Parameter(np.ones(shape, dtype)) if affine else None)
+    m.register_parameter("bias", Parameter(np.zeros(shape, dtype)) if affine and bias else None)
+
 class _NormBase(Module):
     """What BatchNorm and InstanceNorm share (PyTorch's _NormBase): per-channel weight (ones)
     and bias (zeros) when affine, and the buffers running_mean (zeros), running_var (ones) and
@@ -36,15 +44,7 @@ class _NormBase(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         dt = get_default_dtype() if dtype is None else dtype
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_features, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, (num_features,), dt, affine, bias)
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dt))
             self.register_buffer("running_var", np.ones(num_features, dt))
@@ -139,15 +139,7 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dt = get_default_dtype() if dtype is None else dtype
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, self.normalized_shape, dt, elementwise_affine, bias)
 
     def reset_parameters(self) -> None:
         """Weight to one, bias to zero."""

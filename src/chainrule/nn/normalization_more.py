@@ -22,7 +22,7 @@ from chainrule.device import as_device
 from chainrule.dtypes import get_default_dtype
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
-from chainrule.nn.normalization import _NormBase
+from chainrule.nn.normalization import _NormBase, affine_parameters
 from chainrule.ops.nn import normalize_affine, normalize_stats
 from chainrule.tensor import Tensor, as_operand
 
@@ -113,15 +113,7 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         dt = get_default_dtype() if dtype is None else dtype
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_channels, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, (num_channels,), dt, affine, bias)
 
     def reset_parameters(self) -> None:
         """Weight to one, bias to zero."""

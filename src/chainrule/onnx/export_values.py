@@ -36,19 +36,19 @@ def translate(g: Any, fn: Any, args: tuple, out: np.ndarray) -> str:
     if fn in _LOGICAL:
         return g.node(_LOGICAL[fn], [_cast(g, a, np.bool_) for a in _operands(g, args)])
     if fn in (np.invert, np.logical_not) and _dtype(args[0]) == np.bool_:
-        return g.node("Not", [_name(g, args[0])])
+        return g.node("Not", [g.name(args[0])])
     if fn in _UNARY:
-        return g.node(_UNARY[fn], [_name(g, args[0])])
+        return g.node(_UNARY[fn], [g.name(args[0])])
     if fn is np.isfinite:
-        x = _name(g, args[0])
+        x = g.name(args[0])
         return g.node("Not", [g.node("Or", [g.node("IsNaN", [x]), g.node("IsInf", [x])])])
     if isinstance(fn, operator.methodcaller):
         name, call = fn.__reduce__()[1][0], fn.__reduce__()[1][1:]
         if name == "astype" and len(call) == 1:
-            return _cast(g, _name(g, args[0]), np.dtype(call[0]), _dtype(args[0]))
+            return _cast(g, g.name(args[0]), np.dtype(call[0]), _dtype(args[0]))
     if isinstance(fn, functools.partial) and fn.func is np.round and set(fn.keywords) == {
             "decimals"} and fn.keywords["decimals"] >= 0 and _dtype(args[0]).kind in "iub":
-        return _name(g, args[0])  # np.round of integers: themselves
+        return g.name(args[0])  # np.round of integers: themselves
     if isinstance(fn, functools.partial) and fn.func in (np.all, np.any) and not fn.args and \
             set(fn.keywords) <= {"axis", "keepdims"}:
         return _all_any(g, fn.func, fn.keywords.get("axis"), fn.keywords.get("keepdims", False),
@@ -65,10 +65,6 @@ def translate(g: Any, fn: Any, args: tuple, out: np.ndarray) -> str:
 
 def _dtype(a: Any) -> np.dtype:
     return a._data.dtype if isinstance(a, Tensor) else np.asarray(asnumpy(a)).dtype
-
-
-def _name(g: Any, a: Any) -> str:
-    return g.name(a)
 
 
 def _operands(g: Any, args: tuple) -> list[str]:
@@ -96,7 +92,7 @@ def _cast(g: Any, name: str, to: Any, have: Any = None) -> str:
 def _arg_index(g: Any, params: tuple, x: Any) -> str:
     """argmax / argmin over an axis (None: the flattened array), as int64."""
     fn, axis, keepdims = params
-    name = _name(g, x)
+    name = g.name(x)
     op = "ArgMax" if fn is np.argmax else "ArgMin"
     if axis is None:
         flat = g.node("Reshape", [name, g.ints([-1])])
@@ -112,7 +108,7 @@ def _all_any(g: Any, fn: Any, axis: Any, keepdims: bool, x: Any) -> str:
     ndim = x.ndim if isinstance(x, Tensor) else np.ndim(x)
     axes = list(range(ndim)) if axis is None else [
         int(a) % ndim for a in (axis if isinstance(axis, tuple | list) else (axis,))]
-    name = _name(g, x)
+    name = g.name(x)
     if _dtype(x) != np.bool_:
         name = g.node("Not", [g.node("Equal", [name, g.const(np.zeros((), _dtype(x)))])])
     ints = _cast(g, name, np.int32)
